@@ -1,0 +1,68 @@
+/* Every hard bound of sipwarden in one place, each with the reason for its value.
+ * Parsers and tables enforce these; tests exercise each at its boundary. */
+#ifndef SW_LIMITS_H
+#define SW_LIMITS_H
+
+/* Largest SIP message accepted on any transport. RFC 3261 §18.1.1 keeps UDP
+ * requests under the path MTU unless congestion-controlled; 64 KiB is the UDP
+ * datagram ceiling and far above any real REGISTER/INVITE. */
+#define SW_MAX_MSG_SIZE 65535
+
+/* Header fields per message. RFC 3261 sets none; real traffic stays under 60.
+ * Bounds the fixed per-message index so parsing never allocates per header. */
+#define SW_MAX_HEADERS 128
+
+/* Bytes in one header field (name + value, folded lines included). Longest
+ * legitimate ones are Authorization with SHA-512-256 (~600 B) and long Via. */
+#define SW_MAX_HEADER_LEN 8192
+
+/* Bytes of the request line / status line. */
+#define SW_MAX_START_LINE 4096
+
+/* Via header fields in one message. Each proxy hop adds one; 70 hops is the
+ * Max-Forwards default, so more Vias than that mean a loop or an attack. */
+#define SW_MAX_VIAS 70
+
+/* Length of a username or domain as stored (Kamailio subscriber: VARCHAR(64)). */
+#define SW_MAX_USER 64
+#define SW_MAX_DOMAIN 64
+
+/* Cleartext password length kept in the store (subscriber.password). */
+#define SW_MAX_PASSWORD 128
+
+/* Hex digest length of the largest supported hash (SHA-256, SHA-512/256). */
+#define SW_MAX_HASH_HEX 64
+
+/* Contact URI bytes kept per binding. Phones with GRUU/instance params reach
+ * ~300 B; anything past this is refused rather than truncated. */
+#define SW_MAX_CONTACT_URI 512
+
+/* Contacts per address-of-record unless configured lower. A desk phone, a
+ * softphone and a mobile make 3; 10 covers shared lines without inviting abuse. */
+#define SW_DEFAULT_MAX_CONTACTS 10
+#define SW_MAX_CONTACTS_CAP 64
+
+/* Contact entries accepted in one REGISTER (also bounded by the AOR limit). */
+#define SW_MAX_CONTACTS_PER_MSG 16
+
+/* Registration expiry defaults (seconds): RFC 3261 §10.2.1.1 default 3600. */
+#define SW_DEFAULT_EXPIRES 3600
+#define SW_DEFAULT_MIN_EXPIRES 60
+#define SW_DEFAULT_MAX_EXPIRES 86400
+
+/* Nonce lifetime (seconds) before a well-signed nonce is answered stale=true. */
+#define SW_DEFAULT_NONCE_LIFETIME 300
+
+/* Listen sockets per daemon. */
+#define SW_MAX_LISTEN 16
+/* Served domains per daemon. */
+#define SW_MAX_DOMAINS 64
+
+/* TCP: simultaneous connections in total and per worker, and idle timeout. */
+#define SW_MAX_TCP_CONNS 4096
+#define SW_TCP_IDLE_TIMEOUT_S 300
+
+/* Worker threads ceiling. */
+#define SW_MAX_WORKERS 64
+
+#endif

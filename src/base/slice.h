@@ -1,0 +1,43 @@
+/* Pointer+length string views into a buffer someone else owns (zero-copy parsing). */
+#ifndef SW_SLICE_H
+#define SW_SLICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct slice {
+	const char *p; /**< first byte, not NUL-terminated */
+	size_t len;    /**< length in bytes */
+};
+
+#define SLICE_NULL ((struct slice){ NULL, 0 })
+
+static inline struct slice slice_from(const char *p, size_t len)
+{
+	return (struct slice){ p, len };
+}
+
+static inline struct slice slice_cstr(const char *s)
+{
+	return (struct slice){ s, s ? strlen(s) : 0 };
+}
+
+static inline bool slice_empty(struct slice s)
+{
+	return s.len == 0;
+}
+
+bool slice_eq(struct slice a, struct slice b);
+bool slice_caseeq(struct slice a, struct slice b);
+bool slice_caseeq_cstr(struct slice a, const char *s);
+bool slice_eq_cstr(struct slice a, const char *s);
+/* Strip spaces, tabs, CR and LF on both ends. */
+struct slice slice_trim(struct slice s);
+/* Parse a decimal unsigned integer filling the whole slice; 0 or -EINVAL/-ERANGE. */
+int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
+/* Copy into a NUL-terminated buffer; -ENOSPC if it does not fit (dst left ""). */
+int slice_copy(struct slice s, char *dst, size_t cap);
+
+#endif

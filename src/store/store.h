@@ -1,0 +1,89 @@
+/* The store layer's door: subscribers (Kamailio-compatible `subscriber` table
+ * plus `status`) and persisted registrations (`location` table), behind one
+ * interface with pluggable backends. A struct store is NOT thread-safe: open
+ * one per thread. Every function returns 0 or a negative errno:
+ *   -ENOENT  no such row
+ *   -EEXIST  row already exists (add)
+ *   -EINVAL  bad argument (over-long name, bad URL)
+ *   -EAGAIN  backend busy/locked (retry later; answer 503 + Retry-After)
+ *   -EIO     backend unavailable or failed (answer 500/503)
+ * Secrets returned in struct store_cred must be wiped by the caller
+ * (store_cred_wipe) once used. */
+#ifndef SW_STORE_H
+#define SW_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/limits.h"
+#include "base/slice.h"
+
+struct store;
+
+struct store_cred {
+	char username[SW_MAX_USER + 1];
+	char domain[SW_MAX_DOMAIN + 1];
+	char password[SW_MAX_PASSWORD + 1]; /**< cleartext, "" unless stored */
+	char ha1[SW_MAX_HASH_HEX + 1];      /**< MD5(username:realm:password) hex, or "" */
+	char ha1b[SW_MAX_HASH_HEX + 1];     /**< MD5(username@domain:realm:password) hex, or "" */
+	char email[SW_MAX_DOMAIN * 2 + 1];
+	char rpid[SW_MAX_CONTACT_URI + 1];
+	int status;                         /**< 0 active, non-zero disabled (seed 001) */
+};
+
+/* Column values to write for a user; NULL members are left unchanged on update
+ * and stored as '' on insert. */
+struct store_user_secrets {
+	const char *password; /**< cleartext; NULL unless --plaintext */
+	const char *ha1;
+	const char *ha1b;
+};
+
+/* A persisted registration binding. */
+struct store_contact {
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2]; /**< "user@domain", domain lower-case */
+	char contact[SW_MAX_CONTACT_URI + 1];      /**< Contact URI as registered */
+	char received[128];                        /**< "udp:IP:PORT" source of the REGISTER */
+	char call_id[256];
+	uint32_t cseq;
+	int64_t expires;                           /**< absolute UNIX time */
+	int q;                                     /**< q-value * 1000, -1 if absent */
+	char user_agent[128];
+};
+
+/* Open a store from a URL. Supported: "sqlite:PATH" (created with the schema
+ * when missing; an existing Kamailio database gains the `status` column and the
+ * `location` table if they are absent, nothing else is altered).
+ * Returns 0 and *out, or -EINVAL (unknown scheme), -EIO (cannot open). */
+int store_open(struct store **out, const char *url);
+/* Close and free; NULL-safe. */
+void store_close(struct store *s);
+
+/* Credentials of user@domain (exact username, case-insensitive domain). */
+int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
+void store_cred_wipe(struct store_cred *c);
+
+int store_user_add(struct store *s, const char *username, const char *domain,
+		   const struct store_user_secrets *sec);
+int store_user_update(struct store *s, const char *username, const char *domain,
+		      const struct store_user_secrets *sec);
+int store_user_del(struct store *s, const char *username, const char *domain);
+int store_user_set_status(struct store *s, const char *username, const char *domain, int status);
+/* Calls fn for each subscriber (domain NULL = all), secrets blanked; a non-zero
+ * return from fn stops the walk and is returned. */
+typedef int (*store_user_fn)(const struct store_cred *c, void *arg);
+int store_user_list(struct store *s, const char *domain, store_user_fn fn, void *arg);
+
+/* Registrations. put is an upsert on (aor, contact). del with contact NULL
+ * removes every binding of aor. load calls fn for each binding not expired at now. */
+int store_loc_put(struct store *s, const struct store_contact *c);
+int store_loc_del(struct store *s, const char *aor, const char *contact);
+typedef int (*store_contact_fn)(const struct store_contact *c, void *arg);
+int store_loc_load(struct store *s, int64_t now, store_contact_fn fn, void *arg);
+int store_loc_purge(struct store *s, int64_t now);
+/* Group several writes into one transaction (write-back flushes). */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+#endif
