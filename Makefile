@@ -29,7 +29,7 @@ LIB_SRCS := $(wildcard $(addprefix src/,$(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libsipwarden.a
 
-DAEMON_SRCS := $(filter-out src/app/ctl_main.c src/app/ua_main.c,$(wildcard src/app/*.c))
+DAEMON_SRCS := src/app/sipwarden.c src/app/config.c src/app/daemon.c
 CTL_SRCS := src/app/ctl_main.c
 BINS := $(BUILD)/sipwarden $(BUILD)/sipwarden-ctl
 

@@ -1,0 +1,42 @@
+/* Daemon configuration: defaults, the INI file (sipwarden.conf) and command-line
+ * options, all going through one table of settings so both report errors the
+ * same way and the reference documentation matches the code. */
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/limits.h"
+#include "base/log.h"
+#include "registrar/registrar.h"
+#include "transport/tp.h"
+
+struct sw_config {
+	struct tp_listen listens[SW_MAX_LISTEN];
+	unsigned nlistens;
+	unsigned workers;            /**< 0: one per core */
+	enum log_level log_level;
+	unsigned tcp_idle_timeout;
+	unsigned max_tcp_conns;
+	struct registrar_cfg reg;    /**< domains, expiry, contacts, flush interval */
+	char db_url[512];
+	unsigned nonce_lifetime;
+	char secret[256];            /**< "" = random per start */
+	/* Set while applying command-line options: the first --listen/--domain
+	 * replaces the file's list instead of adding to it. */
+	bool cli_listen_seen, cli_domain_seen;
+};
+
+/* Fill with built-in defaults. */
+void config_defaults(struct sw_config *c);
+/* Apply one setting. 0, or -EINVAL with *why naming the problem. */
+int config_set(struct sw_config *c, const char *section, const char *key, const char *value, const char **why);
+/* Load an INI file. 0, or -errno with err holding "FILE:LINE: problem". */
+int config_load_file(struct sw_config *c, const char *path, char *err, size_t errcap);
+/* Cross-field checks after everything is applied (min <= default <= max ...). */
+int config_finish(struct sw_config *c, char *err, size_t errcap);
+/* Print the settings reference (section, key, default, meaning). */
+void config_print_reference(void);
+
+#endif

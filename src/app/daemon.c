@@ -1,0 +1,182 @@
+/* Request dispatch for the daemon. Checks run in RFC order: syntax (400/505),
+ * Request-URI scheme (416), Max-Forwards (483) and Require (420) for what would
+ * be forwarded, then REGISTER -> registrar, OPTIONS -> 200, ACK absorbed, other
+ * methods -> 501 until the proxy serves them. Responses are never answered. */
+#include "app/daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+#define ALLOW_HDR "Allow: REGISTER, OPTIONS, ACK\r\n"
+
+struct worker_ctx {
+	struct store *store;
+	struct sip_msg msg;
+	char out[SW_MAX_MSG_SIZE];
+	char hdrs[16384];
+};
+
+int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (starting) {
+		struct worker_ctx *ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return -1;
+		int err = store_open(&ctx->store, d->cfg->db_url);
+		if (err) {
+			LOG_ERR("worker %u: cannot open %s: %s", index, d->cfg->db_url, strerror(-err));
+			free(ctx);
+			return -1;
+		}
+		tp_worker_set_data(w, ctx);
+		return 0;
+	}
+	struct worker_ctx *ctx = tp_worker_data(w);
+	if (ctx) {
+		store_close(ctx->store);
+		free(ctx);
+		tp_worker_set_data(w, NULL);
+	}
+	return 0;
+}
+
+/* Stateless To tag: the same request (and its retransmissions) gets the same tag. */
+static void make_to_tag(const struct sip_msg *msg, char *out)
+{
+	uint64_t h = base_hash(msg->call_id.p, msg->call_id.len);
+	h ^= base_hash(msg->from.tag.p, msg->from.tag.len) * 31u;
+	h ^= base_hash(msg->via1.branch.p, msg->via1.branch.len) * 131u;
+	snprintf(out, 20, "%016llx", (unsigned long long)h);
+}
+
+static void send_reply(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_src *sipsrc, int code,
+		       const char *reason, const char *extra)
+{
+	struct sip_buf out;
+	char tag[20];
+
+	make_to_tag(&ctx->msg, tag);
+	sip_buf_init(&out, ctx->out, sizeof(ctx->out));
+	if (sip_reply_build(&out, &ctx->msg, code, reason, tag, sipsrc, extra)) {
+		LOG_WARN("reply %d too large to build; dropped", code);
+		return;
+	}
+	int err = tp_send_reply(src, out.p, out.len);
+	if (err)
+		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
+}
+
+/* Option-tags this server supports in Require (none yet). */
+static bool require_ok(const struct sip_msg *msg, struct sip_buf *hdrs)
+{
+	bool ok = true;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_REQUIRE); h; h = sip_msg_hdr_next(msg, h)) {
+		struct slice v = slice_trim(h->value);
+		if (v.len == 0)
+			continue;
+		if (ok)
+			sip_buf_puts(hdrs, "Unsupported: ");
+		else
+			sip_buf_puts(hdrs, ", ");
+		sip_buf_slice(hdrs, v);
+		ok = false;
+	}
+	if (!ok)
+		sip_buf_puts(hdrs, "\r\n");
+	return ok;
+}
+
+void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
+{
+	struct daemon *d = arg;
+	struct worker_ctx *ctx = tp_worker_data(src->worker);
+	struct sip_parse_err perr = { 0 };
+	struct sip_src sipsrc;
+	struct sip_buf hdrs;
+	struct sip_msg *msg;
+
+	if (!ctx)
+		return;
+	msg = &ctx->msg;
+	tp_addr_text(&src->peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
+	if (sip_msg_parse(msg, buf, len, &perr)) {
+		if (perr.can_reply && msg->is_request && msg->method != SIP_ACK) {
+			LOG_DBG("400 to %s:%u: %s", sipsrc.ip, sipsrc.port, perr.reason);
+			send_reply(ctx, src, &sipsrc, perr.status ? perr.status : 400,
+				   perr.reason ? perr.reason : "Bad Request", NULL);
+		} else {
+			LOG_DBG("dropped unparseable message from %s:%u: %s", sipsrc.ip, sipsrc.port,
+				perr.reason ? perr.reason : "?");
+		}
+		return;
+	}
+	if (!msg->is_request)
+		return; /* no transactions to match responses against yet */
+	if (msg->method == SIP_ACK)
+		return; /* ACK for our non-2xx final responses: absorbed */
+
+	sip_buf_init(&hdrs, ctx->hdrs, sizeof(ctx->hdrs));
+	/* RFC 3261 §8.2.2.1 / §16.3 step 2 */
+	if (!msg->ruri.is_sip) {
+		send_reply(ctx, src, &sipsrc, 416, "Unsupported URI Scheme", NULL);
+		return;
+	}
+	/* RFC 3261 §8.2.2.3 */
+	if (!require_ok(msg, &hdrs)) {
+		sip_buf_put(&hdrs, "", 1);
+		send_reply(ctx, src, &sipsrc, 420, "Bad Extension", hdrs.p);
+		return;
+	}
+
+	switch (msg->method) {
+	case SIP_REGISTER: {
+		char received[96];
+		struct registrar_reply rep = { .hdrs = hdrs };
+		snprintf(received, sizeof(received), src->peer.ss_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
+			 tp_proto_name(src->proto), sipsrc.ip, sipsrc.port);
+		struct registrar_req req = {
+			.msg = msg,
+			.auth = &d->auth,
+			.store = ctx->store,
+			.received = received,
+			.src_ip = sipsrc.ip,
+			.now_s = base_wall_s(),
+		};
+		registrar_handle(d->reg, &req, &rep);
+		sip_buf_put(&rep.hdrs, "", 1);
+		if (rep.hdrs.overflow) {
+			send_reply(ctx, src, &sipsrc, 500, "Reply Too Large", NULL);
+			return;
+		}
+		LOG_DBG("REGISTER %.*s from %s:%u -> %d", (int)msg->to.uri_str.len, msg->to.uri_str.p, sipsrc.ip,
+			sipsrc.port, rep.code);
+		send_reply(ctx, src, &sipsrc, rep.code, rep.reason, rep.hdrs.p);
+		return;
+	}
+	case SIP_OPTIONS:
+		if (msg->max_forwards == 0 && msg->ruri.user.len) {
+			send_reply(ctx, src, &sipsrc, 483, "Too Many Hops", NULL);
+			return;
+		}
+		if (msg->ruri.user.len == 0) {
+			send_reply(ctx, src, &sipsrc, 200, "OK", ALLOW_HDR "Accept: application/sdp\r\n");
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (msg->max_forwards == 0) {
+		send_reply(ctx, src, &sipsrc, 483, "Too Many Hops", NULL);
+		return;
+	}
+	send_reply(ctx, src, &sipsrc, 501, "Not Implemented", ALLOW_HDR);
+}

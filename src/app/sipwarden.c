@@ -1,0 +1,229 @@
+/* sipwarden: the registrar daemon's main(). Loads the configuration (file, then
+ * command line), opens the store, starts the registrar and the workers, and
+ * waits for SIGTERM/SIGINT to shut down cleanly (registrations flushed). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/config.h"
+#include "app/daemon.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#include <pthread.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sipwarden [options]\n"
+		"  -c, --config FILE          read settings from FILE (INI, see --help-config)\n"
+		"  -l, --listen PROTO:IP:PORT listen address, udp or tcp (repeatable)\n"
+		"  -d, --domain NAME          SIP domain / digest realm served (repeatable)\n"
+		"      --db URL               database, sqlite:PATH (default sqlite:sipwarden.db)\n"
+		"  -w, --workers N            worker threads (default: one per core)\n"
+		"      --log-level LEVEL      error, warn, info, debug (default info)\n"
+		"      --min-expires S        shortest registration accepted (default 60)\n"
+		"      --max-expires S        longest registration granted (default 86400)\n"
+		"      --default-expires S    expiry when none is asked (default 3600)\n"
+		"      --max-contacts N       contacts per address-of-record (default 10)\n"
+		"      --nonce-lifetime S     nonce validity (default 300)\n"
+		"      --secret STRING        nonce signing secret (default random)\n"
+		"      --flush-interval MS    registration write-back period (default 200)\n"
+		"      --help-config          print every configuration setting\n"
+		"  -h, --help                 this text\n");
+}
+
+/* Command-line option -> (section, key) of the settings table. */
+struct cli_map {
+	const char *name;
+	const char *section;
+	const char *key;
+};
+
+static const struct cli_map cli_maps[] = {
+	{ "listen", "server", "listen" },
+	{ "domain", "registrar", "domain" },
+	{ "db", "store", "db" },
+	{ "workers", "server", "workers" },
+	{ "log-level", "server", "log_level" },
+	{ "min-expires", "registrar", "min_expires" },
+	{ "max-expires", "registrar", "max_expires" },
+	{ "default-expires", "registrar", "default_expires" },
+	{ "max-contacts", "registrar", "max_contacts" },
+	{ "nonce-lifetime", "auth", "nonce_lifetime" },
+	{ "secret", "auth", "secret" },
+	{ "flush-interval", "registrar", "flush_interval_ms" },
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, NULL, 0 },
+	{ "domain", required_argument, NULL, 0 },
+	{ "db", required_argument, NULL, 0 },
+	{ "workers", required_argument, NULL, 0 },
+	{ "log-level", required_argument, NULL, 0 },
+	{ "min-expires", required_argument, NULL, 0 },
+	{ "max-expires", required_argument, NULL, 0 },
+	{ "default-expires", required_argument, NULL, 0 },
+	{ "max-contacts", required_argument, NULL, 0 },
+	{ "nonce-lifetime", required_argument, NULL, 0 },
+	{ "secret", required_argument, NULL, 0 },
+	{ "flush-interval", required_argument, NULL, 0 },
+	{ "config", required_argument, NULL, 'c' },
+	{ "help-config", no_argument, NULL, 1 },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_cli(struct sw_config *cfg, const char *name, const char *value)
+{
+	for (size_t i = 0; i < sizeof(cli_maps) / sizeof(cli_maps[0]); i++) {
+		if (strcmp(cli_maps[i].name, name) != 0)
+			continue;
+		if (strcmp(name, "listen") == 0 && !cfg->cli_listen_seen) {
+			cfg->cli_listen_seen = true;
+			cfg->nlistens = 0;
+		}
+		if (strcmp(name, "domain") == 0 && !cfg->cli_domain_seen) {
+			cfg->cli_domain_seen = true;
+			cfg->reg.ndomains = 0;
+		}
+		const char *why;
+		if (config_set(cfg, cli_maps[i].section, cli_maps[i].key, value, &why)) {
+			fprintf(stderr, "sipwarden: --%s %s: %s\n", name, value, why);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sw_config cfg;
+	static struct daemon d;
+	const char *config_path = NULL;
+	char err[600];
+	int opt, idx;
+
+	config_defaults(&cfg);
+	/* First pass: only find --config, so the command line can override the file. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:l:d:w:h", long_opts, &idx)) != -1)
+		if (opt == 'c')
+			config_path = optarg;
+	if (config_path && config_load_file(&cfg, config_path, err, sizeof(err))) {
+		fprintf(stderr, "sipwarden: %s\n", err);
+		return 2;
+	}
+	optind = 1;
+	opterr = 1;
+	while ((opt = getopt_long(argc, argv, "c:l:d:w:h", long_opts, &idx)) != -1) {
+		int rc = 0;
+		switch (opt) {
+		case 0:
+			rc = apply_cli(&cfg, long_opts[idx].name, optarg);
+			break;
+		case 'l':
+			rc = apply_cli(&cfg, "listen", optarg);
+			break;
+		case 'd':
+			rc = apply_cli(&cfg, "domain", optarg);
+			break;
+		case 'w':
+			rc = apply_cli(&cfg, "workers", optarg);
+			break;
+		case 'c':
+			break;
+		case 1:
+			config_print_reference();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (rc)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sipwarden: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_finish(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "sipwarden: %s\n", err);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+
+	/* Signals are taken synchronously by main; workers never see them. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.cfg = &cfg;
+	int rc = auth_ctx_init(&d.auth, cfg.secret[0] ? cfg.secret : NULL, cfg.nonce_lifetime);
+	if (rc) {
+		LOG_ERR("cannot initialise authentication: %s", strerror(-rc));
+		return 1;
+	}
+	/* Opening the store once here reports a bad database before any socket opens. */
+	struct store *probe;
+	rc = store_open(&probe, cfg.db_url);
+	if (rc) {
+		LOG_ERR("cannot open database %s: %s", cfg.db_url, strerror(-rc));
+		return 1;
+	}
+	store_close(probe);
+	rc = registrar_new(&d.reg, &cfg.reg);
+	if (rc) {
+		LOG_ERR("cannot start the registrar: %s", strerror(-rc));
+		return 1;
+	}
+	if (cfg.reg.ndomains == 0)
+		LOG_WARN("no domain configured: REGISTER accepted for any domain of the subscriber table");
+
+	struct tp_server_cfg tcfg = {
+		.listens = cfg.listens,
+		.nlistens = cfg.nlistens,
+		.nworkers = cfg.workers,
+		.on_msg = daemon_on_msg,
+		.on_thread = daemon_on_thread,
+		.arg = &d,
+		.tcp_idle_timeout_s = cfg.tcp_idle_timeout,
+		.max_tcp_conns = cfg.max_tcp_conns,
+	};
+	struct tp_server *srv;
+	rc = tp_server_start(&srv, &tcfg);
+	if (rc) {
+		registrar_free(d.reg);
+		return 1;
+	}
+	LOG_INFO("ready: %u workers, database %s", cfg.workers, cfg.db_url);
+
+	for (;;) {
+		int sig;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			LOG_INFO("SIGHUP ignored (restart to apply configuration changes)");
+			continue;
+		}
+		LOG_INFO("signal %d: shutting down", sig);
+		break;
+	}
+	tp_server_stop(srv);
+	registrar_free(d.reg);
+	base_wipe(&d.auth, sizeof(d.auth));
+	LOG_INFO("stopped");
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* The registrar layer's door: the location service (AOR -> contacts, RFC 3261
+ * §10.3) in sharded in-memory tables, REGISTER handling with digest
+ * authentication and identity checks, and write-back persistence to the store
+ * so registrations survive a restart. */
+#ifndef SW_REGISTRAR_H
+#define SW_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "base/limits.h"
+#include "sip/sip.h"
+#include "store/store.h"
+
+struct registrar_cfg {
+	unsigned min_expires;      /**< below this (and > 0): 423 Interval Too Brief */
+	unsigned max_expires;      /**< longer requests are shortened to this */
+	unsigned default_expires;  /**< when neither the param nor the header says */
+	unsigned max_contacts;     /**< bindings per AOR */
+	unsigned flush_interval_ms;/**< write-back period to the store */
+	char domains[SW_MAX_DOMAINS][SW_MAX_DOMAIN + 1];
+	unsigned ndomains;         /**< 0: any domain present in the store is served */
+	const char *db_url;        /**< store URL for the persistence thread */
+};
+
+struct registrar;
+
+/* Create the registrar, load unexpired registrations from the store and start
+ * the write-back thread. cfg is copied. 0 or -errno (store errors as -EIO). */
+int registrar_new(struct registrar **out, const struct registrar_cfg *cfg);
+/* Flush every pending change to the store, stop the thread, free; NULL-safe. */
+void registrar_free(struct registrar *r);
+
+/* True when domain (case-insensitive) is served. */
+bool registrar_domain_is_local(const struct registrar *r, struct slice domain);
+
+/* Everything a worker thread brings to one REGISTER. */
+struct registrar_req {
+	const struct sip_msg *msg;
+	const struct auth_ctx *auth;
+	struct store *store;       /**< the calling thread's own store handle */
+	const char *received;      /**< "udp:IP:PORT" the request came from */
+	const char *src_ip;        /**< for security events */
+	uint64_t now_s;
+};
+
+/* The reply decided for a request: status, reason, and header lines to add. */
+struct registrar_reply {
+	int code;
+	const char *reason;
+	struct sip_buf hdrs;       /**< caller provides the memory */
+};
+
+/* Handle one REGISTER completely (RFC 3261 §10.3): domain, digest challenge
+ * and verification, account status, auth user == To user, then the binding
+ * rules. Always fills rep (never leaves a request unanswered). */
+void registrar_handle(struct registrar *r, const struct registrar_req *req, struct registrar_reply *rep);
+
+/* Current bindings of an AOR ("user@domain"), for tests and the proxy:
+ * calls fn for each unexpired contact; returns how many. */
+typedef void (*registrar_contact_fn)(const char *contact, size_t len, int64_t expires, void *arg);
+int registrar_lookup(struct registrar *r, struct slice aor, uint64_t now_s, registrar_contact_fn fn, void *arg);
+/* Number of AORs and bindings currently held. */
+void registrar_counts(struct registrar *r, uint64_t *aors, uint64_t *bindings);
+
+#endif

@@ -1,0 +1,114 @@
+/* Listen specifications ("udp:IP:PORT") and socket address <-> text. */
+#include "transport/tp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tp_proto_name(enum tp_proto p)
+{
+	switch (p) {
+	case TP_UDP:
+		return "udp";
+	case TP_TCP:
+		return "tcp";
+	case TP_TLS:
+		return "tls";
+	}
+	return "?";
+}
+
+int tp_addr_from_text(const char *ip, size_t iplen, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char tmp[64];
+
+	if (iplen >= 2 && ip[0] == '[' && ip[iplen - 1] == ']') {
+		ip++;
+		iplen -= 2;
+	}
+	if (iplen == 0 || iplen >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, ip, iplen);
+	tmp[iplen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, tmp, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		*len = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, tmp, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		*len = sizeof(*v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void tp_addr_text(const struct sockaddr_storage *ss, char *ip, size_t ipcap, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+		if (!inet_ntop(AF_INET6, &v6->sin6_addr, ip, (socklen_t)ipcap))
+			snprintf(ip, ipcap, "?");
+		*port = ntohs(v6->sin6_port);
+	} else {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+		if (!inet_ntop(AF_INET, &v4->sin_addr, ip, (socklen_t)ipcap))
+			snprintf(ip, ipcap, "?");
+		*port = ntohs(v4->sin_port);
+	}
+}
+
+int tp_listen_parse(struct tp_listen *out, const char *spec)
+{
+	const char *rest, *host, *colon;
+	size_t hostlen;
+	unsigned long port = 5060;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(spec, "udp:", 4) == 0) {
+		out->proto = TP_UDP;
+	} else if (strncmp(spec, "tcp:", 4) == 0) {
+		out->proto = TP_TCP;
+	} else {
+		return -EINVAL;
+	}
+	rest = spec + 4;
+	host = rest;
+	if (*rest == '[') {
+		const char *close = strchr(rest, ']');
+		if (!close)
+			return -EINVAL;
+		hostlen = (size_t)(close - rest) + 1;
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close[1] != '\0')
+			return -EINVAL;
+	} else {
+		colon = strrchr(rest, ':');
+		if (colon && strchr(rest, ':') != colon)
+			return -EINVAL; /* bare IPv6 must be bracketed */
+		hostlen = colon ? (size_t)(colon - rest) : strlen(rest);
+	}
+	if (colon) {
+		char *end;
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || *end != '\0' || colon[1] == '\0' || port == 0 || port > 65535)
+			return -EINVAL;
+	}
+	if (tp_addr_from_text(host, hostlen, (uint16_t)port, &out->addr, &out->addrlen))
+		return -EINVAL;
+	char ip[64];
+	uint16_t p;
+	tp_addr_text(&out->addr, ip, sizeof(ip), &p);
+	snprintf(out->text, sizeof(out->text), out->addr.ss_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
+		 tp_proto_name(out->proto), ip, p);
+	return 0;
+}

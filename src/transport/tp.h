@@ -1,0 +1,91 @@
+/* The transport layer's door: listen addresses, per-worker epoll loops with one
+ * SO_REUSEPORT socket per listen address per worker (UDP datagrams and TCP
+ * streams), stream framing, and sending replies back where a request came from.
+ * A worker owns its sockets and TCP connections; nothing here is shared between
+ * workers except the read-only listen list. */
+#ifndef SW_TP_H
+#define SW_TP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/limits.h"
+
+enum tp_proto { TP_UDP = 0, TP_TCP, TP_TLS };
+
+struct tp_listen {
+	enum tp_proto proto;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[80]; /**< "udp:127.0.0.1:5060" as given, normalised */
+};
+
+/* Parse "udp:IP:PORT", "tcp:[::1]:5060", "udp:IP" (port 5060). 0 or -EINVAL. */
+int tp_listen_parse(struct tp_listen *out, const char *spec);
+const char *tp_proto_name(enum tp_proto p);
+
+/* Textual IP and port of a socket address; ip gets at least 46 bytes. */
+void tp_addr_text(const struct sockaddr_storage *ss, char *ip, size_t ipcap, uint16_t *port);
+/* Build a socket address from text IP (v4 or v6, brackets allowed) and port. 0 or -EINVAL. */
+int tp_addr_from_text(const char *ip, size_t iplen, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
+struct tp_worker;
+
+/* Where a message came from; enough to send the reply back the same way. */
+struct tp_src {
+	enum tp_proto proto;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	int fd;                     /**< UDP socket or TCP connection it arrived on */
+	uint32_t conn_gen;          /**< TCP: generation guarding against fd reuse */
+	const struct tp_listen *lst;/**< listen address it arrived on */
+	struct tp_worker *worker;
+};
+
+/* Called for each complete message; buf is writable and valid only during the
+ * call. Runs on the worker thread that owns the socket. */
+typedef void (*tp_msg_fn)(const struct tp_src *src, char *buf, size_t len, void *arg);
+/* Called once per second on every worker thread (timers, housekeeping). */
+typedef void (*tp_tick_fn)(struct tp_worker *w, void *arg);
+/* Called on each worker thread at start (index 0..n-1) and at exit. */
+typedef int (*tp_thread_fn)(struct tp_worker *w, unsigned index, bool starting, void *arg);
+
+struct tp_server_cfg {
+	const struct tp_listen *listens;
+	unsigned nlistens;
+	unsigned nworkers;
+	tp_msg_fn on_msg;
+	tp_thread_fn on_thread;
+	void *arg;
+	unsigned tcp_idle_timeout_s;
+	unsigned max_tcp_conns;     /**< per worker */
+};
+
+struct tp_server;
+
+/* Bind every listen address on every worker (fails with -errno and a log line
+ * naming the address when a bind fails), then start the worker threads.
+ * The cfg and its listens must outlive the server. */
+int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg);
+/* Ask all workers to stop, join them and free everything; NULL-safe. */
+void tp_server_stop(struct tp_server *srv);
+
+/* Send buf to where src came from (UDP: sendto the peer; TCP: write on the same
+ * connection if it is still open). 0 or -errno. */
+int tp_send_reply(const struct tp_src *src, const void *buf, size_t len);
+/* Per-worker user pointer (set by on_thread). */
+void tp_worker_set_data(struct tp_worker *w, void *data);
+void *tp_worker_data(const struct tp_worker *w);
+
+/* Stream framing (RFC 3261 §18.3): given the bytes buffered on a connection,
+ * find the end of the first message. Leading CRLFs are skipped (*skip tells
+ * how many); a "\r\n\r\n" keep-alive ping (RFC 5626 §3.5.1) is reported as
+ * TP_FRAME_PING. Returns TP_FRAME_MSG with *msg_len, TP_FRAME_MORE when more
+ * bytes are needed, or TP_FRAME_BAD (unusable Content-Length, or more than
+ * max bytes without a complete message). */
+enum tp_frame { TP_FRAME_MORE = 0, TP_FRAME_MSG, TP_FRAME_PING, TP_FRAME_BAD };
+enum tp_frame tp_frame_scan(const char *buf, size_t len, size_t max, size_t *skip, size_t *msg_len);
+
+#endif
