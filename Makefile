@@ -61,7 +61,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 unit: $(UNIT_BINS)
 
 test:
-	$(MAKE) MODE=asan all unit
+	$(MAKE) -j2 MODE=asan all unit
 	SIPWARDEN_BUILD=build/asan python3 -m pytest -q tests
 
 run: all
