@@ -54,7 +54,7 @@ $(BUILD)/sipwarden: $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 $(BUILD)/sipwarden-ctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 

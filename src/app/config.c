@@ -179,6 +179,28 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
+/* libinih splits lines longer than its buffer; refuse them with a clear message instead. */
+#define CONFIG_MAX_LINE 199
+
+static int check_line_lengths(FILE *f, const char *path, char *err, size_t errcap)
+{
+	int line = 1, c;
+	size_t len = 0;
+
+	while ((c = fgetc(f)) != EOF) {
+		if (c == '\n') {
+			line++;
+			len = 0;
+		} else if (++len > CONFIG_MAX_LINE) {
+			snprintf(err, errcap, "%s:%d: line too long (at most %d characters)", path, line,
+				 CONFIG_MAX_LINE);
+			return -EINVAL;
+		}
+	}
+	rewind(f);
+	return 0;
+}
+
 int config_load_file(struct sw_config *c, const char *path, char *err, size_t errcap)
 {
 	struct ini_state st = { .c = c };
@@ -188,6 +210,10 @@ int config_load_file(struct sw_config *c, const char *path, char *err, size_t er
 	if (!f) {
 		snprintf(err, errcap, "%s: %s", path, strerror(errno));
 		return -errno;
+	}
+	if (check_line_lengths(f, path, err, errcap)) {
+		fclose(f);
+		return -EINVAL;
 	}
 	rc = ini_parse_file(f, on_ini, &st);
 	fclose(f);

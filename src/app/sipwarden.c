@@ -92,7 +92,8 @@ static int apply_cli(struct sw_config *cfg, const char *name, const char *value)
 		}
 		const char *why;
 		if (config_set(cfg, cli_maps[i].section, cli_maps[i].key, value, &why)) {
-			fprintf(stderr, "sipwarden: --%s %s: %s\n", name, value, why);
+			fprintf(stderr, "sipwarden: --%s %s: %s\n", name,
+				strcmp(name, "secret") == 0 ? "(hidden)" : value, why);
 			return -1;
 		}
 		return 0;
