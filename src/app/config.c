@@ -243,11 +243,12 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 			 c->reg.max_expires);
 		return -EINVAL;
 	}
-	if (c->reg.default_expires < c->reg.min_expires || c->reg.default_expires > c->reg.max_expires) {
-		snprintf(err, errcap, "default_expires (%u) is outside min_expires..max_expires (%u..%u)",
-			 c->reg.default_expires, c->reg.min_expires, c->reg.max_expires);
-		return -EINVAL;
-	}
+	/* The default follows the bounds it must sit between (a --max-expires
+	 * below 3600 should not require a --default-expires as well). */
+	if (c->reg.default_expires < c->reg.min_expires)
+		c->reg.default_expires = c->reg.min_expires;
+	if (c->reg.default_expires > c->reg.max_expires)
+		c->reg.default_expires = c->reg.max_expires;
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n < 1 ? 1 : n > SW_MAX_WORKERS ? SW_MAX_WORKERS : (unsigned)n;

@@ -63,9 +63,12 @@ struct auth_nonce_key {
 	unsigned lifetime_s;
 };
 enum auth_nonce_state { AUTH_NONCE_VALID, AUTH_NONCE_STALE, AUTH_NONCE_INVALID };
-/* Key from a configured secret string (HMAC-derived), or random when secret is NULL. */
+/* Key from a configured secret string (HMAC-derived), or random when secret is NULL.
+ * lifetime_s 0 means SW_DEFAULT_NONCE_LIFETIME. 0, -EINVAL (empty secret) or
+ * -errno from the random source. */
 int auth_nonce_key_init(struct auth_nonce_key *key, const char *secret, unsigned lifetime_s);
-/* Writes a NUL-terminated nonce; returns its length or -ENOSPC. */
+/* Writes a NUL-terminated nonce (40 chars); returns its length, -ENOSPC
+ * (cap < 41) or -EIO (no randomness). */
 int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out, size_t cap);
 /* VALID: well-signed and issued within lifetime (and not in the future beyond
  * a small skew); STALE: well-signed but too old; INVALID: anything else. */
@@ -104,7 +107,7 @@ enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, co
 
 /* Append a complete challenge header line ("WWW-Authenticate: Digest ...\r\n"
  * or "Proxy-Authenticate: ..." when proxy) with a fresh nonce to out.
- * 0 or -ENOSPC. */
+ * 0, -ENOSPC, -EINVAL (empty realm or control characters in it) or -EIO. */
 int auth_challenge_build(const struct auth_ctx *ctx, struct slice realm, bool stale, bool proxy,
 			 uint64_t now_s, struct sip_buf *out);
 

@@ -161,6 +161,7 @@ struct binding *binding_new(struct slice contact, struct slice callid, struct sl
 	b->next = NULL;
 	b->expires = expires;
 	b->cseq = cseq;
+	b->branch_hash = 0;
 	b->q = (int16_t)q;
 	b->contact_len = (uint16_t)contact.len;
 	b->callid_len = (uint16_t)callid.len;
@@ -196,4 +197,9 @@ void location_sweep(struct location *loc, int64_t now)
 		}
 		pthread_mutex_unlock(&sh->lock);
 	}
+}
+
+uint32_t binding_branch_hash(struct slice branch)
+{
+	return (uint32_t)base_hash(branch.p, branch.len) | 1u;
 }

@@ -12,6 +12,7 @@ struct binding {
 	struct binding *next;
 	int64_t expires;           /**< absolute UNIX seconds */
 	uint32_t cseq;
+	uint32_t branch_hash;      /**< Via branch of the REGISTER that set it */
 	int16_t q;                 /**< q * 1000, -1 when absent */
 	uint16_t contact_len, callid_len, received_len, ua_len;
 	char data[];
@@ -71,6 +72,7 @@ void location_remove(struct loc_shard *sh, struct aor_rec *rec);
 unsigned location_expire(struct loc_shard *sh, struct aor_rec *rec, int64_t now);
 struct binding *binding_new(struct slice contact, struct slice callid, struct slice received, struct slice ua,
 			    uint32_t cseq, int64_t expires, int q);
+uint32_t binding_branch_hash(struct slice branch);
 /* Walk every shard dropping expired bindings and empty AORs. */
 void location_sweep(struct location *loc, int64_t now);
 

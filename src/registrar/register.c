@@ -92,8 +92,16 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 		return;
 	}
 
+	/* The realm is the domain in lower case: stored HA1s were computed with it. */
+	char realm_buf[SW_MAX_DOMAIN + 1];
+	for (size_t i = 0; i < to->host.len; i++) {
+		char c = to->host.p[i];
+		realm_buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	struct slice realm = slice_from(realm_buf, to->host.len);
+
 	memset(&res, 0, sizeof(res));
-	enum auth_verdict v = auth_check(req->auth, req->store, msg, SIP_HDR_AUTHORIZATION, to->host, req->now_s, &res);
+	enum auth_verdict v = auth_check(req->auth, req->store, msg, SIP_HDR_AUTHORIZATION, realm, req->now_s, &res);
 	switch (v) {
 	case AUTH_OK:
 		break;
@@ -106,7 +114,7 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 		/* fall through */
 	case AUTH_CHALLENGE:
 	case AUTH_STALE:
-		if (auth_challenge_build(req->auth, to->host, v == AUTH_STALE, false, req->now_s, &rep->hdrs)) {
+		if (auth_challenge_build(req->auth, realm, v == AUTH_STALE, false, req->now_s, &rep->hdrs)) {
 			reply(rep, 500, "Challenge Too Large");
 			return;
 		}
@@ -140,11 +148,8 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 	/* AOR key: user as sent, domain lower-cased. */
 	memcpy(aor, to->user.p, to->user.len);
 	aor[to->user.len] = '@';
-	for (size_t i = 0; i < to->host.len; i++) {
-		char c = to->host.p[i];
-		aor[to->user.len + 1 + i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	aor[to->user.len + 1 + to->host.len] = '\0';
+	memcpy(aor + to->user.len + 1, realm.p, realm.len);
+	aor[to->user.len + 1 + realm.len] = '\0';
 	registrar_save(r, req, slice_from(aor, to->user.len + 1 + to->host.len), rep);
 }
 

@@ -179,12 +179,20 @@ void registrar_save(struct registrar *r, const struct registrar_req *req, struct
 		goto done;
 	}
 
-	/* Validate everything before changing anything. */
+	/* Validate everything before changing anything. RFC 3261 §10.3 step 7:
+	 * same Call-ID with a CSeq not above the stored one fails, except for a
+	 * retransmission of the very request that set the binding (same Via
+	 * branch), which is answered again without changing anything. */
 	unsigned total = rec ? rec->nbindings : 0;
+	uint32_t branch = binding_branch_hash(msg->via1.branch);
+	bool retransmission = n > 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct binding *b = find_binding(rec, nc[i].uri);
-		if (b && b->callid_len == msg->call_id.len &&
-		    memcmp(binding_callid(b), msg->call_id.p, msg->call_id.len) == 0 && msg->cseq < b->cseq) {
+		bool same_call = b && b->callid_len == msg->call_id.len &&
+				 memcmp(binding_callid(b), msg->call_id.p, msg->call_id.len) == 0;
+		if (!(same_call && msg->cseq == b->cseq && b->branch_hash == branch))
+			retransmission = false;
+		if (same_call && msg->cseq <= b->cseq && !(msg->cseq == b->cseq && b->branch_hash == branch)) {
 			pthread_mutex_unlock(&sh->lock);
 			reply(rep, 400, "Stale CSeq");
 			return;
@@ -206,6 +214,8 @@ void registrar_save(struct registrar *r, const struct registrar_req *req, struct
 		return;
 	}
 
+	if (retransmission)
+		goto done;
 	if (n > 0 && !rec) {
 		rec = location_create(sh, aor, h);
 		if (!rec) {
@@ -227,6 +237,7 @@ void registrar_save(struct registrar *r, const struct registrar_req *req, struct
 						ua ? ua->value : SLICE_NULL, msg->cseq, now + nc[i].expires, nc[i].q);
 		if (!b)
 			continue;
+		b->branch_hash = branch;
 		if (old)
 			unlink_binding(sh, rec, old);
 		b->next = rec->bindings;

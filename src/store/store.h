@@ -53,16 +53,26 @@ struct store_contact {
 
 /* Open a store from a URL. Supported: "sqlite:PATH" (created with the schema
  * when missing; an existing Kamailio database gains the `status` column and the
- * `location` table if they are absent, nothing else is altered).
- * Returns 0 and *out, or -EINVAL (unknown scheme), -EIO (cannot open). */
+ * `location` table if they are absent, nothing else is altered; when a Kamailio
+ * `location` table of its own is present, bindings go to `sw_location`).
+ * Returns 0 and *out, or -EINVAL (unknown scheme), -EIO (cannot open, not a
+ * database, read-only), -EAGAIN (schema setup locked out by another writer).
+ * After an I/O fault the store reconnects by itself on a later call. */
 int store_open(struct store **out, const char *url);
 /* Close and free; NULL-safe. */
 void store_close(struct store *s);
+/* How long a call waits for a lock held by another connection before giving up
+ * with -EAGAIN (default 200 ms: a worker must not stall; the CLI may wait longer).
+ * 0, or -EINVAL. Backends without locks ignore it. */
+int store_set_busy_timeout(struct store *s, unsigned ms);
 
-/* Credentials of user@domain (exact username, case-insensitive domain). */
+/* Credentials of user@domain (exact username, case-insensitive domain).
+ * -ENOENT also for an empty or over-long name (it cannot exist). */
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
 void store_cred_wipe(struct store_cred *c);
 
+/* Insert a subscriber; the domain is stored lower-case. -EEXIST when the account
+ * exists with the domain in any case. update/del/set_status: -ENOENT when absent. */
 int store_user_add(struct store *s, const char *username, const char *domain,
 		   const struct store_user_secrets *sec);
 int store_user_update(struct store *s, const char *username, const char *domain,
@@ -70,18 +80,22 @@ int store_user_update(struct store *s, const char *username, const char *domain,
 int store_user_del(struct store *s, const char *username, const char *domain);
 int store_user_set_status(struct store *s, const char *username, const char *domain, int status);
 /* Calls fn for each subscriber (domain NULL = all), secrets blanked; a non-zero
- * return from fn stops the walk and is returned. */
+ * return from fn stops the walk and is returned. fn may call other store
+ * functions, but not start the same walk again (-EINVAL). Same for loc_load. */
 typedef int (*store_user_fn)(const struct store_cred *c, void *arg);
 int store_user_list(struct store *s, const char *domain, store_user_fn fn, void *arg);
 
 /* Registrations. put is an upsert on (aor, contact). del with contact NULL
- * removes every binding of aor. load calls fn for each binding not expired at now. */
+ * removes every binding of aor; -ENOENT when nothing was removed. load calls fn
+ * for each binding not expired at now (expires > now); purge removes the rest. */
 int store_loc_put(struct store *s, const struct store_contact *c);
 int store_loc_del(struct store *s, const char *aor, const char *contact);
 typedef int (*store_contact_fn)(const struct store_contact *c, void *arg);
 int store_loc_load(struct store *s, int64_t now, store_contact_fn fn, void *arg);
 int store_loc_purge(struct store *s, int64_t now);
-/* Group several writes into one transaction (write-back flushes). */
+/* Group several writes into one transaction (write-back flushes). begin takes
+ * the write lock at once (-EAGAIN after the busy timeout). After an -EIO inside
+ * the transaction every call returns -EIO until commit (-EIO) or rollback (0). */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);

@@ -127,8 +127,14 @@ static void ranges_and_cross_checks(void **state)
 	assert_int_not_equal(config_set(&c, "registrar", "domain", "bad domain", &why), 0);
 	assert_int_not_equal(config_set(&c, "server", "workers", "-1", &why), 0);
 	assert_int_equal(config_set(&c, "registrar", "min_expires", "7200", &why), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.reg.default_expires, 7200); /* raised to the minimum */
+	assert_int_equal(config_set(&c, "registrar", "max_expires", "300", &why), 0);
 	assert_int_not_equal(config_finish(&c, err, sizeof(err)), 0);
-	assert_non_null(strstr(err, "default_expires"));
+	assert_non_null(strstr(err, "min_expires (7200) is larger than max_expires (300)"));
+	assert_int_equal(config_set(&c, "registrar", "min_expires", "60", &why), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.reg.default_expires, 300); /* lowered to the maximum */
 }
 
 static void missing_file_is_reported(void **state)

@@ -1,0 +1,714 @@
+/* sipwarden-ctl: administers the subscriber store and the persisted registrations
+ * directly in the database. One command table drives dispatch, argument checks
+ * and the help text. Passwords are read without echo, hashed to HA1/HA1b (realm =
+ * domain, as Kamailio does), wiped after use, and never printed. */
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/store.h"
+
+#define PROG "sipwarden-ctl"
+#define DEFAULT_DB "sqlite:sipwarden.db"
+/* An administrator's command may wait for the daemon's short write transactions. */
+#define CTL_BUSY_TIMEOUT_MS 5000
+
+enum ctl_exit { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_MISSING = 2, EXIT_STORE = 3 };
+
+/* Command options a table entry accepts besides its positional arguments. */
+#define OPT_PASSWORD 0x1u /* --password-stdin, --plaintext */
+
+struct ctl {
+	const char *url;
+	struct store *store;
+	const struct ctl_cmd *cmd;
+	bool password_stdin;
+	bool plaintext;
+};
+
+struct ctl_cmd {
+	const char *group;
+	const char *name;
+	int min_args, max_args;
+	unsigned opts;
+	int (*fn)(struct ctl *ctl, int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+/* An account as typed on the command line: "user@domain", domain lower-cased. */
+struct account {
+	char user[SW_MAX_USER + 1];
+	char domain[SW_MAX_DOMAIN + 1];
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+};
+
+static void say_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* s with control characters replaced, so database or network content cannot
+ * drive the terminal. */
+static const char *safe(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+static void cmd_usage(FILE *f, const struct ctl_cmd *c)
+{
+	fprintf(f, "usage: " PROG " [--db URL] %s %s%s%s\n", c->group, c->name, c->args[0] ? " " : "", c->args);
+}
+
+static int usage_err(const struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_err(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (ctl && ctl->cmd)
+		cmd_usage(stderr, ctl->cmd);
+	else
+		fputs("Try '" PROG " --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Exit code and message for a store failure. */
+static int store_err(int err, const char *what)
+{
+	if (err == -EAGAIN)
+		say_err("%s: the database is busy, try again", what);
+	else
+		say_err("%s: store error: %s", what, strerror(-err));
+	return err == -EINVAL ? EXIT_USAGE : EXIT_STORE;
+}
+
+/* Split "user@domain" (an optional sip:/sips: prefix is dropped). 0, or prints
+ * why and returns EXIT_USAGE. */
+static int parse_account(const struct ctl *ctl, const char *arg, struct account *a)
+{
+	char shown[160];
+	const char *at;
+	size_t ulen, dlen;
+
+	if (strncasecmp(arg, "sip:", 4) == 0)
+		arg += 4;
+	else if (strncasecmp(arg, "sips:", 5) == 0)
+		arg += 5;
+	safe(arg, shown, sizeof(shown));
+	at = strchr(arg, '@');
+	if (!at || at == arg || !at[1] || strchr(at + 1, '@'))
+		return usage_err(ctl, "'%s' is not USER@DOMAIN", shown);
+	ulen = (size_t)(at - arg);
+	dlen = strlen(at + 1);
+	if (ulen > SW_MAX_USER)
+		return usage_err(ctl, "user name longer than %d bytes", SW_MAX_USER);
+	if (dlen > SW_MAX_DOMAIN)
+		return usage_err(ctl, "domain longer than %d bytes", SW_MAX_DOMAIN);
+	for (const char *p = arg; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == ':')
+			return usage_err(ctl, "'%s' contains a space, a control character or ':'", shown);
+	}
+	memcpy(a->user, arg, ulen);
+	a->user[ulen] = '\0';
+	for (size_t i = 0; i <= dlen; i++)
+		a->domain[i] = (char)tolower((unsigned char)at[1 + i]);
+	snprintf(a->aor, sizeof(a->aor), "%s@%s", a->user, a->domain);
+	return 0;
+}
+
+/* Read one line from fd into buf without stdio buffering (no stray copies of
+ * the secret); the newline (and a CR before it) is dropped. Length, or -ENOSPC
+ * when longer than cap - 1, or -errno. */
+static ssize_t read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	bool too_long = false;
+	char ch;
+
+	for (;;) {
+		ssize_t r = read(fd, &ch, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0 || ch == '\n')
+			break;
+		if (n + 1 < cap)
+			buf[n++] = ch;
+		else
+			too_long = true;
+	}
+	ch = 0;
+	if (n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (too_long) {
+		base_wipe(buf, cap);
+		return -ENOSPC;
+	}
+	return (ssize_t)n;
+}
+
+static struct termios saved_tty;
+static volatile sig_atomic_t echo_off;
+
+/* Interrupted while echo is off: give the terminal back before dying. */
+static void on_signal(int sig)
+{
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static ssize_t read_hidden(const char *prompt, char *buf, size_t cap)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa = { .sa_handler = on_signal }, old[5];
+	struct termios t;
+	ssize_t n;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tty) != 0)
+		return -errno;
+	t = saved_tty;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	for (size_t i = 0; i < 5; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	fputs(prompt, stderr);
+	fflush(stderr);
+	echo_off = 1;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	n = read_line(STDIN_FILENO, buf, cap);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	echo_off = 0;
+	for (size_t i = 0; i < 5; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	fputc('\n', stderr);
+	return n;
+}
+
+/* The new password into pw (SW_MAX_PASSWORD + 1 bytes): from argv, stdin or
+ * the terminal. 0 or an exit code (message printed). */
+static int get_password(const struct ctl *ctl, const char *arg, char *pw)
+{
+	char again[SW_MAX_PASSWORD + 2];
+	ssize_t n;
+
+	if (arg && ctl->password_stdin)
+		return usage_err(ctl, "give the password either as an argument or with --password-stdin");
+	if (arg) {
+		if (strlen(arg) > SW_MAX_PASSWORD)
+			return usage_err(ctl, "password longer than %d bytes", SW_MAX_PASSWORD);
+		strcpy(pw, arg);
+		n = (ssize_t)strlen(pw);
+	} else if (ctl->password_stdin) {
+		n = read_line(STDIN_FILENO, pw, SW_MAX_PASSWORD + 1);
+	} else if (isatty(STDIN_FILENO)) {
+		n = read_hidden("Password: ", pw, SW_MAX_PASSWORD + 1);
+		if (n > 0) {
+			ssize_t m = read_hidden("Retype password: ", again, sizeof(again));
+			bool same = m == n && memcmp(pw, again, (size_t)n) == 0;
+
+			base_wipe(again, sizeof(again));
+			if (!same) {
+				base_wipe(pw, SW_MAX_PASSWORD + 1);
+				say_err("the passwords do not match");
+				return EXIT_USAGE;
+			}
+		}
+	} else {
+		return usage_err(ctl, "no password: give PASSWORD, use --password-stdin, or run on a terminal");
+	}
+	if (n == -ENOSPC)
+		return usage_err(ctl, "password longer than %d bytes", SW_MAX_PASSWORD);
+	if (n < 0) {
+		say_err("cannot read the password: %s", strerror((int)-n));
+		return EXIT_USAGE;
+	}
+	if (n == 0)
+		return usage_err(ctl, "empty password refused");
+	return 0;
+}
+
+struct hashes {
+	char ha1[SW_MAX_HASH_HEX + 1];
+	char ha1b[SW_MAX_HASH_HEX + 1];
+};
+
+/* Kamailio's pair, realm = domain: HA1 over "user", HA1b over "user@domain". */
+static void make_hashes(const struct account *a, const char *pw, struct hashes *h)
+{
+	struct slice pass = slice_cstr(pw), realm = slice_cstr(a->domain);
+
+	auth_digest_ha1(AUTH_ALGO_MD5, slice_cstr(a->user), realm, pass, h->ha1);
+	auth_digest_ha1(AUTH_ALGO_MD5, slice_cstr(a->aor), realm, pass, h->ha1b);
+}
+
+/* 0 when the account exists, -ENOENT, or another store error. */
+static int account_exists(struct ctl *ctl, const struct account *a)
+{
+	struct store_cred c;
+	int err = store_get_cred(ctl->store, slice_cstr(a->user), slice_cstr(a->domain), &c);
+
+	store_cred_wipe(&c);
+	return err;
+}
+
+/* Shared body of "user add" and "user passwd". */
+static int set_password(struct ctl *ctl, int argc, char **argv, bool add)
+{
+	char pw[SW_MAX_PASSWORD + 1];
+	struct store_user_secrets sec;
+	struct account a;
+	struct hashes h;
+	int rc, err;
+
+	rc = parse_account(ctl, argv[0], &a);
+	if (rc)
+		return rc;
+	/* Refuse before asking for a password that could not be used. */
+	err = account_exists(ctl, &a);
+	if (add && err == 0) {
+		say_err("user %s already exists", a.aor);
+		return EXIT_MISSING;
+	}
+	if (!add && err == -ENOENT) {
+		say_err("user %s does not exist", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err && err != -ENOENT)
+		return store_err(err, a.aor);
+	rc = get_password(ctl, argc > 1 ? argv[1] : NULL, pw);
+	if (rc) {
+		base_wipe(pw, sizeof(pw));
+		return rc;
+	}
+	make_hashes(&a, pw, &h);
+	/* Without --plaintext a changed password also erases an older cleartext copy. */
+	sec = (struct store_user_secrets){ .password = ctl->plaintext ? pw : "", .ha1 = h.ha1, .ha1b = h.ha1b };
+	err = add ? store_user_add(ctl->store, a.user, a.domain, &sec)
+		  : store_user_update(ctl->store, a.user, a.domain, &sec);
+	base_wipe(pw, sizeof(pw));
+	base_wipe(&h, sizeof(h));
+	if (err == -EEXIST || err == -ENOENT) {
+		say_err("user %s %s", a.aor, err == -EEXIST ? "already exists" : "does not exist");
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("user %s %s\n", a.aor, add ? "added" : "password changed");
+	return EXIT_OK;
+}
+
+static int cmd_user_add(struct ctl *ctl, int argc, char **argv)
+{
+	return set_password(ctl, argc, argv, true);
+}
+
+static int cmd_user_passwd(struct ctl *ctl, int argc, char **argv)
+{
+	return set_password(ctl, argc, argv, false);
+}
+
+static int cmd_user_del(struct ctl *ctl, int argc, char **argv)
+{
+	struct account a;
+	int err, rc = parse_account(ctl, argv[0], &a);
+
+	(void)argc;
+	if (rc)
+		return rc;
+	err = store_user_del(ctl->store, a.user, a.domain);
+	if (err == -ENOENT) {
+		say_err("user %s does not exist", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("user %s deleted\n", a.aor);
+	return EXIT_OK;
+}
+
+static int set_status(struct ctl *ctl, char **argv, int status)
+{
+	struct account a;
+	int err, rc = parse_account(ctl, argv[0], &a);
+
+	if (rc)
+		return rc;
+	err = store_user_set_status(ctl->store, a.user, a.domain, status);
+	if (err == -ENOENT) {
+		say_err("user %s does not exist", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("user %s %s\n", a.aor, status ? "disabled" : "enabled");
+	return EXIT_OK;
+}
+
+static int cmd_user_disable(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return set_status(ctl, argv, 1);
+}
+
+static int cmd_user_enable(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return set_status(ctl, argv, 0);
+}
+
+static const char *status_name(int status)
+{
+	return status ? "disabled" : "active";
+}
+
+static int cmd_user_show(struct ctl *ctl, int argc, char **argv)
+{
+	char b1[256], b2[600];
+	struct store_cred c;
+	struct account a;
+	int err, rc = parse_account(ctl, argv[0], &a);
+
+	(void)argc;
+	if (rc)
+		return rc;
+	err = store_get_cred(ctl->store, slice_cstr(a.user), slice_cstr(a.domain), &c);
+	if (err == -ENOENT) {
+		say_err("user %s does not exist", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("user:      %s@%s\n", safe(c.username, b1, sizeof(b1)), safe(c.domain, b2, sizeof(b2)));
+	printf("status:    %s", status_name(c.status));
+	if (c.status != 0 && c.status != 1)
+		printf(" (%d)", c.status);
+	printf("\npassword:  %s\n", c.password[0] ? "stored in cleartext" : "not stored");
+	printf("ha1:       %s\n", c.ha1[0] ? "present" : "absent");
+	printf("ha1b:      %s\n", c.ha1b[0] ? "present" : "absent");
+	if (c.email[0])
+		printf("email:     %s\n", safe(c.email, b1, sizeof(b1)));
+	if (c.rpid[0])
+		printf("rpid:      %s\n", safe(c.rpid, b2, sizeof(b2)));
+	store_cred_wipe(&c);
+	return EXIT_OK;
+}
+
+static int print_user(const struct store_cred *c, void *arg)
+{
+	char b1[256], b2[256];
+
+	(void)arg;
+	printf("%s@%s  %s\n", safe(c->username, b1, sizeof(b1)), safe(c->domain, b2, sizeof(b2)),
+	       status_name(c->status));
+	return 0;
+}
+
+static int cmd_user_list(struct ctl *ctl, int argc, char **argv)
+{
+	char domain[SW_MAX_DOMAIN + 1];
+	int err;
+
+	if (argc > 0) {
+		size_t n = strlen(argv[0]);
+
+		if (n == 0 || n > SW_MAX_DOMAIN)
+			return usage_err(ctl, "DOMAIN must be 1 to %d bytes", SW_MAX_DOMAIN);
+		for (size_t i = 0; i <= n; i++)
+			domain[i] = (char)tolower((unsigned char)argv[0][i]);
+	}
+	err = store_user_list(ctl->store, argc > 0 ? domain : NULL, print_user, NULL);
+	return err ? store_err(err, "user list") : EXIT_OK;
+}
+
+struct reg_rows {
+	const char *aor; /**< filter, or NULL */
+	struct store_contact *v;
+	size_t n, cap;
+};
+
+static int collect_reg(const struct store_contact *c, void *arg)
+{
+	struct reg_rows *r = arg;
+
+	if (r->aor && strcmp(c->aor, r->aor) != 0)
+		return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct store_contact *v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = *c;
+	return 0;
+}
+
+static int cmd_reg_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct reg_rows rows = { 0 };
+	struct account a;
+	int64_t now = (int64_t)base_wall_s();
+	int w_aor = 3, w_contact = 7, w_recv = 8, rc, err;
+
+	if (argc > 0) {
+		rc = parse_account(ctl, argv[0], &a);
+		if (rc)
+			return rc;
+		rows.aor = a.aor;
+	}
+	err = store_loc_load(ctl->store, now, collect_reg, &rows);
+	if (err) {
+		free(rows.v);
+		return store_err(err, "reg list");
+	}
+	for (size_t i = 0; i < rows.n; i++) {
+		struct store_contact *c = &rows.v[i];
+
+		safe(c->aor, c->aor, sizeof(c->aor));
+		safe(c->contact, c->contact, sizeof(c->contact));
+		safe(c->received, c->received, sizeof(c->received));
+		safe(c->user_agent, c->user_agent, sizeof(c->user_agent));
+		w_aor = (int)strlen(c->aor) > w_aor ? (int)strlen(c->aor) : w_aor;
+		w_contact = (int)strlen(c->contact) > w_contact ? (int)strlen(c->contact) : w_contact;
+		w_recv = (int)strlen(c->received) > w_recv ? (int)strlen(c->received) : w_recv;
+	}
+	printf("%-*s  %-*s  %10s  %-*s  %s\n", w_aor, "AOR", w_contact, "CONTACT", "EXPIRES-IN", w_recv,
+	       "RECEIVED", "USER-AGENT");
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct store_contact *c = &rows.v[i];
+
+		printf("%-*s  %-*s  %10lld  %-*s  %s\n", w_aor, c->aor, w_contact, c->contact,
+		       (long long)(c->expires - now), w_recv, c->received, c->user_agent);
+	}
+	free(rows.v);
+	return EXIT_OK;
+}
+
+static int cmd_reg_del(struct ctl *ctl, int argc, char **argv)
+{
+	char shown[SW_MAX_CONTACT_URI + 1];
+	const char *contact = argc > 1 ? argv[1] : NULL;
+	struct account a;
+	int err, rc = parse_account(ctl, argv[0], &a);
+
+	if (rc)
+		return rc;
+	if (contact && (!contact[0] || strlen(contact) > SW_MAX_CONTACT_URI))
+		return usage_err(ctl, "CONTACT must be 1 to %d bytes", SW_MAX_CONTACT_URI);
+	err = store_loc_del(ctl->store, a.aor, contact);
+	if (err == -ENOENT) {
+		if (contact)
+			say_err("no binding %s for %s", safe(contact, shown, sizeof(shown)), a.aor);
+		else
+			say_err("no registration for %s", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("registration%s of %s deleted\n", contact ? "" : "s", a.aor);
+	return EXIT_OK;
+}
+
+static const struct ctl_cmd cmds[] = {
+	{ "user", "add", 1, 2, OPT_PASSWORD, cmd_user_add, "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]",
+	  "create a subscriber (stores HA1/HA1b; the password too with --plaintext)" },
+	{ "user", "passwd", 1, 2, OPT_PASSWORD, cmd_user_passwd,
+	  "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]", "change a subscriber's password" },
+	{ "user", "del", 1, 1, 0, cmd_user_del, "USER@DOMAIN", "delete a subscriber" },
+	{ "user", "list", 0, 1, 0, cmd_user_list, "[DOMAIN]", "list subscribers and whether they are active" },
+	{ "user", "disable", 1, 1, 0, cmd_user_disable, "USER@DOMAIN", "refuse the subscriber (status = 1)" },
+	{ "user", "enable", 1, 1, 0, cmd_user_enable, "USER@DOMAIN", "accept the subscriber again (status = 0)" },
+	{ "user", "show", 1, 1, 0, cmd_user_show, "USER@DOMAIN",
+	  "show status and which secrets are stored (never their values)" },
+	{ "reg", "list", 0, 1, 0, cmd_reg_list, "[AOR]", "list unexpired registrations (AOR = USER@DOMAIN)" },
+	{ "reg", "del", 1, 2, 0, cmd_reg_del, "AOR [CONTACT]", "delete one binding, or all of an AOR" },
+};
+static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
+
+static void help(FILE *f)
+{
+	const char *group = "";
+
+	fputs("usage: " PROG " [--db URL] [--config FILE] COMMAND ...\n\n"
+	      "Administers sipwarden's subscriber store and persisted registrations.\n\n"
+	      "Options:\n"
+	      "  --db URL        store URL (default: $SIPWARDEN_DB, else " DEFAULT_DB ")\n"
+	      "  --config FILE   not supported yet: use --db or SIPWARDEN_DB\n"
+	      "  -h, --help      show this help\n",
+	      f);
+	for (size_t i = 0; i < ncmds; i++) {
+		const struct ctl_cmd *c = &cmds[i];
+
+		if (strcmp(group, c->group) != 0) {
+			group = c->group;
+			fprintf(f, "\n%s commands:\n", group);
+		}
+		fprintf(f, "  %s %s %s\n      %s\n", c->group, c->name, c->args, c->help);
+	}
+	fputs("\nPasswords: given as PASSWORD, read from one line of stdin with --password-stdin, or\n"
+	      "asked twice without echo on a terminal. Only HA1 = MD5(user:domain:password) and\n"
+	      "HA1b = MD5(user@domain:domain:password) are stored unless --plaintext is given.\n"
+	      "\nExit status: 0 success, 1 usage error, 2 not found or already exists, 3 store error.\n",
+	      f);
+}
+
+static const struct ctl_cmd *find_cmd(const char *group, const char *name, bool *group_known)
+{
+	*group_known = false;
+	for (size_t i = 0; i < ncmds; i++) {
+		if (strcmp(cmds[i].group, group) != 0)
+			continue;
+		*group_known = true;
+		if (name && strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	}
+	return NULL;
+}
+
+/* Split a command's arguments into options and positionals (in place, argv
+ * keeps only positionals). 0, -1 for --help, or an exit code. */
+static int parse_cmd_args(struct ctl *ctl, int *argc, char **argv)
+{
+	bool opts_done = false;
+	int n = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (opts_done || a[0] != '-' || a[1] == '\0') {
+			argv[n++] = argv[i];
+		} else if (strcmp(a, "--") == 0) {
+			opts_done = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			return -1;
+		} else if ((ctl->cmd->opts & OPT_PASSWORD) && strcmp(a, "--password-stdin") == 0) {
+			ctl->password_stdin = true;
+		} else if ((ctl->cmd->opts & OPT_PASSWORD) && strcmp(a, "--plaintext") == 0) {
+			ctl->plaintext = true;
+		} else {
+			char shown[64];
+			return usage_err(ctl, "unknown option '%s'", safe(a, shown, sizeof(shown)));
+		}
+	}
+	*argc = n;
+	if (n < ctl->cmd->min_args)
+		return usage_err(ctl, "missing argument");
+	if (n > ctl->cmd->max_args)
+		return usage_err(ctl, "too many arguments");
+	return 0;
+}
+
+static int open_store(struct ctl *ctl)
+{
+	int err = store_open(&ctl->store, ctl->url);
+
+	if (err == -EINVAL) {
+		say_err("unsupported store URL (expected sqlite:PATH)");
+		return EXIT_USAGE;
+	}
+	if (err) {
+		/* Only sqlite URLs are shown: other schemes may carry credentials. */
+		say_err("cannot open the store %s: %s", strncmp(ctl->url, "sqlite:", 7) == 0 ? ctl->url : "",
+			err == -EAGAIN ? "database busy" : strerror(-err));
+		return EXIT_STORE;
+	}
+	store_set_busy_timeout(ctl->store, CTL_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = { .url = getenv("SIPWARDEN_DB") };
+	char shown[64];
+	bool group_known;
+	int i, rc;
+
+	log_set_level(LOG_LVL_ERR);
+	if (!ctl.url || !ctl.url[0])
+		ctl.url = DEFAULT_DB;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help(stdout);
+			return EXIT_OK;
+		} else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+			ctl.url = argv[++i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			ctl.url = a + 5;
+		} else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+			return usage_err(NULL, "--config is not supported yet; use --db URL or SIPWARDEN_DB");
+		} else if (strcmp(a, "--db") == 0) {
+			return usage_err(NULL, "--db needs a URL");
+		} else {
+			return usage_err(NULL, "unknown option '%s'", safe(a, shown, sizeof(shown)));
+		}
+	}
+	if (i >= argc)
+		return usage_err(NULL, "missing COMMAND");
+	if (strcmp(argv[i], "help") == 0) {
+		help(stdout);
+		return EXIT_OK;
+	}
+	ctl.cmd = find_cmd(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &group_known);
+	if (!ctl.cmd) {
+		if (!group_known)
+			return usage_err(NULL, "unknown command '%s'", safe(argv[i], shown, sizeof(shown)));
+		if (i + 1 >= argc)
+			return usage_err(NULL, "'%s' needs a subcommand", argv[i]);
+		return usage_err(NULL, "unknown command '%s %s'", argv[i],
+				 safe(argv[i + 1], shown, sizeof(shown)));
+	}
+	argc -= i + 2;
+	argv += i + 2;
+	rc = parse_cmd_args(&ctl, &argc, argv);
+	if (rc == -1) {
+		cmd_usage(stdout, ctl.cmd);
+		printf("  %s\n", ctl.cmd->help);
+		return EXIT_OK;
+	}
+	if (rc)
+		return rc;
+	rc = open_store(&ctl);
+	if (rc)
+		return rc;
+	rc = ctl.cmd->fn(&ctl, argc, argv);
+	store_close(ctl.store);
+	if (fflush(stdout) != 0 && rc == EXIT_OK)
+		rc = EXIT_STORE;
+	return rc;
+}

@@ -1,0 +1,329 @@
+/* Digest credential verification for REGISTER and proxied requests (RFC 3261
+ * §22.2-22.3, RFC 2617 §3.2.2 and §3.2.2.5, RFC 7616 §3.4). Picks the
+ * credentials for our realm, checks their shape, the nonce, opaque and
+ * digest-uri, then the response against the store. An unknown user costs the
+ * same hashing as a wrong password and yields the same verdict and detail. */
+#include "auth/auth_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/util.h"
+
+#define DETAIL_BAD_CRED "user unknown or bad password"
+
+/* Compare a quoted-string value as received (backslash escapes kept) with our
+ * realm, case-insensitively: realms here are domains. */
+static bool realm_eq(struct slice raw, struct slice ours)
+{
+	size_t j = 0;
+
+	if (raw.len == 0)
+		return false;
+	for (size_t i = 0; i < raw.len; i++, j++) {
+		char c = raw.p[i];
+
+		if (c == '\\' && i + 1 < raw.len)
+			c = raw.p[++i];
+		if (j >= ours.len || tolower((unsigned char)c) != tolower((unsigned char)ours.p[j]))
+			return false;
+	}
+	return j == ours.len;
+}
+
+/* Best-effort realm of a header the sip parser refused, so that garbage meant
+ * for another hop does not stop us. false when no realm can be seen. */
+static bool find_realm(struct slice v, struct slice *out)
+{
+	for (size_t i = 0; i + 5 <= v.len; i++) {
+		size_t j = i + 5;
+
+		if (strncasecmp(v.p + i, "realm", 5) != 0)
+			continue;
+		if (i && v.p[i - 1] != ' ' && v.p[i - 1] != '\t' && v.p[i - 1] != ',')
+			continue;
+		while (j < v.len && (v.p[j] == ' ' || v.p[j] == '\t'))
+			j++;
+		if (j >= v.len || v.p[j] != '=')
+			continue;
+		j++;
+		while (j < v.len && (v.p[j] == ' ' || v.p[j] == '\t'))
+			j++;
+		if (j < v.len && v.p[j] == '"') {
+			size_t k = ++j;
+
+			while (k < v.len && v.p[k] != '"')
+				k += v.p[k] == '\\' ? 2 : 1;
+			*out = slice_from(v.p + j, (k < v.len ? k : v.len) - j);
+		} else {
+			size_t k = j;
+
+			while (k < v.len && v.p[k] != ',' && v.p[k] != ' ' && v.p[k] != '\t')
+				k++;
+			*out = slice_from(v.p + j, k - j);
+		}
+		return true;
+	}
+	return false;
+}
+
+static bool all_hex(struct slice s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if (!isxdigit((unsigned char)s.p[i]))
+			return false;
+	return true;
+}
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Next character of a URI user part with %HH decoded (RFC 3261 §19.1.4). */
+static int user_char(struct slice s, size_t *i)
+{
+	char c = s.p[(*i)++];
+
+	if (c == '%' && *i + 1 < s.len && unhex(s.p[*i]) >= 0 && unhex(s.p[*i + 1]) >= 0) {
+		c = (char)(unhex(s.p[*i]) << 4 | unhex(s.p[*i + 1]));
+		*i += 2;
+	}
+	return (unsigned char)c;
+}
+
+static bool user_eq(struct slice a, struct slice b)
+{
+	size_t i = 0, j = 0;
+
+	while (i < a.len && j < b.len)
+		if (user_char(a, &i) != user_char(b, &j))
+			return false;
+	return i == a.len && j == b.len;
+}
+
+static unsigned uri_port(const struct sip_uri *u)
+{
+	if (u->port || !u->is_sip)
+		return u->port;
+	return u->is_sips ? 5061 : 5060;
+}
+
+/* RFC 2617 §3.2.2.5: the digest-uri must name the Request-URI. Lenient for
+ * phones: case-insensitive scheme and host, %-escapes decoded in the user part,
+ * default port implied, URI parameters and headers ignored. */
+static bool uri_matches(const struct sip_msg *msg, struct slice uri)
+{
+	const struct sip_uri *r = &msg->ruri;
+	struct sip_uri u;
+
+	if (slice_eq(uri, msg->ruri_str))
+		return true;
+	if (sip_uri_parse(&u, uri))
+		return false;
+	return slice_caseeq(u.scheme, r->scheme) && user_eq(u.user, r->user) &&
+	       slice_caseeq(u.host, r->host) && uri_port(&u) == uri_port(r);
+}
+
+/* Copy a stored hex HA1 lower-cased; false when it does not fit the algorithm. */
+static bool take_stored(const char *stored, size_t hexlen, char *out)
+{
+	size_t n = strlen(stored);
+
+	if (n != hexlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)stored[i]);
+	out[n] = '\0';
+	return true;
+}
+
+struct check {
+	const struct auth_ctx *ctx;
+	struct store *store;
+	const struct sip_msg *msg;
+	struct slice realm;   /* ours: the domain */
+	uint64_t now_s;
+	struct auth_result *res;
+	struct sip_digest_cred c;
+	enum auth_algo algo;
+	size_t hexlen;
+	/* secrets, wiped on every exit */
+	char dummy[SW_MAX_HASH_HEX + 1];
+	char ha1[SW_MAX_HASH_HEX + 1];
+	char calc[SW_MAX_HASH_HEX + 1];
+	char given[SW_MAX_HASH_HEX + 1];
+};
+
+static enum auth_verdict verdict(struct check *k, enum auth_verdict v, const char *detail)
+{
+	k->res->detail = detail;
+	if (v != AUTH_OK)
+		store_cred_wipe(&k->res->cred);
+	base_wipe(k->dummy, sizeof(k->dummy));
+	base_wipe(k->ha1, sizeof(k->ha1));
+	base_wipe(k->calc, sizeof(k->calc));
+	base_wipe(k->given, sizeof(k->given));
+	return v;
+}
+
+/* Load the subscriber into res->cred and pick the expected HA1 into k->ha1.
+ * 1 when usable, 0 when unknown or unusable (caller uses the dummy), <0 on a
+ * store fault. Kamailio's ha1b: a username "user@domain" is looked up as user
+ * and answered with ha1b = H(user@domain:realm:password). */
+static int load_ha1(struct check *k)
+{
+	struct store_cred *cred = &k->res->cred;
+	struct slice user = k->c.username, rrealm = k->c.realm;
+	const char *at = memchr(user.p, '@', user.len);
+	bool via_b = false;
+	int rc;
+
+	if (memchr(user.p, '\\', user.len))
+		return 0; /* escaped quotes in a username: no such subscriber can exist */
+	rc = store_get_cred(k->store, user, k->realm, cred);
+	if (rc == -ENOENT && at && at > user.p &&
+	    slice_caseeq(slice_from(at + 1, (size_t)(user.p + user.len - at - 1)), k->realm)) {
+		via_b = true;
+		rc = store_get_cred(k->store, slice_from(user.p, (size_t)(at - user.p)), k->realm, cred);
+	}
+	if (rc == -ENOENT || rc == -EINVAL)
+		return 0; /* -EINVAL: over-long name, cannot exist either */
+	if (rc)
+		return rc;
+
+	if (!via_b && take_stored(cred->ha1, k->hexlen, k->ha1))
+		return 1;
+	if (via_b && take_stored(cred->ha1b, k->hexlen, k->ha1))
+		return 1;
+	if (cred->password[0]) {
+		/* The client hashed the realm it was given; ours modulo case. */
+		if (memchr(rrealm.p, '\\', rrealm.len))
+			rrealm = k->realm;
+		auth_digest_ha1(k->algo, user, rrealm, slice_cstr(cred->password), k->ha1);
+		return 1;
+	}
+	return 0; /* row without any usable secret: cannot authenticate */
+}
+
+static enum auth_verdict check_cred(struct check *k)
+{
+	struct sip_digest_cred *c = &k->c;
+	enum auth_nonce_state ns;
+	struct auth_digest_in in;
+	struct slice salt_user[2];
+	char salt_hex[2 * sizeof(k->ctx->dummy_salt) + 1];
+	bool len_ok, match;
+	int usable;
+
+	/* A view into the message, kept on every verdict for security logs. */
+	k->res->username = c->username;
+	if (!c->username.len || !c->nonce.len || !c->uri.len || !c->response.len)
+		return verdict(k, AUTH_MALFORMED, "missing digest parameter");
+	if (c->userhash_true)
+		return verdict(k, AUTH_MALFORMED, "userhash not offered");
+	if (auth_algo_parse(c->algorithm, &k->algo))
+		return verdict(k, AUTH_CHALLENGE, "algorithm unsupported");
+	k->hexlen = auth_algo_hexlen(k->algo);
+	if (c->qop.len) {
+		/* RFC 2617 §3.2.2: with qop, nc and cnonce are mandatory. */
+		if (!slice_caseeq_cstr(c->qop, "auth") && !slice_caseeq_cstr(c->qop, "auth-int"))
+			return verdict(k, AUTH_MALFORMED, "bad qop");
+		if (c->nc.len != 8 || !all_hex(c->nc) || !c->cnonce.len)
+			return verdict(k, AUTH_MALFORMED, "bad nc or cnonce");
+	} else if (auth_algo_is_sess(k->algo) && !c->cnonce.len) {
+		return verdict(k, AUTH_MALFORMED, "bad nc or cnonce");
+	}
+	if (c->opaque.len && !slice_eq_cstr(c->opaque, k->ctx->opaque))
+		return verdict(k, AUTH_DENIED, "opaque mismatch");
+	if (!k->msg->is_request)
+		return verdict(k, AUTH_MALFORMED, "not a request");
+	if (!uri_matches(k->msg, c->uri))
+		return verdict(k, AUTH_DENIED, "digest-uri mismatch");
+	ns = auth_nonce_check(&k->ctx->nonce_key, c->nonce, k->now_s);
+	if (ns == AUTH_NONCE_INVALID)
+		return verdict(k, AUTH_DENIED, "nonce invalid");
+
+	/* Dummy HA1 = H(hex(salt):username): computed on every path so that a
+	 * known user costs what an unknown one does. */
+	base_hex(k->ctx->dummy_salt, sizeof(k->ctx->dummy_salt), salt_hex);
+	salt_user[0] = slice_from(salt_hex, sizeof(salt_hex) - 1);
+	salt_user[1] = c->username;
+	auth_hash_join_hex(k->algo, salt_user, 2, k->dummy);
+	base_wipe(salt_hex, sizeof(salt_hex));
+
+	usable = load_ha1(k);
+	if (usable < 0)
+		return verdict(k, AUTH_UNAVAILABLE, "store unavailable");
+	if (!usable)
+		memcpy(k->ha1, k->dummy, sizeof(k->ha1));
+
+	in = (struct auth_digest_in){
+		.algo = k->algo,
+		.ha1 = slice_from(k->ha1, k->hexlen),
+		.nonce = c->nonce,
+		.nc = c->nc,
+		.cnonce = c->cnonce,
+		.qop = c->qop,
+		.method = k->msg->method_name,
+		.uri = c->uri,
+		.body = k->msg->body,
+	};
+	if (auth_digest_response(&in, k->calc))
+		return verdict(k, AUTH_MALFORMED, "bad qop");
+
+	/* Hex may arrive in upper case; a wrong length still pays for a compare. */
+	len_ok = c->response.len == k->hexlen;
+	for (size_t i = 0; i < k->hexlen; i++)
+		k->given[i] = len_ok ? (char)tolower((unsigned char)c->response.p[i]) : k->calc[i];
+	match = base_ct_equal(k->calc, k->given, k->hexlen);
+	if (!(match & len_ok & (usable == 1)))
+		return verdict(k, AUTH_DENIED, DETAIL_BAD_CRED);
+	if (ns == AUTH_NONCE_STALE)
+		return verdict(k, AUTH_STALE, "nonce stale");
+	return verdict(k, AUTH_OK, "ok");
+}
+
+/* Verdict for the credentials of our realm in msg (see auth.h). On AUTH_OK
+ * result->cred holds the row (wipe it after use; the caller checks its status)
+ * and result->username views the message; otherwise result->cred is wiped.
+ * result->detail is static text safe to log. Synchronous: one or two store
+ * lookups. */
+enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, const struct sip_msg *msg,
+			     enum sip_hdr_id hdr, struct slice realm, uint64_t now_s,
+			     struct auth_result *result)
+{
+	struct check k = { .ctx = ctx, .store = store, .msg = msg, .realm = realm, .now_s = now_s,
+			   .res = result };
+	const struct sip_hdr *h;
+
+	memset(result, 0, sizeof(*result));
+	/* RFC 3261 §22.3: several hops may have challenged; use the first
+	 * credentials for our realm, leave the others for their owners. */
+	for (h = sip_msg_hdr(msg, hdr); h; h = sip_msg_hdr_next(msg, h)) {
+		struct slice r;
+
+		if (h->id != hdr)
+			continue;
+		/* Other schemes belong to someone else (RFC 4475 §3.3.12 regaut01). */
+		struct slice v = slice_trim(h->value);
+		if (v.len < 7 || strncasecmp(v.p, "Digest", 6) != 0 || (v.p[6] != ' ' && v.p[6] != '\t'))
+			continue;
+		if (sip_digest_cred_parse(&k.c, h->value) == 0) {
+			if (!k.c.realm.len)
+				return verdict(&k, AUTH_MALFORMED, "malformed credentials");
+			if (realm_eq(k.c.realm, realm))
+				return check_cred(&k);
+			continue;
+		}
+		if (find_realm(h->value, &r) && r.len && !realm_eq(r, realm))
+			continue;
+		return verdict(&k, AUTH_MALFORMED, "malformed credentials");
+	}
+	return verdict(&k, AUTH_CHALLENGE, "no credentials for realm");
+}

@@ -1,0 +1,206 @@
+/* Generic half of the store: URL -> backend lookup, argument checks that every
+ * backend would otherwise repeat, and dispatch through struct store_ops. No SQL here. */
+#include "store/store_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+/* Longest AOR a binding can hold. */
+#define AOR_MAX (sizeof(((struct store_contact *)0)->aor) - 1)
+
+static const struct store_ops *const backends[] = {
+	&store_sqlite_ops,
+};
+
+/* 1..max bytes, NUL-terminated. */
+static bool name_ok(const char *s, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strnlen(s, max + 1);
+	return n > 0 && n <= max;
+}
+
+static bool opt_ok(const char *s, size_t max)
+{
+	return !s || strnlen(s, max + 1) <= max;
+}
+
+/* A fixed array member holds a NUL-terminated string (possibly empty). */
+static bool field_ok(const char *s, size_t cap)
+{
+	return memchr(s, '\0', cap) != NULL;
+}
+
+static bool secrets_ok(const struct store_user_secrets *sec)
+{
+	return !sec || (opt_ok(sec->password, SW_MAX_PASSWORD) && opt_ok(sec->ha1, SW_MAX_HASH_HEX) &&
+			opt_ok(sec->ha1b, SW_MAX_HASH_HEX));
+}
+
+static bool user_ok(struct store *s, const char *username, const char *domain)
+{
+	return s && name_ok(username, SW_MAX_USER) && name_ok(domain, SW_MAX_DOMAIN);
+}
+
+int store_open(struct store **out, const char *url)
+{
+	const struct store_ops *ops = NULL;
+	const char *colon;
+	struct store *s;
+	int err;
+
+	if (!out || !url)
+		return -EINVAL;
+	*out = NULL;
+	colon = strchr(url, ':');
+	if (!colon || colon == url)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		size_t n = strlen(backends[i]->scheme);
+		if ((size_t)(colon - url) == n && strncmp(url, backends[i]->scheme, n) == 0)
+			ops = backends[i];
+	}
+	if (!ops || colon[1] == '\0')
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ops = ops;
+	err = ops->open(s, colon + 1);
+	if (err) {
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s);
+	free(s);
+}
+
+int store_set_busy_timeout(struct store *s, unsigned ms)
+{
+	if (!s)
+		return -EINVAL;
+	return s->ops->set_busy_timeout ? s->ops->set_busy_timeout(s, ms) : 0;
+}
+
+int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out)
+{
+	if (!s || !out || (!username.p && username.len) || (!domain.p && domain.len))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	/* Names that cannot be stored cannot exist: "no such user", not a fault, so a
+	 * hostile over-long username ends in a denial and not in a 500. */
+	if (!username.len || username.len > SW_MAX_USER || !domain.len || domain.len > SW_MAX_DOMAIN)
+		return -ENOENT;
+	return s->ops->get_cred(s, username, domain, out);
+}
+
+void store_cred_wipe(struct store_cred *c)
+{
+	if (c)
+		base_wipe(c, sizeof(*c));
+}
+
+int store_user_add(struct store *s, const char *username, const char *domain,
+		   const struct store_user_secrets *sec)
+{
+	char dom[SW_MAX_DOMAIN + 1];
+	size_t i;
+
+	if (!user_ok(s, username, domain) || !secrets_ok(sec))
+		return -EINVAL;
+	/* Domains are stored lower-case so one account cannot exist twice in two cases
+	 * (lookups compare domains case-insensitively anyway). */
+	for (i = 0; domain[i]; i++)
+		dom[i] = (char)tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	return s->ops->user_add(s, username, dom, sec);
+}
+
+int store_user_update(struct store *s, const char *username, const char *domain,
+		      const struct store_user_secrets *sec)
+{
+	if (!user_ok(s, username, domain) || !secrets_ok(sec))
+		return -EINVAL;
+	return s->ops->user_update(s, username, domain, sec);
+}
+
+int store_user_del(struct store *s, const char *username, const char *domain)
+{
+	if (!user_ok(s, username, domain))
+		return -EINVAL;
+	return s->ops->user_del(s, username, domain);
+}
+
+int store_user_set_status(struct store *s, const char *username, const char *domain, int status)
+{
+	if (!user_ok(s, username, domain))
+		return -EINVAL;
+	return s->ops->user_set_status(s, username, domain, status);
+}
+
+int store_user_list(struct store *s, const char *domain, store_user_fn fn, void *arg)
+{
+	if (!s || !fn || (domain && !name_ok(domain, SW_MAX_DOMAIN)))
+		return -EINVAL;
+	return s->ops->user_list(s, domain, fn, arg);
+}
+
+int store_loc_put(struct store *s, const struct store_contact *c)
+{
+	if (!s || !c || !field_ok(c->aor, sizeof(c->aor)) || !field_ok(c->contact, sizeof(c->contact)) ||
+	    !c->aor[0] || !c->contact[0] || !field_ok(c->received, sizeof(c->received)) ||
+	    !field_ok(c->call_id, sizeof(c->call_id)) || !field_ok(c->user_agent, sizeof(c->user_agent)))
+		return -EINVAL;
+	return s->ops->loc_put(s, c);
+}
+
+int store_loc_del(struct store *s, const char *aor, const char *contact)
+{
+	if (!s || !name_ok(aor, AOR_MAX) || (contact && !name_ok(contact, SW_MAX_CONTACT_URI)))
+		return -EINVAL;
+	return s->ops->loc_del(s, aor, contact);
+}
+
+int store_loc_load(struct store *s, int64_t now, store_contact_fn fn, void *arg)
+{
+	if (!s || !fn)
+		return -EINVAL;
+	return s->ops->loc_load(s, now, fn, arg);
+}
+
+int store_loc_purge(struct store *s, int64_t now)
+{
+	if (!s)
+		return -EINVAL;
+	return s->ops->loc_purge(s, now);
+}
+
+int store_begin(struct store *s)
+{
+	return s ? s->ops->begin(s) : -EINVAL;
+}
+
+int store_commit(struct store *s)
+{
+	return s ? s->ops->commit(s) : -EINVAL;
+}
+
+int store_rollback(struct store *s)
+{
+	return s ? s->ops->rollback(s) : -EINVAL;
+}

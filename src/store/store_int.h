@@ -1,0 +1,39 @@
+/* Private to src/store/: the backend table behind store.h. store.c validates
+ * arguments and dispatches through struct store_ops; each backend (sqlite.c,
+ * later pgsql/mysql/http) fills one ops table and keeps its state in s->be. */
+#ifndef SW_STORE_INT_H
+#define SW_STORE_INT_H
+
+#include "store/store.h"
+
+struct store_ops {
+	const char *scheme; /**< URL scheme served: "sqlite" for "sqlite:PATH" */
+	/* Open the backend on target (the URL after "scheme:"), set s->be. 0 or -errno. */
+	int (*open)(struct store *s, const char *target);
+	void (*close)(struct store *s);
+	int (*set_busy_timeout)(struct store *s, unsigned ms); /**< NULL: not applicable */
+	int (*get_cred)(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
+	int (*user_add)(struct store *s, const char *username, const char *domain,
+			const struct store_user_secrets *sec);
+	int (*user_update)(struct store *s, const char *username, const char *domain,
+			   const struct store_user_secrets *sec);
+	int (*user_del)(struct store *s, const char *username, const char *domain);
+	int (*user_set_status)(struct store *s, const char *username, const char *domain, int status);
+	int (*user_list)(struct store *s, const char *domain, store_user_fn fn, void *arg);
+	int (*loc_put)(struct store *s, const struct store_contact *c);
+	int (*loc_del)(struct store *s, const char *aor, const char *contact);
+	int (*loc_load)(struct store *s, int64_t now, store_contact_fn fn, void *arg);
+	int (*loc_purge)(struct store *s, int64_t now);
+	int (*begin)(struct store *s);
+	int (*commit)(struct store *s);
+	int (*rollback)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+	void *be; /**< backend state, owned by ops->open/close */
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

@@ -1,0 +1,535 @@
+/* auth_check end to end on parsed REGISTER/MESSAGE requests against a real
+ * SQLite store (RFC 3261 §22, RFC 2617 §3.2.2), plus the exact shape of the
+ * challenge header auth_challenge_build produces (RFC 2617 §3.2.1). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth/auth.h"
+
+#define T0 1700000000ull
+#define DOMAIN "example.com"
+#define S(x) slice_cstr(x)
+
+struct fx {
+	char path[128];
+	struct store *st;
+	struct auth_ctx ctx;
+	char nonce[64];
+	/* message under test; must outlive the parsed index */
+	char buf[4096];
+	struct sip_msg msg;
+	struct auth_result res;
+};
+
+static int setup(void **state)
+{
+	static unsigned seq;
+	static struct fx f;
+	char ha1[65], ha1b[65];
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.path, sizeof(f.path), "/tmp/sw_test_auth_verify_%ld_%u.db", (long)getpid(), seq++);
+	unlink(f.path);
+	{
+		char url[160];
+
+		snprintf(url, sizeof(url), "sqlite:%s", f.path);
+		assert_int_equal(store_open(&f.st, url), 0);
+	}
+	/* alice: Kamailio-style ha1 only */
+	auth_digest_ha1(AUTH_ALGO_MD5, S("alice"), S(DOMAIN), S("alice pw"), ha1);
+	assert_int_equal(store_user_add(f.st, "alice", DOMAIN,
+					&(struct store_user_secrets){ .ha1 = ha1 }), 0);
+	/* carol: cleartext password only */
+	assert_int_equal(store_user_add(f.st, "carol", DOMAIN,
+					&(struct store_user_secrets){ .password = "carol pw" }), 0);
+	/* dave: ha1 and ha1b (username "dave@example.com") */
+	auth_digest_ha1(AUTH_ALGO_MD5, S("dave"), S(DOMAIN), S("dave pw"), ha1);
+	auth_digest_ha1(AUTH_ALGO_MD5, S("dave@" DOMAIN), S(DOMAIN), S("dave pw"), ha1b);
+	assert_int_equal(store_user_add(f.st, "dave", DOMAIN,
+					&(struct store_user_secrets){ .ha1 = ha1, .ha1b = ha1b }), 0);
+	/* eve: a row with no secret at all */
+	assert_int_equal(store_user_add(f.st, "eve", DOMAIN, &(struct store_user_secrets){ 0 }), 0);
+	/* frank: upper-case hex stored */
+	auth_digest_ha1(AUTH_ALGO_MD5, S("frank"), S(DOMAIN), S("frank pw"), ha1);
+	for (char *p = ha1; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	assert_int_equal(store_user_add(f.st, "frank", DOMAIN,
+					&(struct store_user_secrets){ .ha1 = ha1 }), 0);
+
+	assert_int_equal(auth_ctx_init(&f.ctx, "unit secret", 300), 0);
+	assert_int_equal(auth_nonce_make(&f.ctx.nonce_key, T0, f.nonce, sizeof(f.nonce)), 40);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char side[160];
+
+	store_close(f->st);
+	unlink(f->path);
+	snprintf(side, sizeof(side), "%s-wal", f->path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", f->path);
+	unlink(side);
+	return 0;
+}
+
+/* What a phone would send. */
+struct answer {
+	const char *user, *realm, *password;
+	const char *nonce;          /* NULL: the fixture's */
+	const char *uri;            /* NULL: the Request-URI */
+	const char *qop;            /* NULL: RFC 2069 */
+	enum auth_algo algo;
+	const char *algo_text;      /* NULL: omitted */
+	const char *opaque;         /* NULL: omitted */
+	const char *method;         /* NULL: REGISTER */
+	const char *body;           /* for auth-int */
+	bool upper;                 /* send the response in upper-case hex */
+};
+
+static void credentials(const struct fx *f, const struct answer *a, char *out, size_t cap)
+{
+	char ha1[65], resp[65], extra[256] = "";
+	const char *uri = a->uri ? a->uri : "sip:" DOMAIN;
+	struct auth_digest_in in = {
+		.algo = a->algo,
+		.nonce = S(a->nonce ? a->nonce : f->nonce),
+		.nc = S(a->qop ? "00000001" : ""),
+		.cnonce = S(a->qop ? "0a4f113b" : ""),
+		.qop = S(a->qop ? a->qop : ""),
+		.method = S(a->method ? a->method : "REGISTER"),
+		.uri = S(uri),
+		.body = S(a->body ? a->body : ""),
+	};
+	size_t n;
+
+	auth_digest_ha1(a->algo, S(a->user), S(a->realm), S(a->password), ha1);
+	in.ha1 = S(ha1);
+	assert_int_equal(auth_digest_response(&in, resp), 0);
+	if (a->upper)
+		for (char *p = resp; *p; p++)
+			if (*p >= 'a' && *p <= 'f')
+				*p = (char)(*p - 'a' + 'A');
+	if (a->qop)
+		snprintf(extra, sizeof(extra), ", qop=%s, nc=00000001, cnonce=\"0a4f113b\"", a->qop);
+	n = strlen(extra);
+	if (a->algo_text)
+		snprintf(extra + n, sizeof(extra) - n, ", algorithm=%s", a->algo_text);
+	n = strlen(extra);
+	if (a->opaque)
+		snprintf(extra + n, sizeof(extra) - n, ", opaque=\"%s\"", a->opaque);
+	snprintf(out, cap,
+		 "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\"%s",
+		 a->user, a->realm, a->nonce ? a->nonce : f->nonce, uri, resp, extra);
+}
+
+/* Build and parse a request carrying the given credential header lines. */
+static void request(struct fx *f, const char *method, const char *hdrs, const char *body)
+{
+	struct sip_parse_err err;
+	int n;
+
+	if (!method)
+		method = "REGISTER";
+	if (!body)
+		body = "";
+	n = snprintf(f->buf, sizeof(f->buf),
+		     "%s sip:%s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "To: <sip:alice@" DOMAIN ">\r\n"
+		     "From: <sip:alice@" DOMAIN ">;tag=1928301774\r\n"
+		     "Call-ID: a84b4c76e66710@192.0.2.10\r\n"
+		     "CSeq: 2 %s\r\n"
+		     "Contact: <sip:alice@192.0.2.10>\r\n"
+		     "%s"
+		     "Content-Length: %zu\r\n"
+		     "\r\n%s",
+		     method, DOMAIN, method, hdrs, strlen(body), body);
+	assert_true(n > 0 && (size_t)n < sizeof(f->buf));
+	assert_int_equal(sip_msg_parse(&f->msg, f->buf, (size_t)n, &err), 0);
+}
+
+static enum auth_verdict run_hdr(struct fx *f, const struct answer *a, const char *hdr_name,
+				 enum sip_hdr_id id)
+{
+	char cred[1024], hdrs[1200];
+
+	credentials(f, a, cred, sizeof(cred));
+	snprintf(hdrs, sizeof(hdrs), "%s: %s\r\n", hdr_name, cred);
+	request(f, a->method, hdrs, a->body);
+	return auth_check(&f->ctx, f->st, &f->msg, id, S(DOMAIN), T0 + 1, &f->res);
+}
+
+static enum auth_verdict run(struct fx *f, const struct answer *a)
+{
+	return run_hdr(f, a, "Authorization", SIP_HDR_AUTHORIZATION);
+}
+
+static enum auth_verdict run_raw(struct fx *f, const char *hdrs)
+{
+	request(f, NULL, hdrs, NULL);
+	return auth_check(&f->ctx, f->st, &f->msg, SIP_HDR_AUTHORIZATION, S(DOMAIN), T0 + 1, &f->res);
+}
+
+static bool wiped(const struct store_cred *c)
+{
+	static const struct store_cred zero;
+
+	return memcmp(c, &zero, sizeof(zero)) == 0;
+}
+
+static void test_good_md5_qop_auth(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
+			    .qop = "auth", .algo_text = "MD5",
+			    .opaque = f->ctx.opaque };
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	assert_true(slice_eq_cstr(f->res.username, "alice"));
+	assert_string_equal(f->res.cred.username, "alice");
+	assert_string_equal(f->res.cred.domain, DOMAIN);
+	assert_int_equal(f->res.cred.status, 0);
+	store_cred_wipe(&f->res.cred);
+}
+
+static void test_rfc2069_form(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw" };
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+}
+
+static void test_wrong_password_equals_unknown_user(void **state)
+{
+	struct fx *f = *state;
+	struct answer bad = { .user = "alice", .realm = DOMAIN, .password = "guess", .qop = "auth" };
+	struct answer unknown = { .user = "mallory", .realm = DOMAIN, .password = "guess", .qop = "auth" };
+	struct answer nosecret = { .user = "eve", .realm = DOMAIN, .password = "", .qop = "auth" };
+	char d1[64], d2[64];
+
+	assert_int_equal(run(f, &bad), AUTH_DENIED);
+	assert_true(wiped(&f->res.cred));
+	snprintf(d1, sizeof(d1), "%s", f->res.detail);
+	assert_int_equal(run(f, &unknown), AUTH_DENIED);
+	assert_true(wiped(&f->res.cred));
+	snprintf(d2, sizeof(d2), "%s", f->res.detail);
+	assert_string_equal(d1, d2);
+	assert_int_equal(run(f, &nosecret), AUTH_DENIED);
+	assert_string_equal(f->res.detail, d1);
+	/* an over-long username is just another unknown user, not a store fault */
+	{
+		char longname[200];
+		struct answer huge = { .user = longname, .realm = DOMAIN, .password = "x", .qop = "auth" };
+
+		memset(longname, 'u', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = '\0';
+		assert_int_equal(run(f, &huge), AUTH_DENIED);
+		assert_string_equal(f->res.detail, d1);
+	}
+}
+
+static void test_stale_nonce(void **state)
+{
+	struct fx *f = *state;
+	char old[64];
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
+			    .qop = "auth", .nonce = old };
+
+	assert_int_equal(auth_nonce_make(&f->ctx.nonce_key, T0 - 1000, old, sizeof(old)), 40);
+	assert_int_equal(run(f, &a), AUTH_STALE);
+	assert_true(wiped(&f->res.cred));
+	/* a stale nonce with a wrong answer is plainly denied */
+	a.password = "guess";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+}
+
+static void test_forged_nonce(void **state)
+{
+	struct fx *f = *state;
+	char forged[64];
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
+			    .qop = "auth", .nonce = forged };
+	struct auth_nonce_key other;
+
+	assert_int_equal(auth_nonce_key_init(&other, "not the server's", 300), 0);
+	assert_int_equal(auth_nonce_make(&other, T0, forged, sizeof(forged)), 40);
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "nonce invalid");
+	a.nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "nonce invalid");
+}
+
+static void test_other_realm_only(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = "other.net", .password = "alice pw", .qop = "auth" };
+	char c1[1024], c2[1024], hdrs[2200];
+
+	assert_int_equal(run(f, &a), AUTH_CHALLENGE);
+	assert_int_equal(run_raw(f, ""), AUTH_CHALLENGE);
+	/* another hop's credentials first, ours second (RFC 3261 §22.3) */
+	credentials(f, &a, c1, sizeof(c1));
+	a.realm = DOMAIN;
+	credentials(f, &a, c2, sizeof(c2));
+	snprintf(hdrs, sizeof(hdrs), "Authorization: %s\r\nAuthorization: %s\r\n", c1, c2);
+	assert_int_equal(run_raw(f, hdrs), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	/* unparseable credentials visibly for another realm are left alone */
+	assert_int_equal(run_raw(f, "Authorization: Digest realm=\"other.net\", junk\r\n"), AUTH_CHALLENGE);
+	/* realm compared case-insensitively; the client hashed the realm as it
+	 * wrote it, which only a cleartext row can reproduce */
+	a.realm = "EXAMPLE.com";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	a.user = "carol";
+	a.password = "carol pw";
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+}
+
+static void test_malformed(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw", .qop = "auth" };
+	char c[1024], hdrs[1200], *p;
+
+	assert_int_equal(run_raw(f, "Authorization: Digest garbage\r\n"), AUTH_MALFORMED);
+	assert_int_equal(run_raw(f, "Authorization: Digest realm=\"" DOMAIN "\", \"junk\r\n"),
+			 AUTH_MALFORMED);
+	/* Another scheme is not ours to judge: challenged like no credentials (RFC 4475 regaut01). */
+	assert_int_equal(run_raw(f, "Authorization: Basic YWxpY2U6cHc=\r\n"), AUTH_CHALLENGE);
+	assert_int_equal(run_raw(f, "Authorization: NoOneKnowsThisScheme opaque-data=here\r\n"), AUTH_CHALLENGE);
+	/* qop without nc/cnonce */
+	assert_int_equal(run_raw(f, "Authorization: Digest username=\"alice\", realm=\"" DOMAIN
+				    "\", nonce=\"n\", uri=\"sip:" DOMAIN "\", response=\"00\", qop=auth\r\n"),
+			 AUTH_MALFORMED);
+	/* unknown qop */
+	credentials(f, &a, c, sizeof(c));
+	p = strstr(c, "qop=auth");
+	assert_non_null(p);
+	memcpy(p, "qop=xxxx", 8);
+	snprintf(hdrs, sizeof(hdrs), "Authorization: %s\r\n", c);
+	assert_int_equal(run_raw(f, hdrs), AUTH_MALFORMED);
+	/* empty username */
+	assert_int_equal(run_raw(f, "Authorization: Digest username=\"\", realm=\"" DOMAIN
+				    "\", nonce=\"n\", uri=\"sip:" DOMAIN "\", response=\"00\"\r\n"),
+			 AUTH_MALFORMED);
+}
+
+static void test_cleartext_row(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "carol", .realm = DOMAIN, .password = "carol pw", .qop = "auth" };
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	/* stronger algorithms work when the password is known */
+	a.algo = AUTH_ALGO_SHA256;
+	a.algo_text = "SHA-256";
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	a.algo = AUTH_ALGO_SHA512_256_SESS;
+	a.algo_text = "SHA-512-256-sess";
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	a.password = "nope";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "user unknown or bad password");
+}
+
+static void test_ha1b_row(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "dave@" DOMAIN, .realm = DOMAIN, .password = "dave pw", .qop = "auth" };
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	assert_string_equal(f->res.cred.username, "dave");
+	assert_true(slice_eq_cstr(f->res.username, "dave@" DOMAIN));
+	store_cred_wipe(&f->res.cred);
+	a.user = "dave";
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	/* ha1b is not a free pass for another domain's user part */
+	a.user = "dave@elsewhere.org";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	a.user = "dave@" DOMAIN;
+	a.password = "bad";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+}
+
+static void test_uppercase_hex(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
+			    .qop = "auth", .upper = true };
+	struct answer b = { .user = "frank", .realm = DOMAIN, .password = "frank pw", .qop = "auth" };
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(run(f, &b), AUTH_OK); /* upper-case HA1 in the store */
+	store_cred_wipe(&f->res.cred);
+}
+
+static void test_opaque_uri_algo(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
+			    .qop = "auth", .opaque = "0123456789abcdef" };
+
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "opaque mismatch");
+	a.opaque = NULL;
+	a.uri = "sip:evil.example.org";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "digest-uri mismatch");
+	a.uri = "sip:EXAMPLE.COM:5060;transport=udp"; /* same URI, written differently */
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	a.uri = "sips:" DOMAIN;
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	a.uri = "sip:" DOMAIN ":5070";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	a.uri = "not a uri";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	a.uri = NULL;
+	a.algo_text = "SHA-1";
+	assert_int_equal(run(f, &a), AUTH_CHALLENGE);
+	/* SHA-256 cannot be checked against an MD5-only row: denied like any other */
+	a.algo = AUTH_ALGO_SHA256;
+	a.algo_text = "SHA-256";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "user unknown or bad password");
+}
+
+static void test_wrong_length_response(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run_raw(f, "Authorization: Digest username=\"alice\", realm=\"" DOMAIN "\", "
+				    "nonce=\"x\", uri=\"sip:" DOMAIN "\", response=\"6629fae4\"\r\n"),
+			 AUTH_DENIED); /* nonce "x" is invalid first */
+	{
+		char hdrs[512];
+
+		snprintf(hdrs, sizeof(hdrs),
+			 "Authorization: Digest username=\"alice\", realm=\"" DOMAIN "\", nonce=\"%s\", "
+			 "uri=\"sip:" DOMAIN "\", response=\"6629fae4\"\r\n",
+			 f->nonce);
+		assert_int_equal(run_raw(f, hdrs), AUTH_DENIED);
+		assert_string_equal(f->res.detail, "user unknown or bad password");
+	}
+}
+
+static void test_proxy_auth_int(void **state)
+{
+	struct fx *f = *state;
+	struct answer a = { .user = "carol", .realm = DOMAIN, .password = "carol pw",
+			    .qop = "auth-int", .method = "MESSAGE",
+			    .body = "hello world" };
+
+	assert_int_equal(run_hdr(f, &a, "Proxy-Authorization", SIP_HDR_PROXY_AUTHORIZATION), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	/* Authorization is not looked at when Proxy-Authorization is asked for */
+	assert_int_equal(run_hdr(f, &a, "Authorization", SIP_HDR_PROXY_AUTHORIZATION), AUTH_CHALLENGE);
+}
+
+static void test_challenge_shape(void **state)
+{
+	struct fx *f = *state;
+	char mem[512], expect[512], nonce[41];
+	struct sip_buf b;
+	struct sip_digest_chal chal;
+	const char *p;
+
+	sip_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(auth_challenge_build(&f->ctx, S(DOMAIN), false, false, T0, &b), 0);
+	mem[b.len] = '\0';
+	p = strstr(mem, "nonce=\"");
+	assert_non_null(p);
+	memcpy(nonce, p + 7, 40);
+	nonce[40] = '\0';
+	snprintf(expect, sizeof(expect),
+		 "WWW-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", qop=\"auth\", "
+		 "algorithm=MD5\r\n",
+		 nonce, f->ctx.opaque);
+	assert_string_equal(mem, expect);
+	assert_null(strstr(mem, "stale"));
+	assert_int_equal(auth_nonce_check(&f->ctx.nonce_key, S(nonce), T0), AUTH_NONCE_VALID);
+	/* the sip layer reads back what we wrote */
+	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 18, b.len - 20)), 0);
+	assert_true(slice_eq_cstr(chal.realm, DOMAIN));
+	assert_false(chal.stale);
+
+	sip_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(auth_challenge_build(&f->ctx, S(DOMAIN), true, true, T0, &b), 0);
+	mem[b.len] = '\0';
+	p = strstr(mem, "nonce=\"");
+	memcpy(nonce, p + 7, 40);
+	snprintf(expect, sizeof(expect),
+		 "Proxy-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", "
+		 "qop=\"auth\", algorithm=MD5, stale=true\r\n",
+		 nonce, f->ctx.opaque);
+	assert_string_equal(mem, expect);
+	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 20, b.len - 22)), 0);
+	assert_true(chal.stale);
+}
+
+static void test_challenge_escaping_and_limits(void **state)
+{
+	struct fx *f = *state;
+	char mem[512];
+	struct sip_buf b;
+
+	sip_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(auth_challenge_build(&f->ctx, S("a\"b\\c"), false, false, T0, &b), 0);
+	mem[b.len] = '\0';
+	assert_non_null(strstr(mem, "realm=\"a\\\"b\\\\c\", nonce=\""));
+
+	sip_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(auth_challenge_build(&f->ctx, S("x\r\nEvil: 1"), false, false, T0, &b), -EINVAL);
+	assert_int_equal(auth_challenge_build(&f->ctx, S(""), false, false, T0, &b), -EINVAL);
+	assert_int_equal(b.len, 0);
+
+	sip_buf_init(&b, mem, 60);
+	assert_int_equal(auth_challenge_build(&f->ctx, S(DOMAIN), false, false, T0, &b), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_md5_qop_auth),
+		cmocka_unit_test(test_rfc2069_form),
+		cmocka_unit_test(test_wrong_password_equals_unknown_user),
+		cmocka_unit_test(test_stale_nonce),
+		cmocka_unit_test(test_forged_nonce),
+		cmocka_unit_test(test_other_realm_only),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_cleartext_row),
+		cmocka_unit_test(test_ha1b_row),
+		cmocka_unit_test(test_uppercase_hex),
+		cmocka_unit_test(test_opaque_uri_algo),
+		cmocka_unit_test(test_wrong_length_response),
+		cmocka_unit_test(test_proxy_auth_int),
+		cmocka_unit_test(test_challenge_shape),
+		cmocka_unit_test(test_challenge_escaping_and_limits),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
