@@ -24,6 +24,9 @@ endif
 CFLAGS := -std=gnu11 $(WARN) $(OPT) -MMD -MP
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
 
+# Debian's pytest (python3-pytest), whatever python3 comes first in PATH.
+PYTEST ?= $(firstword $(wildcard /usr/bin/pytest-3) pytest)
+
 LIB_DIRS := base sip transport auth store registrar ua
 LIB_SRCS := $(wildcard $(addprefix src/,$(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -62,7 +65,7 @@ unit: $(UNIT_BINS)
 
 test:
 	$(MAKE) -j2 MODE=asan all unit
-	SIPWARDEN_BUILD=build/asan python3 -m pytest -q tests
+	SIPWARDEN_BUILD=build/asan $(PYTEST) -q tests
 
 run: all
 	./scripts/demo $(BUILD)
