@@ -38,7 +38,8 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
-static void emit(const char *lvl, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void emit(const char *lvl, const char *prefix, const char *fmt,
+							   va_list ap)
 {
 	char line[1024];
 	struct timespec ts;

@@ -2,16 +2,26 @@
 #include "base/slice.h"
 
 #include <errno.h>
-#include <strings.h>
 
 bool slice_eq(struct slice a, struct slice b)
 {
 	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+static unsigned char lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ASCII case folding over the whole length (a NUL byte does not end the compare). */
 bool slice_caseeq(struct slice a, struct slice b)
 {
-	return a.len == b.len && (a.len == 0 || strncasecmp(a.p, b.p, a.len) == 0);
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++)
+		if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
+			return false;
+	return true;
 }
 
 bool slice_caseeq_cstr(struct slice a, const char *s)

@@ -225,7 +225,8 @@ struct sip_src {
  * received= and rport= when src is given), From, To (with to_tag appended when
  * the request's To has none and code > 100), Call-ID, CSeq, then extra_hdrs
  * (zero or more complete "Name: value\r\n" lines, may be NULL), a Server
- * header, and Content-Length: 0. Returns 0 or -ENOSPC. */
+ * header, and Content-Length: 0. Returns 0 or -ENOSPC (-EINVAL when req lacks
+ * Via, From, To, Call-ID or CSeq, or code is outside 100..699). */
 int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, const char *reason,
 		    const char *to_tag, const struct sip_src *src, const char *extra_hdrs);
 

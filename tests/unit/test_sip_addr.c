@@ -44,8 +44,9 @@ static void test_name_addr(void **state)
 	struct sip_addr a;
 
 	(void)state;
-	assert_int_equal(sip_addr_parse(&a, heap("\"Alice \\\"A\\\" Liddell\" <sip:alice@example.com;transport=tcp>"
-						  ";tag=1928301774;x")), 0);
+	assert_int_equal(sip_addr_parse(&a, heap("\"Alice \\\"A\\\" Liddell\" "
+						  "<sip:alice@example.com;transport=tcp>;tag=1928301774;x")),
+			 0);
 	assert_true(eq(a.display, "Alice \\\"A\\\" Liddell"));
 	assert_true(eq(a.uri_str, "sip:alice@example.com;transport=tcp"));
 	assert_true(eq(a.uri.params, ";transport=tcp"));
@@ -70,13 +71,15 @@ static void test_name_addr(void **state)
 
 	/* token display names with every token character (RFC 4475 §3.1.1.2) */
 	assert_int_equal(sip_addr_parse(&a, heap("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;"
-						  "fromParam''~+*_!.-%=\"\xd1\x80\xd0\xb0\";tag=_token~1'+`*%!-.")), 0);
+		"fromParam''~+*_!.-%=\"\xd1\x80\xd0\xb0\";tag=_token~1'+`*%!-.")),
+			 0);
 	assert_true(eq(a.display, "token1~` token2'+_ token3*%!.-"));
 	assert_true(eq(a.tag, "_token~1'+`*%!-."));
 
 	/* LWS around ';' and '=' in header params (RFC 4475 §3.1.1.1) */
-	assert_int_equal(sip_addr_parse(&a, heap("\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =  "
-						  "newvalue ;  secondparam ; q = 0.33")), 0);
+	assert_int_equal(sip_addr_parse(&a, heap("\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; "
+						  "newparam =  newvalue ;  secondparam ; q = 0.33")),
+			 0);
 	assert_true(eq(a.display, "Quoted string \\\"\\\""));
 	struct slice v;
 	assert_int_equal(sip_param_find(a.params, "q", &v), 0);
@@ -104,7 +107,8 @@ static void test_addr_spec(void **state)
 	assert_true(eq(a.tag, "134161461246"));
 	assert_int_equal(a.display.len, 0);
 
-	assert_int_equal(sip_addr_parse(&a, heap("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")), 0);
+	assert_int_equal(sip_addr_parse(&a, heap("sip:vivekg@chair-dnrc.example.com ;   "
+						  "tag    = 1918181833n")), 0);
 	assert_true(eq(a.uri_str, "sip:vivekg@chair-dnrc.example.com"));
 	assert_true(eq(a.tag, "1918181833n"));
 

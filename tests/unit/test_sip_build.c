@@ -108,9 +108,11 @@ static void test_reply_register(void **state)
 
 	(void)state;
 	parse_req(REQ);
-	expect_reply(401, NULL, "as7sd", &src, "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n\"\r\n",
+	expect_reply(401, NULL, "as7sd", &src,
+		     "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"n\"\r\n",
 		     "SIP/2.0 401 Unauthorized\r\n"
-		     "Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKnashds7;rport=61234;received=192.0.2.200\r\n"
+		     "Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKnashds7;rport=61234"
+		     ";received=192.0.2.200\r\n"
 		     "Via: SIP/2.0/TCP p1.example.com\r\n"
 		     "Via: SIP/2.0/UDP p2.example.com;branch=z9hG4bK2\r\n"
 		     "From: Bob <sip:bob@example.com>;tag=456248\r\n"
@@ -156,7 +158,8 @@ static void test_reply_received(void **state)
 	parse_req(OPT("SIP/2.0/UDP host.example.com:5060 ;received=10.1.1.1; rport=5099 ;branch=z9hG4bK2",
 		      "<sip:a@example.com>"));
 	expect_reply(404, NULL, NULL, &other, NULL,
-		     "SIP/2.0 404 Not Found\r\nVia: SIP/2.0/UDP host.example.com:5060 ; rport=5099;branch=z9hG4bK2"
+		     "SIP/2.0 404 Not Found\r\n"
+		     "Via: SIP/2.0/UDP host.example.com:5060 ; rport=5099;branch=z9hG4bK2"
 		     ";received=192.0.2.9\r\n" TAIL
 		     "To: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 7 OPTIONS\r\n"
 		     "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
@@ -180,10 +183,13 @@ static void test_reply_received(void **state)
 		     "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
 	parse_req(OPT("SIP/2.0/UDP [2001:db8::2]:5060;rport", "<sip:a@example.com>"));
 	expect_reply(200, NULL, NULL, &v6, NULL,
-		     "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP [2001:db8::2]:5060;rport=5060;received=2001:db8::1\r\n" TAIL
+		     "SIP/2.0 200 OK\r\n"
+		     "Via: SIP/2.0/UDP [2001:db8::2]:5060;rport=5060;received=2001:db8::1\r\n" TAIL
 		     "To: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 7 OPTIONS\r\n"
 		     "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
 }
+
+#define PA "Proxy-Authenticate: Digest x=y\r\n"
 
 static void test_reply_nospace(void **state)
 {
@@ -194,18 +200,17 @@ static void test_reply_nospace(void **state)
 	(void)state;
 	parse_req(REQ);
 	sip_buf_init(&b, out, sizeof(out));
-	assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, "Proxy-Authenticate: Digest x=y\r\n"), 0);
+	assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, PA), 0);
 	full = b.len;
 	for (size_t cap = 0; cap < full; cap++) {
 		char *mem = malloc(cap ? cap : 1);
 		sip_buf_init(&b, mem, cap);
-		assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, "Proxy-Authenticate: Digest x=y\r\n"),
-				 -ENOSPC);
+		assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, PA), -ENOSPC);
 		free(mem);
 	}
 	char *mem = malloc(full);
 	sip_buf_init(&b, mem, full);
-	assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, "Proxy-Authenticate: Digest x=y\r\n"), 0);
+	assert_int_equal(sip_reply_build(&b, &req, 407, NULL, "x", &src, PA), 0);
 	assert_memory_equal(mem, out, full);
 	free(mem);
 }

@@ -135,7 +135,8 @@ static void test_response_ok(void **state)
 			 0);
 }
 
-#define RESP_TAIL "Via: SIP/2.0/UDP h\r\nFrom: <sip:b@e>\r\nTo: <sip:a@e>\r\nCall-ID: r1\r\nCSeq: 5 INVITE\r\n\r\n"
+#define RESP_TAIL                                                                                 \
+	"Via: SIP/2.0/UDP h\r\nFrom: <sip:b@e>\r\nTo: <sip:a@e>\r\nCall-ID: r1\r\nCSeq: 5 INVITE\r\n\r\n"
 
 static void test_response_bad_code(void **state)
 {
@@ -194,8 +195,8 @@ static void test_request_line_bad(void **state)
 		assert_int_equal(parse(buf), -EBADMSG);
 		assert_int_equal(perr.status, 400);
 	}
-	assert_int_equal(parse("INVITE <sip:a@example.com> SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:b@e>\r\n"
-			       "To: <sip:a@e>\r\nCall-ID: r1\r\nCSeq: 5 INVITE\r\n\r\n"),
+	assert_int_equal(parse("INVITE <sip:a@example.com> SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
+			       "From: <sip:b@e>\r\nTo: <sip:a@e>\r\nCall-ID: r1\r\nCSeq: 5 INVITE\r\n\r\n"),
 			 -EBADMSG);
 	assert_string_equal(perr.reason, "Malformed Request-URI");
 	assert_true(perr.can_reply);
@@ -420,8 +421,8 @@ static void test_cseq(void **state)
 					   "1OPTIONS", "-1 OPTIONS", "1 OPTIONS x", "1 ", "" };
 	char buf[512];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(buf, sizeof(buf), "OPTIONS sip:a@e SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:b@e>\r\n"
-			 "To: <sip:a@e>\r\nCall-ID: x\r\nCSeq: %s\r\n\r\n", bad[i]);
+		snprintf(buf, sizeof(buf), "OPTIONS sip:a@e SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
+			 "From: <sip:b@e>\r\nTo: <sip:a@e>\r\nCall-ID: x\r\nCSeq: %s\r\n\r\n", bad[i]);
 		assert_int_equal(parse(buf), -EBADMSG);
 		assert_string_equal(perr.reason, "Malformed CSeq");
 		assert_false(perr.can_reply);
@@ -511,9 +512,9 @@ static void test_header_syntax(void **state)
 	assert_int_equal(parse("OPTIONS sip:a@e SIP/2.0\r\n Via: SIP/2.0/UDP h\r\n\r\n"), -EBADMSG);
 	assert_string_equal(perr.reason, "Malformed header");
 	/* empty values, NUL bytes inside a quoted-pair and UTF-8 are all fine */
-	assert_int_equal(parse_n(OPT_HEAD "Subject:\r\nX-U: \xe2\x82\xac\r\nX-N: \"a\\\0b\"\r\n\r\n",
-				 sizeof(OPT_HEAD "Subject:\r\nX-U: \xe2\x82\xac\r\nX-N: \"a\\\0b\"\r\n\r\n") - 1),
-			 0);
+#define ODD OPT_HEAD "Subject:\r\nX-U: \xe2\x82\xac\r\nX-N: \"a\\\0b\"\r\n\r\n"
+	assert_int_equal(parse_n(ODD, sizeof(ODD) - 1), 0);
+#undef ODD
 	assert_int_equal(sip_msg_hdr_by_name(&msg, "X-N")->value.len, 6);
 	assert_int_equal(sip_msg_hdr_by_name(&msg, "Subject")->value.len, 0);
 }
@@ -549,7 +550,8 @@ static void test_via_parse(void **state)
 	assert_true(eq(v.branch, "z9hG4bK30239"));
 	assert_int_equal(rest.len, 0);
 
-	assert_int_equal(sip_via_parse(&v, slice_cstr("SIP/2.0/UDP h : 5070 ; rport ;maddr=224.2.0.1"), &rest), 0);
+	assert_int_equal(sip_via_parse(&v, slice_cstr("SIP/2.0/UDP h : 5070 ; rport ;maddr=224.2.0.1"),
+				       &rest), 0);
 	assert_int_equal(v.port, 5070);
 	assert_true(v.rport);
 	assert_int_equal(v.rport_val.len, 0);
@@ -623,7 +625,8 @@ static void test_limit_header_len(void **state)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\n\r\n");
 		if (!extra) {
 			assert_int_equal(parse_n(big, n), 0);
-			assert_int_equal(msg.hdrs[OPT_NHDRS].value.len, SW_MAX_HEADER_LEN - strlen("X-Long: "));
+			assert_int_equal(msg.hdrs[OPT_NHDRS].value.len,
+					 SW_MAX_HEADER_LEN - strlen("X-Long: "));
 		} else {
 			assert_int_equal(parse_n(big, n), -EBADMSG);
 			assert_string_equal(perr.reason, "Header too long");
@@ -672,7 +675,8 @@ static void test_limit_vias(void **state)
 		n = (size_t)snprintf(big, sizeof(big), "OPTIONS sip:a@e SIP/2.0\r\n");
 		/* half as separate headers, half comma-joined: both count */
 		for (int i = 0; i < SW_MAX_VIAS / 2; i++)
-			n += (size_t)snprintf(big + n, sizeof(big) - n, "Via: SIP/2.0/UDP h%d;branch=z9hG4bK%d\r\n", i, i);
+			n += (size_t)snprintf(big + n, sizeof(big) - n,
+					      "Via: SIP/2.0/UDP h%d;branch=z9hG4bK%d\r\n", i, i);
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "v: SIP/2.0/UDP j0");
 		for (int i = 1; i < SW_MAX_VIAS - SW_MAX_VIAS / 2 + extra; i++)
 			n += (size_t)snprintf(big + n, sizeof(big) - n, ", SIP/2.0/UDP j%d", i);

@@ -35,7 +35,8 @@ static void test_full_sip(void **state)
 	char *b;
 
 	(void)state;
-	assert_int_equal(uparse(&u, "sips:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=project%20x&priority=urgent", &b), 0);
+	assert_int_equal(uparse(&u, "sips:alice:secret@atlanta.example.com:5061;transport=tcp;lr"
+				    "?subject=project%20x&priority=urgent", &b), 0);
 	assert_true(u.is_sip);
 	assert_true(u.is_sips);
 	assert_true(eq(u.scheme, "sips"));
@@ -85,8 +86,8 @@ static void test_escapes_and_odd_users(void **state)
 	assert_int_equal(u.params.len, 0);
 	free(b);
 	/* RFC 4475 §3.1.1.2 */
-	assert_int_equal(uparse(&u, "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too."
-				    "(doesn't-it)@example.com", &b), 0);
+	assert_int_equal(uparse(&u, "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,"
+				    "weird!*pas$wo~d_too.(doesn't-it)@example.com", &b), 0);
 	assert_true(eq(u.user, "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
 	assert_true(eq(u.password, "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
 	assert_true(eq(u.host, "example.com"));

@@ -1,0 +1,85 @@
+/* Shared low-level scanners of the sip layer (RFC 3261 §25.1): LWS, quoted
+ * strings, generic parameter lists. Bounds-checked against the slice only. */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+/* See sip_int.h: index of the first non-LWS byte at or after i. */
+size_t sip_skip_lws(struct slice s, size_t i)
+{
+	while (i < s.len && sip_is_lws(s.p[i]))
+		i++;
+	return i;
+}
+
+/* See sip_int.h: step over a quoted-string; 0 or -EINVAL if unterminated. */
+int sip_scan_quoted(struct slice s, size_t *i)
+{
+	size_t j = *i + 1;
+
+	while (j < s.len) {
+		char c = s.p[j];
+		if (c == '\\') {
+			/* quoted-pair: the escaped byte may be anything but CR/LF */
+			if (j + 1 >= s.len)
+				return -EINVAL;
+			j += 2;
+			continue;
+		}
+		if (c == '"') {
+			*i = j + 1;
+			return 0;
+		}
+		j++;
+	}
+	return -EINVAL;
+}
+
+/* See sip_int.h: next ";name[=value]"; 1, 0 at the end of the list, or -EINVAL. */
+int sip_param_next(struct slice *cursor, struct sip_param *out)
+{
+	struct slice s = *cursor;
+	size_t i = sip_skip_lws(s, 0), start, j;
+
+	if (i >= s.len || s.p[i] != ';') {
+		if (s.len)
+			*cursor = slice_from(s.p + i, s.len - i);
+		return 0;
+	}
+	start = i;
+	i = sip_skip_lws(s, i + 1);
+	j = i;
+	while (j < s.len && sip_is_paramchar(s.p[j]))
+		j++;
+	if (j == i)
+		return -EINVAL;
+	out->name = slice_from(s.p + i, j - i);
+	out->value = SLICE_NULL;
+	i = sip_skip_lws(s, j);
+	if (i < s.len && s.p[i] == '=') {
+		i = sip_skip_lws(s, i + 1);
+		if (i >= s.len)
+			return -EINVAL;
+		j = i;
+		if (s.p[i] == '"') {
+			if (sip_scan_quoted(s, &j))
+				return -EINVAL;
+		} else {
+			while (j < s.len && sip_is_paramchar(s.p[j]))
+				j++;
+			if (j == i)
+				return -EINVAL;
+		}
+		out->value = slice_from(s.p + i, j - i);
+	}
+	out->raw = slice_from(s.p + start, j - start);
+	*cursor = slice_from(s.p + j, s.len - j);
+	return 1;
+}
+
+/* See sip_int.h: all-digit number up to max; 0, -EINVAL or -ERANGE. */
+int sip_parse_uint(struct slice s, uint64_t max, uint64_t *out)
+{
+	return slice_to_u64(s, max, out);
+}
