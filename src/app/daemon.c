@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
@@ -68,7 +69,18 @@ static void send_reply(struct worker_ctx *ctx, const struct tp_src *src, const s
 		LOG_WARN("reply %d too large to build; dropped", code);
 		return;
 	}
-	int err = tp_send_reply(src, out.p, out.len);
+	/* RFC 3261 §18.2.2: over UDP without rport (RFC 3581) the reply goes to
+	 * the source address and the port the top Via names (5060 by default). */
+	struct tp_src dst = *src;
+	const struct sip_via *via = &ctx->msg.via1;
+	if (src->proto == TP_UDP && via->protocol.len && !via->rport) {
+		uint16_t port = via->port ? via->port : 5060;
+		if (dst.peer.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&dst.peer)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&dst.peer)->sin_port = htons(port);
+	}
+	int err = tp_send_reply(&dst, out.p, out.len);
 	if (err)
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
 }

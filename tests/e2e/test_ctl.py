@@ -3,6 +3,7 @@ exit codes, what is (and is not) stored, and that no secret is ever printed."""
 
 import hashlib
 import os
+import select
 import pty
 import sqlite3
 import subprocess
@@ -146,24 +147,40 @@ def test_password_prompt_on_tty(db):
         pytest.skip(f"{CTL} not built")
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(str(CTL), [str(CTL), "--db", f"sqlite:{db}", "user", "add", "erin@example.com"])
-    out = b""
-    for answer in (b"Password: ", b"Retype password: "):
-        deadline = time.time() + 20
-        while answer not in out and time.time() < deadline:
-            out += os.read(fd, 1024)
-        assert answer in out
-        os.write(fd, SECRET.encode() + b"\n")
-        out = out.replace(answer, b"", 1)
-    rest = b""
-    while True:
         try:
-            chunk = os.read(fd, 1024)
+            os.execv(str(CTL), [str(CTL), "--db", f"sqlite:{db}", "user", "add", "erin@example.com"])
+        finally:
+            os._exit(127)  # never let the forked test process run on
+
+    def read_some(deadline):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+        if not ready:
+            return b""
+        try:
+            return os.read(fd, 1024)
         except OSError:
-            break
-        if not chunk:
-            break
-        rest += chunk
+            return b""
+
+    try:
+        out = b""
+        for answer in (b"Password: ", b"Retype password: "):
+            deadline = time.time() + 20
+            while answer not in out and time.time() < deadline:
+                out += read_some(deadline)
+            assert answer in out, out
+            os.write(fd, SECRET.encode() + b"\n")
+            out = out.replace(answer, b"", 1)
+        rest = b""
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            chunk = read_some(deadline)
+            if not chunk:
+                break
+            rest += chunk
+    except BaseException:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, rest
