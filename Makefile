@@ -61,7 +61,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
-unit: $(UNIT_BINS)
+# Every fuzz harness is also linked with a plain replay driver, so the unit suite
+# replays the seed and crash corpora on every run (no clang needed).
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BINS := $(FUZZ_SRCS:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
+
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(BUILD)/src/app/config.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(UNIT_BINS) $(REPLAY_BINS)
 
 test:
 	$(MAKE) -j2 MODE=asan all unit
