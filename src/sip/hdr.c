@@ -7,48 +7,51 @@
 
 struct hdr_name {
 	const char *name;
+	size_t len;          /**< strlen(name): compared first, so most entries cost one test */
 	const char *compact; /**< one letter or NULL */
 	enum sip_hdr_id id;
 };
 
+#define H(name, compact, id) { name, sizeof(name) - 1, compact, id }
+
 static const struct hdr_name hdr_names[] = {
-	{ "Via", "v", SIP_HDR_VIA },
-	{ "From", "f", SIP_HDR_FROM },
-	{ "To", "t", SIP_HDR_TO },
-	{ "Call-ID", "i", SIP_HDR_CALL_ID },
-	{ "CSeq", NULL, SIP_HDR_CSEQ },
-	{ "Contact", "m", SIP_HDR_CONTACT },
-	{ "Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS },
-	{ "Expires", NULL, SIP_HDR_EXPIRES },
-	{ "Min-Expires", NULL, SIP_HDR_MIN_EXPIRES },
-	{ "Content-Length", "l", SIP_HDR_CONTENT_LENGTH },
-	{ "Content-Type", "c", SIP_HDR_CONTENT_TYPE },
-	{ "Authorization", NULL, SIP_HDR_AUTHORIZATION },
-	{ "Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION },
-	{ "WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE },
-	{ "Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE },
-	{ "Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO },
-	{ "Route", NULL, SIP_HDR_ROUTE },
-	{ "Record-Route", NULL, SIP_HDR_RECORD_ROUTE },
-	{ "Require", NULL, SIP_HDR_REQUIRE },
-	{ "Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE },
-	{ "Supported", "k", SIP_HDR_SUPPORTED },
-	{ "User-Agent", NULL, SIP_HDR_USER_AGENT },
-	{ "Privacy", NULL, SIP_HDR_PRIVACY },
-	{ "P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY },
+	H("Via", "v", SIP_HDR_VIA),
+	H("From", "f", SIP_HDR_FROM),
+	H("To", "t", SIP_HDR_TO),
+	H("Call-ID", "i", SIP_HDR_CALL_ID),
+	H("CSeq", NULL, SIP_HDR_CSEQ),
+	H("Contact", "m", SIP_HDR_CONTACT),
+	H("Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS),
+	H("Expires", NULL, SIP_HDR_EXPIRES),
+	H("Min-Expires", NULL, SIP_HDR_MIN_EXPIRES),
+	H("Content-Length", "l", SIP_HDR_CONTENT_LENGTH),
+	H("Content-Type", "c", SIP_HDR_CONTENT_TYPE),
+	H("Authorization", NULL, SIP_HDR_AUTHORIZATION),
+	H("Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION),
+	H("WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE),
+	H("Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE),
+	H("Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO),
+	H("Route", NULL, SIP_HDR_ROUTE),
+	H("Record-Route", NULL, SIP_HDR_RECORD_ROUTE),
+	H("Require", NULL, SIP_HDR_REQUIRE),
+	H("Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE),
+	H("Supported", "k", SIP_HDR_SUPPORTED),
+	H("User-Agent", NULL, SIP_HDR_USER_AGENT),
+	H("Privacy", NULL, SIP_HDR_PRIVACY),
+	H("P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY),
 	/* Compact forms of headers without an id: they still resolve by name. */
-	{ "Subject", "s", SIP_HDR_OTHER },
-	{ "Content-Encoding", "e", SIP_HDR_OTHER },
-	{ "Event", "o", SIP_HDR_OTHER },
-	{ "Refer-To", "r", SIP_HDR_OTHER },
-	{ "Allow-Events", "u", SIP_HDR_OTHER },
-	{ "Referred-By", "b", SIP_HDR_OTHER },
-	{ "Session-Expires", "x", SIP_HDR_OTHER },
-	{ "Identity", "y", SIP_HDR_OTHER },
-	{ "Accept-Contact", "a", SIP_HDR_OTHER },
-	{ "Reject-Contact", "j", SIP_HDR_OTHER },
-	{ "Request-Disposition", "d", SIP_HDR_OTHER },
-	{ "Identity-Info", "n", SIP_HDR_OTHER },
+	H("Subject", "s", SIP_HDR_OTHER),
+	H("Content-Encoding", "e", SIP_HDR_OTHER),
+	H("Event", "o", SIP_HDR_OTHER),
+	H("Refer-To", "r", SIP_HDR_OTHER),
+	H("Allow-Events", "u", SIP_HDR_OTHER),
+	H("Referred-By", "b", SIP_HDR_OTHER),
+	H("Session-Expires", "x", SIP_HDR_OTHER),
+	H("Identity", "y", SIP_HDR_OTHER),
+	H("Accept-Contact", "a", SIP_HDR_OTHER),
+	H("Reject-Contact", "j", SIP_HDR_OTHER),
+	H("Request-Disposition", "d", SIP_HDR_OTHER),
+	H("Identity-Info", "n", SIP_HDR_OTHER),
 };
 
 #define NHDR_NAMES (sizeof(hdr_names) / sizeof(hdr_names[0]))
@@ -66,9 +69,17 @@ static const char *const method_names[] = {
 /* The table entry for a header name in long or compact form, or NULL. */
 static const struct hdr_name *hdr_lookup(struct slice name)
 {
+	if (name.len == 1) {
+		char c = (char)(name.p[0] | 0x20);
+		for (size_t i = 0; i < NHDR_NAMES; i++)
+			if (hdr_names[i].compact && hdr_names[i].compact[0] == c)
+				return &hdr_names[i];
+		return NULL;
+	}
 	for (size_t i = 0; i < NHDR_NAMES; i++) {
 		const struct hdr_name *h = &hdr_names[i];
-		if (slice_caseeq_cstr(name, h->name) || (h->compact && slice_caseeq_cstr(name, h->compact)))
+		if (h->len == name.len && (h->name[0] | 0x20) == (name.p[0] | 0x20) &&
+		    slice_caseeq(name, slice_from(h->name, h->len)))
 			return h;
 	}
 	return NULL;
