@@ -27,14 +27,16 @@ LDFLAGS := $(filter -fsanitize=%,$(OPT))
 # Debian's pytest (python3-pytest), whatever python3 comes first in PATH.
 PYTEST ?= $(firstword $(wildcard /usr/bin/pytest-3) pytest)
 
-LIB_DIRS := base sip transport auth store registrar ua
+LIB_DIRS := base sip transport txn auth store registrar ua proxy
 LIB_SRCS := $(wildcard $(addprefix src/,$(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libsipwarden.a
 
 DAEMON_SRCS := src/app/sipwarden.c src/app/config.c src/app/daemon.c
 CTL_SRCS := src/app/ctl_main.c
-BINS := $(BUILD)/sipwarden $(BUILD)/sipwarden-ctl
+UA_SRCS := src/app/ua_main.c
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+BINS := $(BUILD)/sipwarden $(BUILD)/sipwarden-ctl $(BUILD)/sipwarden-ua $(EXAMPLE_BINS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -55,6 +57,14 @@ $(BUILD)/sipwarden: $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/sipwarden-ctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/sipwarden-ua: $(UA_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Example programs of the UA API (include/sipwarden/ua.h only).
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(LIB)

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum setting_type { SET_UINT, SET_STRING, SET_LISTEN, SET_DOMAIN, SET_LOGLEVEL };
+enum setting_type { SET_UINT, SET_STRING, SET_LISTEN, SET_DOMAIN, SET_LOGLEVEL, SET_BOOL, SET_VERIFY,
+		    SET_TLS_VERSION, SET_SNI, SET_DOMAIN_LIST, SET_FUNC,
+		    SET_TRUSTED, SET_NEXTHOP };
 
 struct setting {
 	const char *section;
@@ -21,14 +23,73 @@ struct setting {
 	unsigned min, max;
 	const char *def;  /**< default shown in the reference */
 	const char *help;
+	/** SET_FUNC: parses and stores the value itself (NULL otherwise) */
+	int (*parse)(struct sw_config *c, const char *value, const char **why);
 };
 
 #define OFF(f) offsetof(struct sw_config, f)
 #define SZ(f) sizeof(((struct sw_config *)0)->f)
 
+static int set_auth_algorithms(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_set_algorithms(&c->auth, value, why);
+}
+
+static int set_auth_qop(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_set_qop(&c->auth, value, why);
+}
+
+static int set_auth_min_algorithm(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_set_min_algorithm(&c->auth, value, why);
+}
+
+static int set_auth_trusted(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_set_trusted(&c->auth, value, why);
+}
+
+static int set_auth_block_response(struct sw_config *c, const char *value, const char **why)
+{
+	if (strcmp(value, "403") == 0 || strcmp(value, "drop") == 0) {
+		c->auth.block_drop = value[0] == 'd';
+		return 0;
+	}
+	*why = "expected 403 or drop";
+	return -EINVAL;
+}
+
+static int set_proxy_trusted(struct sw_config *c, const char *value, const char **why)
+{
+	if (c->proxy.ntrusted == PROXY_MAX_TRUSTED) {
+		*why = "too many trusted peers";
+		return -EINVAL;
+	}
+	if (proxy_trusted_parse(&c->proxy.trusted[c->proxy.ntrusted], value)) {
+		*why = "expected ADDRESS[/PREFIX] [name=NAME]";
+		return -EINVAL;
+	}
+	c->proxy.ntrusted++;
+	return 0;
+}
+
+static int set_proxy_outbound(struct sw_config *c, const char *value, const char **why)
+{
+	if (tp_listen_parse(&c->proxy.outbound, value) || c->proxy.outbound.proto != TP_UDP) {
+		*why = "expected udp:IP[:PORT]";
+		return -EINVAL;
+	}
+	c->proxy.has_outbound = true;
+	return 0;
+}
+
+/* Entries without a parser leave it out (NULL). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct setting settings[] = {
 	{ "server", "listen", SET_LISTEN, 0, 0, 0, 0, "udp:127.0.0.1:5060, tcp:127.0.0.1:5060",
-	  "transport:address[:port] to listen on (udp or tcp; IPv6 as udp:[::1]:5060); repeatable" },
+	  "transport:address[:port] to listen on (udp, tcp or tls; IPv6 as udp:[::1]:5060; tls port 5061); repeatable" },
 	{ "server", "workers", SET_UINT, OFF(workers), 0, 0, SW_MAX_WORKERS, "0",
 	  "worker threads; 0 means one per CPU core" },
 	{ "server", "log_level", SET_LOGLEVEL, 0, 0, 0, 0, "info", "error, warn, info or debug" },
@@ -36,6 +97,28 @@ static const struct setting settings[] = {
 	  "seconds before an idle TCP connection is closed" },
 	{ "server", "max_tcp_connections", SET_UINT, OFF(max_tcp_conns), 0, 1, 1000000, "4096",
 	  "simultaneous TCP connections per worker" },
+	{ "server", "max_connections_per_ip", SET_UINT, OFF(max_conns_per_ip), 0, 1, 1000000, "64",
+	  "simultaneous TCP and TLS connections from one IP address (all workers)" },
+	{ "server", "tcp_message_timeout", SET_UINT, OFF(tcp_message_timeout), 0, 1, 3600, "10",
+	  "seconds within which a started TCP/TLS message must be complete (slow senders are cut)" },
+	{ "tls", "certificate", SET_STRING, OFF(tls.cert), SZ(tls.cert), 0, 0, "(none)",
+	  "server certificate chain (PEM); required by a tls: listen address" },
+	{ "tls", "private_key", SET_STRING, OFF(tls.key), SZ(tls.key), 0, 0, "(none)",
+	  "private key of the certificate (PEM)" },
+	{ "tls", "ca_file", SET_STRING, OFF(tls.ca_file), SZ(tls.ca_file), 0, 0, "(none)",
+	  "CA certificates (PEM) that client certificates must chain to" },
+	{ "tls", "verify_client", SET_VERIFY, OFF(tls.verify), 0, 0, 0, "none",
+	  "client certificates: none, optional (verified when sent) or require" },
+	{ "tls", "min_version", SET_TLS_VERSION, OFF(tls.min_version), 0, 0, 0, "1.2",
+	  "oldest TLS version accepted: 1.2 or 1.3" },
+	{ "tls", "ciphers", SET_STRING, OFF(tls.ciphers), SZ(tls.ciphers), 0, 0,
+	  "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20", "OpenSSL cipher list for TLS 1.2" },
+	{ "tls", "sni", SET_SNI, 0, 0, 0, 0, "(none)",
+	  "name:/path/cert.pem:/path/key.pem, a certificate for one server name; repeatable" },
+	{ "tls", "handshake_timeout", SET_UINT, OFF(tls.handshake_timeout_s), 0, 1, 300, "5",
+	  "seconds a TLS handshake may take" },
+	{ "tls", "require_cert_identity_match", SET_BOOL, OFF(reg.require_cert_identity), 0, 0, 0, "no",
+	  "yes: a REGISTER over TLS needs a client certificate naming the To user@domain or domain" },
 	{ "registrar", "domain", SET_DOMAIN, 0, 0, 0, 0, "(none: any domain in the subscriber table)",
 	  "a SIP domain served here; also the digest realm; repeatable" },
 	{ "registrar", "min_expires", SET_UINT, OFF(reg.min_expires), 0, 1, 86400, "60",
@@ -52,9 +135,46 @@ static const struct setting settings[] = {
 	  "subscriber and location database URL (sqlite:PATH)" },
 	{ "auth", "nonce_lifetime", SET_UINT, OFF(nonce_lifetime), 0, 1, 86400, "300",
 	  "seconds a nonce stays valid; older ones are answered stale=true" },
+	{ "auth", "tls_only_domains", SET_DOMAIN_LIST, 0, 0, 0, 0, "(none)",
+	  "comma-separated domains refused with 403 TLS Required over UDP/TCP (never challenged there)" },
 	{ "auth", "secret", SET_STRING, OFF(secret), SZ(secret), 0, 0, "(random at each start)",
 	  "nonce signing secret; set the same value on every node of a cluster" },
+	{ "auth", "algorithms", SET_FUNC, 0, 0, 0, 0, "SHA-256, MD5",
+	  "challenges offered, one header each, in this order (MD5, SHA-256, SHA-512-256, and -sess forms)", set_auth_algorithms },
+	{ "auth", "qop", SET_FUNC, 0, 0, 0, 0, "auth, auth-int", "qop values offered (auth, auth-int, or none)", set_auth_qop },
+	{ "auth", "min_algorithm", SET_FUNC, 0, 0, 0, 0, "MD5",
+	  "weakest hash family accepted in every realm (MD5, SHA-256 or SHA-512-256)", set_auth_min_algorithm },
+	{ "auth", "userhash", SET_BOOL, OFF(auth.userhash), 0, 0, 0, "no",
+	  "offer userhash=true (RFC 7616 3.4.4): clients may send H(user:realm) instead of the user name" },
+	{ "auth", "next_nonce", SET_BOOL, OFF(auth.next_nonce), 0, 0, 0, "no",
+	  "add a nextnonce to Authentication-Info on success" },
+	{ "auth", "one_time_nonce", SET_BOOL, OFF(auth.one_time_nonce), 0, 0, 0, "no",
+	  "a nonce is good for one request; the next one gets 401 stale=true (use with next_nonce)" },
+	{ "auth", "bind_nonce_to_ip", SET_BOOL, OFF(auth.bind_nonce_to_ip), 0, 0, 0, "no",
+	  "nonces carry the client's address in their HMAC; from another address they are refused" },
+	{ "auth", "replay_table_size", SET_UINT, OFF(auth.replay_slots), 0, 1024, 16777216, "65536",
+	  "nonces whose nonce-counts are tracked at once (40 bytes each); untracked ones are stale" },
+	{ "auth", "max_failures", SET_UINT, OFF(auth.max_failures), 0, 0, 1000000, "10",
+	  "failed answers per (user, source address) in failure_window before a block; 0 disables the limiter" },
+	{ "auth", "max_source_failures", SET_UINT, OFF(auth.max_source_failures), 0, 1, 1000000, "30",
+	  "failed answers per source address, any user, in failure_window before a block" },
+	{ "auth", "failure_window", SET_UINT, OFF(auth.failure_window_s), 0, 1, 86400, "60",
+	  "seconds over which failures are counted" },
+	{ "auth", "block_time", SET_UINT, OFF(auth.block_time_s), 0, 1, 604800, "600",
+	  "seconds a block lasts; it ends by itself (or with sipwarden-ctl block del)" },
+	{ "auth", "block_response", SET_FUNC, 0, 0, 0, 0, "403", "answer to a blocked source: 403 or drop", set_auth_block_response },
+	{ "auth", "trusted_networks", SET_FUNC, 0, 0, 0, 0, "(none)",
+	  "comma-separated ADDRESS[/PREFIX] never counted nor blocked by the limiter", set_auth_trusted },
+	{ "proxy", "trusted", SET_TRUSTED, 0, 0, 0, 0, "(none)",
+	  "trusted peer ADDRESS[/PREFIX] [name=NAME]: not challenged, may reach local users; repeatable" },
+	{ "proxy", "outbound", SET_NEXTHOP, 0, 0, 0, 0, "(none)",
+	  "next hop udp:IP[:PORT] for requests to domains not served here (no DNS lookups)" },
+	{ "proxy", "challenge_in_dialog", SET_BOOL, OFF(proxy.challenge_in_dialog), 0, 0, 0, "no",
+	  "also challenge requests inside a dialog (To tag present)" },
+	{ "proxy", "reveal_not_registered", SET_BOOL, OFF(proxy.reveal_not_registered), 0, 0, 0, "no",
+	  "tell anyone 480 (not registered) from 404 (unknown user); default: only local callers and trusted peers" },
 };
+#pragma GCC diagnostic pop
 
 void config_defaults(struct sw_config *c)
 {
@@ -62,6 +182,10 @@ void config_defaults(struct sw_config *c)
 	c->log_level = LOG_LVL_INFO;
 	c->tcp_idle_timeout = SW_TCP_IDLE_TIMEOUT_S;
 	c->max_tcp_conns = SW_MAX_TCP_CONNS;
+	c->max_conns_per_ip = SW_DEFAULT_MAX_CONNS_PER_IP;
+	c->tcp_message_timeout = SW_TCP_MESSAGE_TIMEOUT_S;
+	c->tls.min_version = 12;
+	c->tls.handshake_timeout_s = SW_TLS_HANDSHAKE_TIMEOUT_S;
 	c->reg.min_expires = SW_DEFAULT_MIN_EXPIRES;
 	c->reg.max_expires = SW_DEFAULT_MAX_EXPIRES;
 	c->reg.default_expires = SW_DEFAULT_EXPIRES;
@@ -69,6 +193,7 @@ void config_defaults(struct sw_config *c)
 	c->reg.flush_interval_ms = 200;
 	snprintf(c->db_url, sizeof(c->db_url), "sqlite:sipwarden.db");
 	c->nonce_lifetime = SW_DEFAULT_NONCE_LIFETIME;
+	auth_cfg_defaults(&c->auth);
 }
 
 static const struct setting *find(const char *section, const char *key)
@@ -77,6 +202,42 @@ static const struct setting *find(const char *section, const char *key)
 		if (strcmp(settings[i].section, section) == 0 && strcmp(settings[i].key, key) == 0)
 			return &settings[i];
 	return NULL;
+}
+
+/* A domain as accepted by [registrar] domain. */
+static bool domain_ok(const char *value, size_t len)
+{
+	if (len == 0 || len > SW_MAX_DOMAIN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (strchr(" \t\"\\;,<>@", value[i]))
+			return false;
+	return true;
+}
+
+/* "a.example, b.example" appended to the TLS-only list. */
+static int set_domain_list(struct sw_config *c, const char *value, const char **why)
+{
+	const char *p = value;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, ", \t");
+		if (!domain_ok(p, n)) {
+			*why = "expected domain names separated by commas";
+			return -EINVAL;
+		}
+		if (c->reg.ntls_only == SW_MAX_DOMAINS) {
+			*why = "too many domains";
+			return -EINVAL;
+		}
+		snprintf(c->reg.tls_only[c->reg.ntls_only++], SW_MAX_DOMAIN + 1, "%.*s", (int)n, p);
+		p += n;
+	}
+	return 0;
 }
 
 static int set_uint(const struct setting *s, struct sw_config *c, const char *value, const char **why)
@@ -133,11 +294,68 @@ int config_set(struct sw_config *c, const char *section, const char *key, const 
 			return -EINVAL;
 		}
 		if (tp_listen_parse(&c->listens[c->nlistens], value)) {
-			*why = "expected udp:IP[:PORT] or tcp:IP[:PORT] (IPv6 in brackets)";
+			*why = "expected udp:IP[:PORT], tcp:IP[:PORT] or tls:IP[:PORT] (IPv6 in brackets)";
 			return -EINVAL;
 		}
 		c->nlistens++;
 		return 0;
+	case SET_FUNC:
+		return s->parse(c, value, why);
+	case SET_BOOL: {
+		bool *b = (bool *)((char *)c + s->offset);
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "on"))
+			*b = true;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "off"))
+			*b = false;
+		else {
+			*why = "expected yes or no";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case SET_VERIFY: {
+		enum tp_verify *v = (enum tp_verify *)((char *)c + s->offset);
+		if (!strcmp(value, "none"))
+			*v = TP_VERIFY_NONE;
+		else if (!strcmp(value, "optional"))
+			*v = TP_VERIFY_OPTIONAL;
+		else if (!strcmp(value, "require"))
+			*v = TP_VERIFY_REQUIRE;
+		else {
+			*why = "expected none, optional or require";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case SET_TLS_VERSION: {
+		unsigned *v = (unsigned *)((char *)c + s->offset);
+		if (!strcmp(value, "1.2"))
+			*v = 12;
+		else if (!strcmp(value, "1.3"))
+			*v = 13;
+		else {
+			*why = "expected 1.2 or 1.3 (older versions are not offered)";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case SET_SNI:
+		if (c->tls.nsni == SW_MAX_TLS_SNI) {
+			*why = "too many sni entries";
+			return -EINVAL;
+		}
+		if (tp_tls_sni_parse(&c->tls.sni[c->tls.nsni], value)) {
+			*why = "expected name:/path/cert.pem:/path/key.pem";
+			return -EINVAL;
+		}
+		c->tls.nsni++;
+		return 0;
+	case SET_TRUSTED:
+		return set_proxy_trusted(c, value, why);
+	case SET_NEXTHOP:
+		return set_proxy_outbound(c, value, why);
+	case SET_DOMAIN_LIST:
+		return set_domain_list(c, value, why);
 	case SET_DOMAIN: {
 		size_t len = strlen(value);
 		if (len == 0 || len > SW_MAX_DOMAIN || strpbrk(value, " \t\"\\;,<>@")) {
@@ -238,6 +456,21 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 		tp_listen_parse(&c->listens[1], "tcp:127.0.0.1:5060");
 		c->nlistens = 2;
 	}
+	for (unsigned i = 0; i < c->nlistens; i++) {
+		if (c->listens[i].proto == TP_TLS && (!c->tls.cert[0] || !c->tls.key[0])) {
+			snprintf(err, errcap, "%s needs [tls] certificate and private_key (--tls-cert, --tls-key)",
+				 c->listens[i].text);
+			return -EINVAL;
+		}
+	}
+	if (c->tls.verify != TP_VERIFY_NONE && !c->tls.ca_file[0]) {
+		snprintf(err, errcap, "[tls] verify_client needs [tls] ca_file (--tls-ca)");
+		return -EINVAL;
+	}
+	if (c->reg.require_cert_identity && c->tls.verify == TP_VERIFY_NONE) {
+		snprintf(err, errcap, "[tls] require_cert_identity_match needs verify_client optional or require");
+		return -EINVAL;
+	}
 	if (c->reg.min_expires > c->reg.max_expires) {
 		snprintf(err, errcap, "min_expires (%u) is larger than max_expires (%u)", c->reg.min_expires,
 			 c->reg.max_expires);
@@ -254,6 +487,9 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 		c->workers = n < 1 ? 1 : n > SW_MAX_WORKERS ? SW_MAX_WORKERS : (unsigned)n;
 	}
 	c->reg.db_url = c->db_url;
+	c->auth.secret = c->secret[0] ? c->secret : NULL;
+	c->auth.nonce_lifetime_s = c->nonce_lifetime;
+	c->auth.db_url = c->db_url;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/limits.h"
 #include "base/log.h"
+#include "proxy/proxy.h"
 #include "registrar/registrar.h"
 #include "transport/tp.h"
 
@@ -19,10 +20,15 @@ struct sw_config {
 	enum log_level log_level;
 	unsigned tcp_idle_timeout;
 	unsigned max_tcp_conns;
+	unsigned max_conns_per_ip;   /**< TCP+TLS connections from one address */
+	unsigned tcp_message_timeout;/**< seconds to complete a started message */
+	struct tp_tls_cfg tls;       /**< [tls] */
 	struct registrar_cfg reg;    /**< domains, expiry, contacts, flush interval */
+	struct proxy_cfg proxy;      /**< [proxy]: trusted peers, outbound, challenge policy */
 	char db_url[512];
 	unsigned nonce_lifetime;
 	char secret[256];            /**< "" = random per start */
+	struct auth_cfg auth;        /**< [auth] digest, replay and limiter settings */
 	/* Set while applying command-line options: the first --listen/--domain
 	 * replaces the file's list instead of adding to it. */
 	bool cli_listen_seen, cli_domain_seen;

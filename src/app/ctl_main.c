@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
@@ -260,17 +261,25 @@ static int get_password(const struct ctl *ctl, const char *arg, char *pw)
 }
 
 struct hashes {
-	char ha1[SW_MAX_HASH_HEX + 1];
-	char ha1b[SW_MAX_HASH_HEX + 1];
+	char ha1[STORE_HASH__COUNT][SW_MAX_HASH_HEX + 1];
+	char ha1b[STORE_HASH__COUNT][SW_MAX_HASH_HEX + 1];
+	char userhash[STORE_HASH__COUNT][SW_MAX_HASH_HEX + 1];
 };
 
-/* Kamailio's pair, realm = domain: HA1 over "user", HA1b over "user@domain". */
+/* Kamailio's pair, realm = domain: HA1 over "user", HA1b over "user@domain",
+ * for each hash family (RFC 7616, RFC 8760), and the RFC 7616 §3.4.4
+ * userhash H(user:realm) per family. */
 static void make_hashes(const struct account *a, const char *pw, struct hashes *h)
 {
+	static const enum auth_algo fam[STORE_HASH__COUNT] = { AUTH_ALGO_MD5, AUTH_ALGO_SHA256,
+							       AUTH_ALGO_SHA512_256 };
 	struct slice pass = slice_cstr(pw), realm = slice_cstr(a->domain);
 
-	auth_digest_ha1(AUTH_ALGO_MD5, slice_cstr(a->user), realm, pass, h->ha1);
-	auth_digest_ha1(AUTH_ALGO_MD5, slice_cstr(a->aor), realm, pass, h->ha1b);
+	for (int i = 0; i < STORE_HASH__COUNT; i++) {
+		auth_digest_ha1(fam[i], slice_cstr(a->user), realm, pass, h->ha1[i]);
+		auth_digest_ha1(fam[i], slice_cstr(a->aor), realm, pass, h->ha1b[i]);
+		auth_digest_userhash(fam[i], slice_cstr(a->user), realm, h->userhash[i]);
+	}
 }
 
 /* 0 when the account exists, -ENOENT, or another store error. */
@@ -314,7 +323,16 @@ static int set_password(struct ctl *ctl, int argc, char **argv, bool add)
 	}
 	make_hashes(&a, pw, &h);
 	/* Without --plaintext a changed password also erases an older cleartext copy. */
-	sec = (struct store_user_secrets){ .password = ctl->plaintext ? pw : "", .ha1 = h.ha1, .ha1b = h.ha1b };
+	sec = (struct store_user_secrets){
+		.password = ctl->plaintext ? pw : "",
+		.ha1 = h.ha1[STORE_HASH_MD5],
+		.ha1b = h.ha1b[STORE_HASH_MD5],
+		.ha1_sha256 = h.ha1[STORE_HASH_SHA256],
+		.ha1b_sha256 = h.ha1b[STORE_HASH_SHA256],
+		.ha1_sha512t256 = h.ha1[STORE_HASH_SHA512_256],
+		.ha1b_sha512t256 = h.ha1b[STORE_HASH_SHA512_256],
+		.userhash = { h.userhash[0], h.userhash[1], h.userhash[2] },
+	};
 	err = add ? store_user_add(ctl->store, a.user, a.domain, &sec)
 		  : store_user_update(ctl->store, a.user, a.domain, &sec);
 	base_wipe(pw, sizeof(pw));
@@ -393,6 +411,13 @@ static const char *status_name(int status)
 	return status ? "disabled" : "active";
 }
 
+static const char *rank_name(int rank)
+{
+	static const char *const names[] = { "MD5", "SHA-256", "SHA-512-256" };
+
+	return rank >= 0 && rank < 3 ? names[rank] : "none";
+}
+
 static int cmd_user_show(struct ctl *ctl, int argc, char **argv)
 {
 	char b1[256], b2[600];
@@ -417,6 +442,14 @@ static int cmd_user_show(struct ctl *ctl, int argc, char **argv)
 	printf("\npassword:  %s\n", c.password[0] ? "stored in cleartext" : "not stored");
 	printf("ha1:       %s\n", c.ha1[0] ? "present" : "absent");
 	printf("ha1b:      %s\n", c.ha1b[0] ? "present" : "absent");
+	printf("sha-256:   %s\n", c.ha1_sha256[0] ? "present" : "absent");
+	printf("sha-512-256: %s\n", c.ha1_sha512t256[0] ? "present" : "absent");
+	printf("min-algo:  %s\n", rank_name(c.min_algo));
+	printf("pinned-to: %s\n", rank_name(c.pin_algo));
+	if (c.locked_until > (int64_t)base_wall_s())
+		printf("locked:    yes\n");
+	if (c.valid_until)
+		printf("valid-until: %lld\n", (long long)c.valid_until);
 	if (c.email[0])
 		printf("email:     %s\n", safe(c.email, b1, sizeof(b1)));
 	if (c.rpid[0])
@@ -543,6 +576,209 @@ static int cmd_reg_del(struct ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Year 9999: an administrator's lock has no end of its own. */
+#define LOCK_FOREVER 253402300799LL
+
+static int set_field(struct ctl *ctl, const char *arg, enum store_field f, int64_t v, const char *done_msg)
+{
+	struct account a;
+	int err, rc = parse_account(ctl, arg, &a);
+
+	if (rc)
+		return rc;
+	err = store_user_set_field(ctl->store, a.user, a.domain, f, v);
+	if (err == -ENOENT) {
+		say_err("user %s does not exist", a.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, a.aor);
+	printf("user %s %s\n", a.aor, done_msg);
+	return EXIT_OK;
+}
+
+static int cmd_user_lock(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return set_field(ctl, argv[0], STORE_FIELD_LOCKED_UNTIL, LOCK_FOREVER, "locked");
+}
+
+static int cmd_user_unlock(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return set_field(ctl, argv[0], STORE_FIELD_LOCKED_UNTIL, 0, "unlocked");
+}
+
+static int cmd_user_reset_pin(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return set_field(ctl, argv[0], STORE_FIELD_PIN, STORE_RANK_NONE, "algorithm pin reset");
+}
+
+/* "YYYY-MM-DD" (end of that day, UTC) or "never". */
+static int cmd_user_expire(struct ctl *ctl, int argc, char **argv)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	(void)argc;
+	if (strcmp(argv[1], "never") == 0)
+		return set_field(ctl, argv[0], STORE_FIELD_VALID_UNTIL, 0, "never expires");
+	end = strptime(argv[1], "%Y-%m-%d", &tm);
+	if (!end || *end)
+		return usage_err(ctl, "DATE must be YYYY-MM-DD or never");
+	tm.tm_hour = 23;
+	tm.tm_min = 59;
+	tm.tm_sec = 59;
+	return set_field(ctl, argv[0], STORE_FIELD_VALID_UNTIL, (int64_t)timegm(&tm), "expiry set");
+}
+
+static int cmd_user_min_algo(struct ctl *ctl, int argc, char **argv)
+{
+	enum auth_algo algo;
+
+	(void)argc;
+	if (strcmp(argv[1], "none") == 0)
+		return set_field(ctl, argv[0], STORE_FIELD_MIN_ALGO, STORE_RANK_NONE, "minimum algorithm cleared");
+	if (auth_algo_parse(slice_cstr(argv[1]), &algo))
+		return usage_err(ctl, "ALGORITHM must be MD5, SHA-256, SHA-512-256 or none");
+	return set_field(ctl, argv[0], STORE_FIELD_MIN_ALGO, auth_algo_rank(algo), "minimum algorithm set");
+}
+
+
+static int report_user(const struct store_cred *c, void *arg)
+{
+	char b1[256], b2[256];
+	bool sha = (c->hashes & (1u << STORE_HASH_SHA256)) && (c->hashes & (1u << STORE_HASH_SHA512_256));
+
+	(void)arg;
+	if (sha && c->pin_algo != STORE_HASH_MD5)
+		return 0;
+	printf("%s@%s  %s%s%s\n", safe(c->username, b1, sizeof(b1)), safe(c->domain, b2, sizeof(b2)),
+	       sha ? "" : "lacks SHA hashes (set the password again)", !sha && c->pin_algo == 0 ? "; " : "",
+	       c->pin_algo == STORE_HASH_MD5 ? "authenticates with MD5 only" : "");
+	return 0;
+}
+
+/* Users still needing MD5: no SHA-256/SHA-512-256 HA1 stored, or whose
+ * strongest algorithm ever used is MD5. */
+static int cmd_user_report(struct ctl *ctl, int argc, char **argv)
+{
+	int err;
+
+	(void)argc;
+	(void)argv;
+	err = store_user_list(ctl->store, NULL, report_user, NULL);
+	return err ? store_err(err, "user report") : EXIT_OK;
+}
+
+static int alias_args(struct ctl *ctl, char **argv, struct account *who, struct account *as)
+{
+	int rc = parse_account(ctl, argv[0], who);
+
+	return rc ? rc : parse_account(ctl, argv[1], as);
+}
+
+static int cmd_alias_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct account who, as;
+	int err, rc = alias_args(ctl, argv, &who, &as);
+
+	(void)argc;
+	if (rc)
+		return rc;
+	err = store_alias_add(ctl->store, who.user, who.domain, as.user, as.domain);
+	if (err == -EEXIST) {
+		say_err("%s may already act as %s", who.aor, as.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, who.aor);
+	printf("%s may now register and call as %s\n", who.aor, as.aor);
+	return EXIT_OK;
+}
+
+static int cmd_alias_del(struct ctl *ctl, int argc, char **argv)
+{
+	struct account who, as;
+	int err, rc = alias_args(ctl, argv, &who, &as);
+
+	(void)argc;
+	if (rc)
+		return rc;
+	err = store_alias_del(ctl->store, who.user, who.domain, as.user, as.domain);
+	if (err == -ENOENT) {
+		say_err("no alias %s for %s", as.aor, who.aor);
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, who.aor);
+	printf("alias %s of %s deleted\n", as.aor, who.aor);
+	return EXIT_OK;
+}
+
+static int print_alias(const char *u, const char *d, const char *au, const char *ad, void *arg)
+{
+	char b1[128], b2[128], b3[128], b4[128];
+
+	(void)arg;
+	printf("%s@%s  as  %s@%s\n", safe(u, b1, sizeof(b1)), safe(d, b2, sizeof(b2)), safe(au, b3, sizeof(b3)),
+	       safe(ad, b4, sizeof(b4)));
+	return 0;
+}
+
+static int cmd_alias_list(struct ctl *ctl, int argc, char **argv)
+{
+	int err;
+
+	(void)argc;
+	(void)argv;
+	err = store_alias_list(ctl->store, print_alias, NULL);
+	return err ? store_err(err, "alias list") : EXIT_OK;
+}
+
+static int print_block(const struct store_block *b, void *arg)
+{
+	char b1[64], b2[128], b3[64];
+	int64_t now = *(const int64_t *)arg;
+
+	printf("%-40s  %-20s  %8lld  %s\n", safe(b->src, b1, sizeof(b1)), b->user[0] ? safe(b->user, b2, sizeof(b2)) : "*",
+	       (long long)(b->until > now ? b->until - now : 0), safe(b->reason, b3, sizeof(b3)));
+	return 0;
+}
+
+static int cmd_block_list(struct ctl *ctl, int argc, char **argv)
+{
+	int64_t now = (int64_t)base_wall_s();
+	int err;
+
+	(void)argc;
+	(void)argv;
+	store_block_purge(ctl->store, now);
+	printf("%-40s  %-20s  %8s  %s\n", "SOURCE", "USER", "ENDS-IN", "REASON");
+	err = store_block_list(ctl->store, print_block, &now);
+	return err ? store_err(err, "block list") : EXIT_OK;
+}
+
+/* The daemon notices the missing row within a couple of seconds and lifts the block. */
+static int cmd_block_del(struct ctl *ctl, int argc, char **argv)
+{
+	char shown[64];
+	int err;
+
+	if (strlen(argv[0]) >= sizeof(((struct store_block *)0)->src))
+		return usage_err(ctl, "SOURCE is not an address");
+	err = store_block_del(ctl->store, argv[0], argc > 1 ? argv[1] : NULL);
+	if (err == -ENOENT) {
+		say_err("no block for %s", safe(argv[0], shown, sizeof(shown)));
+		return EXIT_MISSING;
+	}
+	if (err)
+		return store_err(err, "block del");
+	printf("block of %s lifted\n", safe(argv[0], shown, sizeof(shown)));
+	return EXIT_OK;
+}
+
 static const struct ctl_cmd cmds[] = {
 	{ "user", "add", 1, 2, OPT_PASSWORD, cmd_user_add, "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]",
 	  "create a subscriber (stores HA1/HA1b; the password too with --plaintext)" },
@@ -554,6 +790,23 @@ static const struct ctl_cmd cmds[] = {
 	{ "user", "enable", 1, 1, 0, cmd_user_enable, "USER@DOMAIN", "accept the subscriber again (status = 0)" },
 	{ "user", "show", 1, 1, 0, cmd_user_show, "USER@DOMAIN",
 	  "show status and which secrets are stored (never their values)" },
+	{ "user", "lock", 1, 1, 0, cmd_user_lock, "USER@DOMAIN", "lock the account (403 Account Locked after a right password)" },
+	{ "user", "unlock", 1, 1, 0, cmd_user_unlock, "USER@DOMAIN", "unlock the account" },
+	{ "user", "expire", 2, 2, 0, cmd_user_expire, "USER@DOMAIN YYYY-MM-DD|never",
+	  "account valid until the end of that day (UTC), or forever" },
+	{ "user", "min-algo", 2, 2, 0, cmd_user_min_algo, "USER@DOMAIN MD5|SHA-256|SHA-512-256|none",
+	  "weakest digest algorithm accepted for this user" },
+	{ "user", "reset-pin", 1, 1, 0, cmd_user_reset_pin, "USER@DOMAIN",
+	  "forget the strongest algorithm used, so MD5 is accepted again" },
+	{ "user", "report", 0, 0, 0, cmd_user_report, "",
+	  "users lacking SHA hashes or still authenticating with MD5 only" },
+	{ "alias", "add", 2, 2, 0, cmd_alias_add, "USER@DOMAIN ALIAS@DOMAIN",
+	  "let USER register and call as ALIAS (To/From identity)" },
+	{ "alias", "del", 2, 2, 0, cmd_alias_del, "USER@DOMAIN ALIAS@DOMAIN", "remove an alias" },
+	{ "alias", "list", 0, 0, 0, cmd_alias_list, "", "list aliases" },
+	{ "block", "list", 0, 0, 0, cmd_block_list, "", "list the sources the limiter currently blocks" },
+	{ "block", "del", 1, 2, 0, cmd_block_del, "SOURCE [USER]",
+	  "lift a block (all of SOURCE, or USER from it); the daemon notices within 2 s" },
 	{ "reg", "list", 0, 1, 0, cmd_reg_list, "[AOR]", "list unexpired registrations (AOR = USER@DOMAIN)" },
 	{ "reg", "del", 1, 2, 0, cmd_reg_del, "AOR [CONTACT]", "delete one binding, or all of an AOR" },
 };

@@ -1,7 +1,8 @@
 /* Request dispatch for the daemon. Checks run in RFC order: syntax (400/505),
  * Request-URI scheme (416), Max-Forwards (483) and Require (420) for what would
- * be forwarded, then REGISTER -> registrar, OPTIONS -> 200, ACK absorbed, other
- * methods -> 501 until the proxy serves them. Responses are never answered. */
+ * be forwarded, then REGISTER -> registrar, OPTIONS to the server -> 200, the
+ * methods a proxy relays (and every ACK) -> proxy (RFC 3261 §16), anything else
+ * -> 501. Responses go to the proxy's client transactions, never answered. */
 #include "app/daemon.h"
 
 #include <stdio.h>
@@ -13,10 +14,13 @@
 #include "base/log.h"
 #include "base/util.h"
 
-#define ALLOW_HDR "Allow: REGISTER, OPTIONS, ACK\r\n"
+#define ALLOW_HDR                                                                                 \
+	"Allow: REGISTER, INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, "  \
+	"UPDATE, PRACK\r\n"
 
 struct worker_ctx {
 	struct store *store;
+	struct proxy_worker *proxy;
 	struct sip_msg msg;
 	char out[SW_MAX_MSG_SIZE];
 	char hdrs[16384];
@@ -36,11 +40,19 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 			free(ctx);
 			return -1;
 		}
+		err = proxy_worker_new(&ctx->proxy, &d->proxy, w, ctx->store);
+		if (err) {
+			LOG_ERR("worker %u: cannot start the proxy: %s", index, strerror(-err));
+			store_close(ctx->store);
+			free(ctx);
+			return -1;
+		}
 		tp_worker_set_data(w, ctx);
 		return 0;
 	}
 	struct worker_ctx *ctx = tp_worker_data(w);
 	if (ctx) {
+		proxy_worker_free(ctx->proxy);
 		store_close(ctx->store);
 		free(ctx);
 		tp_worker_set_data(w, NULL);
@@ -130,10 +142,14 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		}
 		return;
 	}
-	if (!msg->is_request)
-		return; /* no transactions to match responses against yet */
-	if (msg->method == SIP_ACK)
-		return; /* ACK for our non-2xx final responses: absorbed */
+	if (!msg->is_request) {
+		proxy_on_response(ctx->proxy, src, msg); /* matched to its client transaction */
+		return;
+	}
+	if (msg->method == SIP_ACK) {
+		proxy_on_request(ctx->proxy, src, msg); /* absorbed, or forwarded end-to-end */
+		return;
+	}
 
 	sip_buf_init(&hdrs, ctx->hdrs, sizeof(ctx->hdrs));
 	/* RFC 3261 §8.2.2.1 / §16.3 step 2 */
@@ -160,6 +176,8 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 			.store = ctx->store,
 			.received = received,
 			.src_ip = sipsrc.ip,
+			.secure = src->proto == TP_TLS,
+			.peer_identity = src->peer_identity,
 			.now_s = base_wall_s(),
 		};
 		registrar_handle(d->reg, &req, &rep);
@@ -170,6 +188,8 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		}
 		LOG_DBG("REGISTER %.*s from %s:%u -> %d", (int)msg->to.uri_str.len, msg->to.uri_str.p, sipsrc.ip,
 			sipsrc.port, rep.code);
+		if (rep.code == 0)
+			return; /* the auth limiter answers a blocked or hurried source with silence */
 		send_reply(ctx, src, &sipsrc, rep.code, rep.reason, rep.hdrs.p);
 		return;
 	}
@@ -190,5 +210,12 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		send_reply(ctx, src, &sipsrc, 483, "Too Many Hops", NULL);
 		return;
 	}
-	send_reply(ctx, src, &sipsrc, 501, "Not Implemented", ALLOW_HDR);
+	switch (msg->method) {
+	case SIP_INVITE: case SIP_BYE: case SIP_CANCEL: case SIP_OPTIONS: case SIP_MESSAGE:
+	case SIP_SUBSCRIBE: case SIP_NOTIFY: case SIP_REFER: case SIP_INFO: case SIP_UPDATE: case SIP_PRACK:
+		proxy_on_request(ctx->proxy, src, msg); /* RFC 3261 §16 */
+		return;
+	default:
+		send_reply(ctx, src, &sipsrc, 501, "Not Implemented", ALLOW_HDR);
+	}
 }

@@ -6,6 +6,7 @@
 
 #include "app/config.h"
 #include "auth/auth.h"
+#include "proxy/proxy.h"
 #include "registrar/registrar.h"
 #include "transport/tp.h"
 
@@ -13,6 +14,7 @@ struct daemon {
 	const struct sw_config *cfg;
 	struct auth_ctx auth;
 	struct registrar *reg;
+	struct proxy proxy;          /**< cfg, reg and auth set before the workers start */
 };
 
 /* Per-worker thread setup/teardown (opens that thread's store handle). */

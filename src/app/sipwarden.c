@@ -20,7 +20,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sipwarden [options]\n"
 		"  -c, --config FILE          read settings from FILE (INI, see --help-config)\n"
-		"  -l, --listen PROTO:IP:PORT listen address, udp or tcp (repeatable)\n"
+		"  -l, --listen PROTO:IP:PORT listen address, udp, tcp or tls (repeatable)\n"
+		"      --tls-cert FILE        TLS certificate chain (PEM)\n"
+		"      --tls-key FILE         TLS private key (PEM)\n"
+		"      --tls-ca FILE          CAs for client certificates (PEM)\n"
 		"  -d, --domain NAME          SIP domain / digest realm served (repeatable)\n"
 		"      --db URL               database, sqlite:PATH (default sqlite:sipwarden.db)\n"
 		"  -w, --workers N            worker threads (default: one per core)\n"
@@ -56,6 +59,9 @@ static const struct cli_map cli_maps[] = {
 	{ "nonce-lifetime", "auth", "nonce_lifetime" },
 	{ "secret", "auth", "secret" },
 	{ "flush-interval", "registrar", "flush_interval_ms" },
+	{ "tls-cert", "tls", "certificate" },
+	{ "tls-key", "tls", "private_key" },
+	{ "tls-ca", "tls", "ca_file" },
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +77,9 @@ static const struct option long_opts[] = {
 	{ "nonce-lifetime", required_argument, NULL, 0 },
 	{ "secret", required_argument, NULL, 0 },
 	{ "flush-interval", required_argument, NULL, 0 },
+	{ "tls-cert", required_argument, NULL, 0 },
+	{ "tls-key", required_argument, NULL, 0 },
+	{ "tls-ca", required_argument, NULL, 0 },
 	{ "config", required_argument, NULL, 'c' },
 	{ "help-config", no_argument, NULL, 1 },
 	{ "help", no_argument, NULL, 'h' },
@@ -172,7 +181,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	d.cfg = &cfg;
-	int rc = auth_ctx_init(&d.auth, cfg.secret[0] ? cfg.secret : NULL, cfg.nonce_lifetime);
+	int rc = auth_ctx_setup(&d.auth, &cfg.auth);
 	if (rc) {
 		LOG_ERR("cannot initialise authentication: %s", strerror(-rc));
 		return 1;
@@ -192,6 +201,9 @@ int main(int argc, char **argv)
 	}
 	if (cfg.reg.ndomains == 0)
 		LOG_WARN("no domain configured: REGISTER accepted for any domain of the subscriber table");
+	d.proxy.cfg = &cfg.proxy;
+	d.proxy.reg = d.reg;
+	d.proxy.auth = &d.auth;
 
 	struct tp_server_cfg tcfg = {
 		.listens = cfg.listens,
@@ -202,6 +214,9 @@ int main(int argc, char **argv)
 		.arg = &d,
 		.tcp_idle_timeout_s = cfg.tcp_idle_timeout,
 		.max_tcp_conns = cfg.max_tcp_conns,
+		.max_conns_per_ip = cfg.max_conns_per_ip,
+		.tcp_message_timeout_s = cfg.tcp_message_timeout,
+		.tls = &cfg.tls,
 	};
 	struct tp_server *srv;
 	rc = tp_server_start(&srv, &tcfg);
@@ -224,7 +239,7 @@ int main(int argc, char **argv)
 	}
 	tp_server_stop(srv);
 	registrar_free(d.reg);
-	base_wipe(&d.auth, sizeof(d.auth));
+	auth_ctx_fini(&d.auth);
 	LOG_INFO("stopped");
 	return 0;
 }

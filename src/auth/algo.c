@@ -161,6 +161,14 @@ size_t auth_algo_hexlen(enum auth_algo algo)
 	return 2 * (size_t)hash_sizes[algos[algo].hash];
 }
 
+/* Rank = hash family: MD5 0, SHA-256 1, SHA-512/256 2 (store_hash order). */
+int auth_algo_rank(enum auth_algo algo)
+{
+	if ((unsigned)algo >= AUTH_ALGO__COUNT)
+		return 0;
+	return (int)algos[algo].hash;
+}
+
 /* Hex digest of data[0..len) into out (hexlen+1 bytes). Never fails. */
 void auth_hash_hex(enum auth_algo algo, const void *data, size_t len, char *out)
 {

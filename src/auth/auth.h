@@ -31,6 +31,9 @@ const char *auth_algo_name(enum auth_algo algo);
 bool auth_algo_is_sess(enum auth_algo algo);
 /* Hex length of the algorithm's digests: 32 or 64. */
 size_t auth_algo_hexlen(enum auth_algo algo);
+/* Strength rank of the algorithm's hash family: 0 MD5, 1 SHA-256, 2 SHA-512-256;
+ * a -sess form ranks as its base. Equal to the store's enum store_hash. */
+int auth_algo_rank(enum auth_algo algo);
 
 /* Hex digest of data with the algorithm's hash; out holds hexlen+1. */
 void auth_hash_hex(enum auth_algo algo, const void *data, size_t len, char *out);
@@ -56,8 +59,9 @@ struct auth_digest_in {
  * the session HA1 from ha1, nonce and cnonce. 0 or -EINVAL (bad qop). */
 int auth_digest_response(const struct auth_digest_in *in, char *out);
 
-/* Stateless nonces: base64url(version | flags | issued (u64 BE) | random(4) |
- * HMAC-SHA256(secret, preceding bytes)[0..15]). No table grows with traffic. */
+/* Stateless nonces (layout in nonce.c): version | flags | issued | counter |
+ * random, signed with HMAC-SHA256 (the client's address too when bound). No
+ * table grows with traffic; replay.c tracks nonce-counts in fixed memory. */
 struct auth_nonce_key {
 	uint8_t secret[32];
 	unsigned lifetime_s;
@@ -67,48 +71,211 @@ enum auth_nonce_state { AUTH_NONCE_VALID, AUTH_NONCE_STALE, AUTH_NONCE_INVALID }
  * lifetime_s 0 means SW_DEFAULT_NONCE_LIFETIME. 0, -EINVAL (empty secret) or
  * -errno from the random source. */
 int auth_nonce_key_init(struct auth_nonce_key *key, const char *secret, unsigned lifetime_s);
-/* Writes a NUL-terminated nonce (40 chars); returns its length, -ENOSPC
- * (cap < 41) or -EIO (no randomness). */
+/* Longest nonce text auth_nonce_make writes, without the NUL. */
+#define AUTH_NONCE_TEXT_MAX 44
+/* Writes a NUL-terminated nonce; returns its length, -ENOSPC (cap too small)
+ * or -EIO (no randomness). bind_ip non-NULL binds the nonce to that client
+ * address (it enters the HMAC; it is not carried in the nonce). */
+int auth_nonce_make_for(const struct auth_nonce_key *key, uint64_t now_s, const char *bind_ip, char *out,
+			size_t cap);
 int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out, size_t cap);
-/* VALID: well-signed and issued within lifetime (and not in the future beyond
- * a small skew); STALE: well-signed but too old; INVALID: anything else. */
+/* What a well-signed nonce says about itself. */
+struct auth_nonce_info {
+	uint64_t issued; /**< UNIX seconds */
+	uint64_t tag;    /**< 64 bits of its MAC: keyed, uniform; names its replay slot */
+	bool bound;      /**< bound to the client address */
+};
+/* VALID: well-signed (for src_ip when the nonce is bound; NULL src_ip never
+ * matches a bound nonce) and issued within lifetime (and not in the future
+ * beyond a small skew); STALE: well-signed but too old, or an older format
+ * version; INVALID: anything else. info (may be NULL) is filled unless INVALID. */
+enum auth_nonce_state auth_nonce_check_from(const struct auth_nonce_key *key, struct slice nonce, uint64_t now_s,
+					    const char *src_ip, struct auth_nonce_info *info);
 enum auth_nonce_state auth_nonce_check(const struct auth_nonce_key *key, struct slice nonce, uint64_t now_s);
 
-/* Per-daemon authentication settings, read-only after start. */
+/* Nonce-count replay table (RFC 7616 §3.4 nc, §5.12): a fixed number of slots,
+ * each remembering one nonce's highest nc and a 64-bit window below it. A nonce
+ * whose slot was taken by another is never trusted again (verdict STALE).
+ * Thread-safe (sharded mutexes). */
+struct auth_replay;
+enum auth_replay_verdict {
+	AUTH_REPLAY_FRESH, /**< first use of this (nonce, nc): accepted and recorded */
+	AUTH_REPLAY_SEEN,  /**< this (nonce, nc) was accepted before (or nc is 0 / too old) */
+	AUTH_REPLAY_STALE, /**< nonce no longer tracked, or one-time nonce already used */
+};
+/* slots 0 means SW_AUTH_REPLAY_SLOTS. 0, -ENOMEM. */
+int auth_replay_new(struct auth_replay **out, unsigned slots);
+void auth_replay_free(struct auth_replay *r);
+enum auth_replay_verdict auth_replay_use(struct auth_replay *r, const struct auth_nonce_info *nonce, uint32_t nc,
+					 bool one_time);
+
+/* An IPv4 or IPv6 network in CIDR form, for trusted (limiter-exempt) sources. */
+struct auth_net {
+	uint8_t addr[16];
+	uint8_t prefix;
+	bool v6;
+};
+/* "10.0.0.0/8", "::1/128" or a bare address. 0 or -EINVAL. */
+int auth_net_parse(const char *text, struct auth_net *out);
+/* True when the textual address ip lies in net. */
+bool auth_net_match(const struct auth_net *net, const char *ip);
+
+#define AUTH_MAX_TRUSTED 16
+
+/* Every digest setting ([auth] section), read-only after auth_ctx_setup. */
+struct auth_cfg {
+	const char *secret;           /**< nonce key material; NULL: random per start */
+	unsigned nonce_lifetime_s;    /**< 0: SW_DEFAULT_NONCE_LIFETIME */
+	enum auth_algo algos[AUTH_ALGO__COUNT]; /**< challenge order of preference */
+	unsigned nalgos;
+	unsigned qop;                 /**< AUTH_QOP_* offered; 0 = none (RFC 2069 style) */
+	bool userhash;                /**< offer userhash=true (RFC 7616 §3.4.4) */
+	int min_rank;                 /**< realm minimum algorithm rank (auth_algo_rank) */
+	bool next_nonce;              /**< nextnonce in Authentication-Info */
+	bool one_time_nonce;          /**< a nonce is good for one request */
+	bool bind_nonce_to_ip;        /**< nonces carry the client address in their MAC */
+	unsigned replay_slots;        /**< nonces tracked at once; 0 = default */
+	/* brute-force limiter (limiter.c) */
+	unsigned max_failures;        /**< per (user, source) in the window; 0 disables the limiter */
+	unsigned max_source_failures; /**< per source, any user */
+	unsigned failure_window_s;
+	unsigned block_time_s;
+	bool block_drop;              /**< blocked: no answer at all instead of 403 */
+	struct auth_net trusted[AUTH_MAX_TRUSTED];
+	unsigned ntrusted;
+	const char *db_url;           /**< store for the sw_blocks mirror; NULL: none */
+};
+enum { AUTH_QOP_AUTH = 1u, AUTH_QOP_AUTH_INT = 2u };
+/* Defaults as documented in the README's config reference. */
+void auth_cfg_defaults(struct auth_cfg *cfg);
+/* Parsers for the list-valued settings. 0 or -EINVAL with *why set. */
+int auth_cfg_set_algorithms(struct auth_cfg *cfg, const char *list, const char **why);
+int auth_cfg_set_qop(struct auth_cfg *cfg, const char *list, const char **why);
+int auth_cfg_set_min_algorithm(struct auth_cfg *cfg, const char *name, const char **why);
+int auth_cfg_set_trusted(struct auth_cfg *cfg, const char *list, const char **why);
+
+/* Brute-force limiter (limiter.c): failures per (user, source) and per source
+ * within a window, in a fixed-size table (least recently touched entry
+ * overwritten, blocked entries last). Thread-safe. */
+struct auth_limiter;
+enum auth_limit { AUTH_LIMIT_PASS, AUTH_LIMIT_SLOW, AUTH_LIMIT_BLOCKED };
+
+struct auth_blocksync;
+
+/* Per-daemon authentication state: settings and keys are read-only after
+ * start; the replay table and the limiter behind the pointers are shared by
+ * all workers and lock internally. */
 struct auth_ctx {
 	struct auth_nonce_key nonce_key;
 	char opaque[48];          /**< fixed per server, echoed by clients */
 	uint8_t dummy_salt[16];   /**< makes unknown-user work equal to a real check */
+	struct auth_cfg cfg;      /**< copy; cfg.secret and cfg.db_url are NULL afterwards */
+	struct auth_replay *replay;
+	struct auth_limiter *limiter; /**< NULL when max_failures is 0 */
+	struct auth_blocksync *sync;  /**< sw_blocks mirror thread, NULL without db_url */
 };
+/* Set up ctx from cfg: keys, replay table, limiter and (with cfg->db_url) the
+ * thread mirroring blocks to the store. 0, -EINVAL, -ENOMEM or -errno; on
+ * failure nothing is left to free. Release with auth_ctx_fini. */
+int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg);
+/* auth_ctx_setup with the defaults and this secret and lifetime. */
 int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s);
+/* Stop the mirror thread, free the tables, wipe the keys. NULL-safe, idempotent. */
+void auth_ctx_fini(struct auth_ctx *ctx);
 
 enum auth_verdict {
-	AUTH_OK,          /**< response proven right; result->cred loaded */
+	AUTH_OK,          /**< response proven right and policy passed; result->cred loaded */
 	AUTH_CHALLENGE,   /**< no credentials for this realm: send a challenge */
-	AUTH_STALE,       /**< right answer to an expired nonce: challenge stale=true */
+	AUTH_STALE,       /**< right answer to an expired or untracked nonce: challenge stale=true */
 	AUTH_DENIED,      /**< unknown user OR wrong password OR bad nonce (one verdict) */
+	AUTH_REPLAYED,    /**< this (nonce, nc) was already accepted: fresh challenge, stale=false */
+	AUTH_FORBIDDEN,   /**< password proven right, account refused: 403 result->reason */
+	AUTH_BLOCKED,     /**< source (or user from it) blocked: 403, or no answer (auth_block_drops) */
+	AUTH_SLOWED,      /**< source near its limit, retrying too fast: send no answer */
 	AUTH_MALFORMED,   /**< unparseable credentials for our realm: 400 */
 	AUTH_UNAVAILABLE, /**< store failure: 500/503 with Retry-After */
 };
 
 struct auth_result {
-	struct slice username; /**< auth username (view into the message) */
+	struct slice username; /**< auth username as sent (view into the message; a hash with userhash) */
 	struct store_cred cred;/**< loaded on AUTH_OK; wipe after use */
 	const char *detail;    /**< short log text ("nonce invalid", "user unknown or bad password") */
+	const char *reason;    /**< AUTH_FORBIDDEN / AUTH_BLOCKED: reason phrase for the 403 */
+	/* AUTH_OK: what Authentication-Info needs (RFC 7616 §3.5) */
+	enum auth_algo algo;
+	struct slice qop, nc, cnonce; /**< views into the message */
+	char rspauth[SW_MAX_HASH_HEX + 1];
 };
 
-/* Verify the credentials in hdr (SIP_HDR_AUTHORIZATION or
- * SIP_HDR_PROXY_AUTHORIZATION) of msg for realm, using store for the
- * subscriber. Only credentials whose realm equals realm are considered.
- * The work done for an unknown user equals that for a wrong password. */
+/* One request to authenticate. */
+struct auth_req {
+	const struct sip_msg *msg;
+	enum sip_hdr_id hdr;    /**< SIP_HDR_AUTHORIZATION or SIP_HDR_PROXY_AUTHORIZATION */
+	struct slice realm;     /**< ours, lower case */
+	const char *src_ip;     /**< textual source address; NULL: no limiter, no address binding */
+	uint64_t now_s;
+};
+
+/* Verify the credentials in req->hdr of req->msg for req->realm, using store
+ * for the subscriber (the policy columns come in the same query). Only
+ * credentials whose realm equals ours are considered. In order: limiter
+ * (BLOCKED/SLOWED), shape (MALFORMED/CHALLENGE), nonce, digest (DENIED: an
+ * unknown user costs the same work and gets the same verdict and detail as a
+ * wrong password), nonce-count (REPLAYED/STALE), then, only once the password
+ * is proven right, account policy (FORBIDDEN: disabled, locked, expired, or an
+ * algorithm below the realm's or user's minimum or downgrade pin). DENIED is
+ * counted by the limiter and logged as a security event. A successful SHA
+ * login raises the user's pin in the store (one write, only when it rises).
+ * Synchronous: up to three store calls. */
+enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
+			      struct auth_result *result);
+/* auth_verify without a source address (no limiter, no address binding). */
 enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, const struct sip_msg *msg,
 			     enum sip_hdr_id hdr, struct slice realm, uint64_t now_s,
 			     struct auth_result *result);
+/* True when AUTH_BLOCKED must be answered by silence ([auth] block_response = drop). */
+bool auth_block_drops(const struct auth_ctx *ctx);
 
-/* Append a complete challenge header line ("WWW-Authenticate: Digest ...\r\n"
- * or "Proxy-Authenticate: ..." when proxy) with a fresh nonce to out.
+/* Append the challenge lines for realm: one WWW-Authenticate (or, when proxy,
+ * Proxy-Authenticate) per configured algorithm in order of preference, sharing
+ * one fresh nonce (bound to src_ip when so configured; src_ip may be NULL).
  * 0, -ENOSPC, -EINVAL (empty realm or control characters in it) or -EIO. */
+int auth_challenge_add(const struct auth_ctx *ctx, struct slice realm, bool stale, bool proxy, const char *src_ip,
+		       uint64_t now_s, struct sip_buf *out);
 int auth_challenge_build(const struct auth_ctx *ctx, struct slice realm, bool stale, bool proxy,
 			 uint64_t now_s, struct sip_buf *out);
+
+/* Append "Authentication-Info: ..." (RFC 7616 §3.5, RFC 2617 §3.2.3; with
+ * proxy "Proxy-Authentication-Info", RFC 7615) for an AUTH_OK result: rspauth,
+ * qop, nc and cnonce, and a nextnonce when [auth] next_nonce is on. Nothing
+ * for an RFC 2069 answer without nextnonce. 0, -ENOSPC or -EIO. */
+int auth_info_add(const struct auth_ctx *ctx, const struct auth_result *res, bool proxy, const char *src_ip,
+		  uint64_t now_s, struct sip_buf *out);
+
+/* Identity check (seed 001: REGISTER's To user, other requests' From user,
+ * must be the authenticated user; Kamailio's check_to/check_from): 0 when
+ * claimed (user@host of the To or From URI) is auth_user@realm itself, or an
+ * alias granted to it in the store's sw_alias table (sipwarden-ctl alias add);
+ * -EPERM when not; -EAGAIN or -EIO when the store fails. auth_user may be
+ * "user@domain" (Kamailio's ha1b form): the domain must then be the realm.
+ * For the proxy's From check as well as the registrar's To check. */
+int auth_identity_check(struct store *store, struct slice auth_user, struct slice realm,
+			const struct sip_uri *claimed);
+
+/* Security events (one line each, stable key=value, see contrib/fail2ban):
+ * a value from the network is copied with everything but [A-Za-z0-9._@+-]
+ * %-escaped and cut at 64 bytes, so it can neither break the line nor forge
+ * a key. Writes a NUL-terminated string into out (cap >= 4). */
+void auth_log_value(struct slice v, char *out, size_t cap);
+
+/* Limiter API (used by auth_verify; exposed for tests and other callers). */
+int auth_limiter_new(struct auth_limiter **out, const struct auth_cfg *cfg);
+void auth_limiter_free(struct auth_limiter *l);
+/* Before verifying: the state of src_ip (and user from it, when user.len). */
+enum auth_limit auth_limiter_check(struct auth_limiter *l, const char *src_ip, struct slice user, uint64_t now_s);
+/* Count a failed attempt; may start a block (logged as event=blocked). */
+void auth_limiter_fail(struct auth_limiter *l, const char *src_ip, struct slice user, uint64_t now_s);
+/* Lift blocks: src_ip with user (user NULL: every entry of src_ip). Returns how many. */
+unsigned auth_limiter_lift(struct auth_limiter *l, const char *src_ip, const char *user, const char *why);
 
 #endif

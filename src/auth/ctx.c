@@ -1,6 +1,7 @@
-/* Per-daemon digest settings (RFC 7616 §3.3): the nonce key, a fixed opaque
- * value derived from it (so every node sharing the secret sends the same one)
- * and the random salt that gives unknown users a dummy HA1. */
+/* Per-daemon digest state (RFC 7616 §3.3): the nonce key, a fixed opaque
+ * value derived from it (so every node sharing the secret sends the same one),
+ * the random salt that gives unknown users a dummy HA1, the settings, the
+ * nonce-count replay table, the brute-force limiter and its store mirror. */
 #include "auth/auth_int.h"
 
 #include <errno.h>
@@ -8,23 +9,32 @@
 
 #include "base/util.h"
 
-/* Fill ctx from the configured secret (NULL: random, so nonces do not survive
- * a restart nor cross nodes). 0, -EINVAL (empty secret) or -errno from the
- * random source; ctx is wiped on failure. */
-int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s)
+/* Fill ctx from cfg (secret NULL: random, so nonces do not survive a restart
+ * nor cross nodes). 0, -EINVAL (empty secret), -ENOMEM or -errno; ctx is
+ * wiped and owns nothing on failure. */
+int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg)
 {
 	static const char label[] = "opaque";
 	uint8_t mac[AUTH_SHA256_LEN];
 	int err;
 
-	if (!ctx)
+	if (!ctx || !cfg || !cfg->nalgos || cfg->nalgos > AUTH_ALGO__COUNT)
 		return -EINVAL;
 	memset(ctx, 0, sizeof(*ctx));
-	err = auth_nonce_key_init(&ctx->nonce_key, secret, nonce_lifetime_s);
+	ctx->cfg = *cfg;
+	ctx->cfg.secret = NULL;
+	ctx->cfg.db_url = NULL;
+	err = auth_nonce_key_init(&ctx->nonce_key, cfg->secret, cfg->nonce_lifetime_s);
 	if (!err)
 		err = base_random(ctx->dummy_salt, sizeof(ctx->dummy_salt));
+	if (!err)
+		err = auth_replay_new(&ctx->replay, cfg->replay_slots);
+	if (!err && cfg->max_failures)
+		err = auth_limiter_new(&ctx->limiter, cfg);
+	if (!err && ctx->limiter && cfg->db_url)
+		err = auth_blocksync_start(&ctx->sync, cfg->db_url, ctx->limiter);
 	if (err) {
-		base_wipe(ctx, sizeof(*ctx));
+		auth_ctx_fini(ctx);
 		return err;
 	}
 	/* Eight bytes of HMAC(key, "opaque") in hex: stable, reveals nothing of the key. */
@@ -33,4 +43,29 @@ int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifet
 	base_hex(mac, 8, ctx->opaque);
 	base_wipe(mac, sizeof(mac));
 	return 0;
+}
+
+int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s)
+{
+	struct auth_cfg cfg;
+
+	auth_cfg_defaults(&cfg);
+	cfg.secret = secret;
+	cfg.nonce_lifetime_s = nonce_lifetime_s;
+	return auth_ctx_setup(ctx, &cfg);
+}
+
+void auth_ctx_fini(struct auth_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	auth_blocksync_stop(ctx->sync);
+	auth_limiter_free(ctx->limiter);
+	auth_replay_free(ctx->replay);
+	base_wipe(ctx, sizeof(*ctx));
+}
+
+bool auth_block_drops(const struct auth_ctx *ctx)
+{
+	return ctx->cfg.block_drop;
 }

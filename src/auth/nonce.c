@@ -1,7 +1,8 @@
 /* Stateless digest nonces (RFC 7616 §3.3, RFC 2617 §3.2.1 "nonce"): the server
  * signs the issue time with HMAC-SHA256 under a key that nodes may share, so
  * nothing is stored per nonce and any node can check any other node's nonce.
- * Replay within the lifetime is not detected here (no nonce-count state). */
+ * Optionally bound to the client's address (it enters the MAC). Replay within
+ * the lifetime is detected by replay.c, not here. */
 #include "auth/auth_int.h"
 
 #include <errno.h>
@@ -13,27 +14,39 @@
 #include "base/util.h"
 
 /*
- * Wire format. Raw bytes (30), sent as base64url without padding (RFC 4648 §5),
- * which is exactly 40 characters and contains no '"' or '\' to escape:
+ * Wire format, version 2. Raw bytes (33), sent as base64url without padding
+ * (RFC 4648 §5): exactly 44 characters, none of which needs escaping:
  *
- *  0        1        2                               10                 14
- *  +--------+--------+-------------------------------+------------------+
- *  | ver=1  | flags  | issued: u64 big-endian, UNIX  | random (4 bytes) |
- *  |        | (=0)   | seconds                       |                  |
- *  +--------+--------+-------------------------------+------------------+
- *  14                                                                  30
- *  +-------------------------------------------------------------------+
- *  | HMAC-SHA256(key->secret, bytes 0..13), first 16 bytes              |
- *  +-------------------------------------------------------------------+
+ *  0        1        2                      10               14          17
+ *  +--------+--------+----------------------+----------------+-----------+
+ *  | ver=2  | flags  | issued: u64 BE, UNIX | counter: u32   | random(3) |
+ *  |        |        | seconds              | BE, per process|           |
+ *  +--------+--------+----------------------+----------------+-----------+
+ *  17                                                                   33
+ *  +---------------------------------------------------------------------+
+ *  | HMAC-SHA256(key, bytes 0..16 [ | 0x00 | client address text ]),      |
+ *  | first 16 bytes; the address part only when flags has NONCE_BOUND   |
+ *  +---------------------------------------------------------------------+
+ *
+ * The counter and random bytes make every nonce unique; the first 8 MAC bytes
+ * (keyed, so uniformly spread and unforgeable) name the nonce's slot in the
+ * replay table, which works the same for a nonce another node issued.
+ * Version 1 (30 bytes, no counter) is still recognised, as stale.
  */
-#define NONCE_VERSION 1
-#define NONCE_SIGNED_LEN 14
+#define NONCE_VERSION 2
+#define NONCE_V1 1
+#define NONCE_BOUND 0x01
+#define NONCE_SIGNED_LEN 17
 #define NONCE_MAC_LEN 16
 #define NONCE_RAW_LEN (NONCE_SIGNED_LEN + NONCE_MAC_LEN)
 #define NONCE_TEXT_LEN (NONCE_RAW_LEN / 3 * 4)
+#define NONCE_V1_SIGNED_LEN 14
+#define NONCE_V1_RAW_LEN 30
+#define NONCE_V1_TEXT_LEN 40
 /* Clock skew tolerated between cluster nodes sharing the key. */
 #define NONCE_FUTURE_SKEW_S 5
 
+_Static_assert(NONCE_TEXT_LEN == AUTH_NONCE_TEXT_MAX, "nonce length");
 _Static_assert(NONCE_RAW_LEN % 3 == 0, "nonce text must need no padding");
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -100,28 +113,26 @@ static int pool_take(uint8_t *out, size_t n)
 	return 0;
 }
 
-static void sign(const struct auth_nonce_key *key, const uint8_t *raw, uint8_t mac[AUTH_SHA256_LEN])
+static uint32_t nonce_counter;
+
+static void sign(const struct auth_nonce_key *key, const uint8_t *raw, size_t signed_len, const char *ip,
+		 uint8_t mac[AUTH_SHA256_LEN])
 {
-	auth_hmac_sha256(key->secret, sizeof(key->secret), raw, NONCE_SIGNED_LEN, mac);
+	uint8_t msg[NONCE_SIGNED_LEN + 1 + 64];
+	size_t n = signed_len, iplen = ip ? strnlen(ip, 64) : 0;
+
+	memcpy(msg, raw, signed_len);
+	if (ip) {
+		msg[n++] = 0;
+		memcpy(msg + n, ip, iplen);
+		n += iplen;
+	}
+	auth_hmac_sha256(key->secret, sizeof(key->secret), msg, n, mac);
 }
 
-/* Fresh nonce for now_s into out (41 bytes needed). 40, -ENOSPC or -EIO. */
-int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out, size_t cap)
+static void b64_encode(const uint8_t *raw, size_t len, char *out)
 {
-	uint8_t raw[NONCE_RAW_LEN], mac[AUTH_SHA256_LEN];
-
-	if (cap < NONCE_TEXT_LEN + 1)
-		return -ENOSPC;
-	raw[0] = NONCE_VERSION;
-	raw[1] = 0;
-	for (int i = 0; i < 8; i++)
-		raw[2 + i] = (uint8_t)(now_s >> (56 - 8 * i));
-	if (pool_take(raw + 10, 4))
-		return -EIO;
-	sign(key, raw, mac);
-	memcpy(raw + NONCE_SIGNED_LEN, mac, NONCE_MAC_LEN);
-
-	for (size_t i = 0, o = 0; i < NONCE_RAW_LEN; i += 3) {
+	for (size_t i = 0, o = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
 
 		out[o++] = b64url[v >> 18];
@@ -129,8 +140,36 @@ int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out,
 		out[o++] = b64url[(v >> 6) & 63];
 		out[o++] = b64url[v & 63];
 	}
-	out[NONCE_TEXT_LEN] = '\0';
+	out[len / 3 * 4] = '\0';
+}
+
+/* Fresh nonce for now_s into out (45 bytes needed), bound to bind_ip when not
+ * NULL. 44, -ENOSPC or -EIO. */
+int auth_nonce_make_for(const struct auth_nonce_key *key, uint64_t now_s, const char *bind_ip, char *out,
+			size_t cap)
+{
+	uint8_t raw[NONCE_RAW_LEN], mac[AUTH_SHA256_LEN];
+	uint32_t ctr = __atomic_add_fetch(&nonce_counter, 1, __ATOMIC_RELAXED);
+
+	if (cap < NONCE_TEXT_LEN + 1)
+		return -ENOSPC;
+	raw[0] = NONCE_VERSION;
+	raw[1] = bind_ip ? NONCE_BOUND : 0;
+	for (int i = 0; i < 8; i++)
+		raw[2 + i] = (uint8_t)(now_s >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		raw[10 + i] = (uint8_t)(ctr >> (24 - 8 * i));
+	if (pool_take(raw + 14, 3))
+		return -EIO;
+	sign(key, raw, NONCE_SIGNED_LEN, bind_ip, mac);
+	memcpy(raw + NONCE_SIGNED_LEN, mac, NONCE_MAC_LEN);
+	b64_encode(raw, NONCE_RAW_LEN, out);
 	return NONCE_TEXT_LEN;
+}
+
+int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out, size_t cap)
+{
+	return auth_nonce_make_for(key, now_s, NULL, out, cap);
 }
 
 static int b64url_val(char c)
@@ -148,41 +187,65 @@ static int b64url_val(char c)
 	return -1;
 }
 
-/* Classify a nonce received back at now_s: INVALID for anything not exactly
- * our format under this key or issued more than the skew ahead, STALE when
- * older than the lifetime, else VALID. Constant-time MAC comparison. */
-enum auth_nonce_state auth_nonce_check(const struct auth_nonce_key *key, struct slice nonce, uint64_t now_s)
+static bool b64_decode(struct slice text, uint8_t *raw)
 {
-	uint8_t raw[NONCE_RAW_LEN], mac[AUTH_SHA256_LEN];
-	uint64_t issued = 0;
-
-	if (nonce.len != NONCE_TEXT_LEN)
-		return AUTH_NONCE_INVALID;
-	for (size_t i = 0, o = 0; i < NONCE_TEXT_LEN; i += 4) {
+	for (size_t i = 0, o = 0; i < text.len; i += 4) {
 		uint32_t v = 0;
 
 		for (size_t j = 0; j < 4; j++) {
-			int d = b64url_val(nonce.p[i + j]);
+			int d = b64url_val(text.p[i + j]);
 
 			if (d < 0)
-				return AUTH_NONCE_INVALID;
+				return false;
 			v = v << 6 | (uint32_t)d;
 		}
 		raw[o++] = (uint8_t)(v >> 16);
 		raw[o++] = (uint8_t)(v >> 8);
 		raw[o++] = (uint8_t)v;
 	}
-	sign(key, raw, mac);
-	/* The MAC is secret-dependent: compare in constant time. */
-	if (!base_ct_equal(mac, raw + NONCE_SIGNED_LEN, NONCE_MAC_LEN))
+	return true;
+}
+
+/* Classify a nonce received back at now_s from src_ip: INVALID for anything
+ * not exactly our format under this key (and address, when bound) or issued
+ * more than the skew ahead, STALE when older than the lifetime or of version 1,
+ * else VALID. Constant-time MAC comparison. */
+enum auth_nonce_state auth_nonce_check_from(const struct auth_nonce_key *key, struct slice nonce, uint64_t now_s,
+					    const char *src_ip, struct auth_nonce_info *info)
+{
+	uint8_t raw[NONCE_RAW_LEN], mac[AUTH_SHA256_LEN];
+	uint64_t issued = 0, tag = 0;
+	size_t signed_len;
+	bool v1 = nonce.len == NONCE_V1_TEXT_LEN, bound;
+
+	if (nonce.len != NONCE_TEXT_LEN && !v1)
 		return AUTH_NONCE_INVALID;
-	if (raw[0] != NONCE_VERSION || raw[1] != 0)
+	if (!b64_decode(nonce, raw))
+		return AUTH_NONCE_INVALID;
+	signed_len = v1 ? NONCE_V1_SIGNED_LEN : NONCE_SIGNED_LEN;
+	bound = !v1 && (raw[1] & NONCE_BOUND);
+	if (bound && !src_ip)
+		return AUTH_NONCE_INVALID;
+	sign(key, raw, signed_len, bound ? src_ip : NULL, mac);
+	/* The MAC is secret-dependent: compare in constant time. */
+	if (!base_ct_equal(mac, raw + signed_len, NONCE_MAC_LEN))
+		return AUTH_NONCE_INVALID;
+	if (raw[0] != (v1 ? NONCE_V1 : NONCE_VERSION) || (raw[1] & ~(v1 ? 0 : NONCE_BOUND)))
 		return AUTH_NONCE_INVALID;
 	for (int i = 0; i < 8; i++)
 		issued = issued << 8 | raw[2 + i];
+	for (int i = 0; i < 8; i++)
+		tag = tag << 8 | raw[signed_len + i];
 	if (issued > now_s + NONCE_FUTURE_SKEW_S)
 		return AUTH_NONCE_INVALID;
-	if (now_s > issued && now_s - issued > key->lifetime_s)
+	if (info)
+		*info = (struct auth_nonce_info){ .issued = issued, .tag = tag, .bound = bound };
+	if (v1 || (now_s > issued && now_s - issued > key->lifetime_s))
 		return AUTH_NONCE_STALE;
 	return AUTH_NONCE_VALID;
+}
+
+enum auth_nonce_state auth_nonce_check(const struct auth_nonce_key *key, struct slice nonce, uint64_t now_s)
+{
+	return auth_nonce_check_from(key, nonce, now_s, NULL, NULL);
 }

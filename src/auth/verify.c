@@ -1,8 +1,11 @@
 /* Digest credential verification for REGISTER and proxied requests (RFC 3261
- * §22.2-22.3, RFC 2617 §3.2.2 and §3.2.2.5, RFC 7616 §3.4). Picks the
- * credentials for our realm, checks their shape, the nonce, opaque and
- * digest-uri, then the response against the store. An unknown user costs the
- * same hashing as a wrong password and yields the same verdict and detail. */
+ * §22.2-22.3, RFC 2617 §3.2.2 and §3.2.2.5, RFC 7616 §3.4, RFC 8760). Limiter
+ * first, then the credentials for our realm: shape, algorithm offered, nonce
+ * (and its client address), opaque and digest-uri, the response against the
+ * HA1 of the chosen hash family (user found by name or by userhash, §3.4.4),
+ * then nonce-count replay and, only once the password is proven right, the
+ * account policy. An unknown user costs the same hashing as a wrong password
+ * and yields the same verdict and detail. */
 #include "auth/auth_int.h"
 
 #include <ctype.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "base/util.h"
 
 #define DETAIL_BAD_CRED "user unknown or bad password"
@@ -149,6 +153,8 @@ struct check {
 	const struct sip_msg *msg;
 	struct slice realm;   /* ours: the domain */
 	uint64_t now_s;
+	const char *src_ip;
+	struct auth_nonce_info info;
 	struct auth_result *res;
 	struct sip_digest_cred c;
 	enum auth_algo algo;
@@ -172,20 +178,50 @@ static enum auth_verdict verdict(struct check *k, enum auth_verdict v, const cha
 	return v;
 }
 
+/* The stored HA1 (or HA1b) of the algorithm's hash family. */
+static const char *stored_ha1(const struct store_cred *c, int rank, bool b)
+{
+	switch (rank) {
+	case STORE_HASH_SHA256:
+		return b ? c->ha1b_sha256 : c->ha1_sha256;
+	case STORE_HASH_SHA512_256:
+		return b ? c->ha1b_sha512t256 : c->ha1_sha512t256;
+	default:
+		return b ? c->ha1b : c->ha1;
+	}
+}
+
 /* Load the subscriber into res->cred and pick the expected HA1 into k->ha1.
  * 1 when usable, 0 when unknown or unusable (caller uses the dummy), <0 on a
  * store fault. Kamailio's ha1b: a username "user@domain" is looked up as user
- * and answered with ha1b = H(user@domain:realm:password). */
+ * and answered with ha1b = H(user@domain:realm:password). With userhash the
+ * username is H(user:realm) and finds the row through its indexed column. */
 static int load_ha1(struct check *k)
 {
 	struct store_cred *cred = &k->res->cred;
 	struct slice user = k->c.username, rrealm = k->c.realm;
 	const char *at = memchr(user.p, '@', user.len);
+	int rank = auth_algo_rank(k->algo);
 	bool via_b = false;
 	int rc;
 
 	if (memchr(user.p, '\\', user.len))
 		return 0; /* escaped quotes in a username: no such subscriber can exist */
+	if (k->c.userhash_true) {
+		rc = store_get_cred_by_userhash(k->store, (enum store_hash)rank, user, k->realm, cred);
+		if (rc == -ENOENT || rc == -EINVAL)
+			return 0;
+		if (rc)
+			return rc;
+		if (take_stored(stored_ha1(cred, rank, false), k->hexlen, k->ha1))
+			return 1;
+		if (cred->password[0]) {
+			auth_digest_ha1(k->algo, slice_cstr(cred->username), k->realm, slice_cstr(cred->password),
+					k->ha1);
+			return 1;
+		}
+		return 0;
+	}
 	rc = store_get_cred(k->store, user, k->realm, cred);
 	if (rc == -ENOENT && at && at > user.p &&
 	    slice_caseeq(slice_from(at + 1, (size_t)(user.p + user.len - at - 1)), k->realm)) {
@@ -197,9 +233,7 @@ static int load_ha1(struct check *k)
 	if (rc)
 		return rc;
 
-	if (!via_b && take_stored(cred->ha1, k->hexlen, k->ha1))
-		return 1;
-	if (via_b && take_stored(cred->ha1b, k->hexlen, k->ha1))
+	if (take_stored(stored_ha1(cred, rank, via_b), k->hexlen, k->ha1))
 		return 1;
 	if (cred->password[0]) {
 		/* The client hashed the realm it was given; ours modulo case. */
@@ -209,6 +243,73 @@ static int load_ha1(struct check *k)
 		return 1;
 	}
 	return 0; /* row without any usable secret: cannot authenticate */
+}
+
+/* The algorithm is one we offer (and not below the realm's minimum). */
+static bool offered(const struct auth_ctx *ctx, enum auth_algo a)
+{
+	for (unsigned i = 0; i < ctx->cfg.nalgos; i++)
+		if (ctx->cfg.algos[i] == a)
+			return auth_algo_rank(a) >= ctx->cfg.min_rank;
+	return false;
+}
+
+static uint32_t parse_nc(struct slice nc)
+{
+	uint32_t v = 0;
+
+	for (size_t i = 0; i < nc.len; i++)
+		v = v << 4 | (uint32_t)unhex(nc.p[i]);
+	return v;
+}
+
+/* The password is proven right: account state and algorithm policy, the
+ * downgrade pin, and rspauth for Authentication-Info. */
+static enum auth_verdict policy(struct check *k)
+{
+	struct store_cred *cred = &k->res->cred;
+	const char *why = NULL, *refusal;
+	int rank = auth_algo_rank(k->algo);
+	struct auth_digest_in in;
+	char u[200];
+
+	if (k->c.userhash_true)
+		k->res->username = slice_cstr(cred->username);
+	refusal = auth_policy_refusal(k->ctx, cred, k->algo, k->now_s, &why);
+	if (refusal) {
+		auth_log_value(k->res->username, u, sizeof(u));
+		log_security("account_refused", "src=%s user=\"%s\" realm=\"%.*s\" reason=%s algorithm=%s",
+			     k->src_ip ? k->src_ip : "-", u, (int)k->realm.len, k->realm.p, why,
+			     auth_algo_name(k->algo));
+		k->res->reason = refusal;
+		return verdict(k, AUTH_FORBIDDEN, why);
+	}
+	/* Downgrade pin: written only when the strongest family used rises. */
+	if (rank > cred->pin_algo) {
+		int err = store_user_raise_pin(k->store, cred->username, cred->domain, rank);
+
+		if (err && err != -ENOENT)
+			LOG_WARN("auth: cannot record the algorithm used by a subscriber: %s", strerror(-err));
+	}
+	/* RFC 2617 §3.2.3 / RFC 7616 §3.5: rspauth has an empty method. */
+	in = (struct auth_digest_in){
+		.algo = k->algo,
+		.ha1 = slice_from(k->ha1, k->hexlen),
+		.nonce = k->c.nonce,
+		.nc = k->c.nc,
+		.cnonce = k->c.cnonce,
+		.qop = k->c.qop,
+		.method = slice_from("", 0),
+		.uri = k->c.uri,
+		.body = slice_from("", 0),
+	};
+	if (k->c.qop.len && auth_digest_response(&in, k->res->rspauth) == 0) {
+		k->res->qop = k->c.qop;
+		k->res->nc = k->c.nc;
+		k->res->cnonce = k->c.cnonce;
+	}
+	k->res->algo = k->algo;
+	return verdict(k, AUTH_OK, "ok");
 }
 
 static enum auth_verdict check_cred(struct check *k)
@@ -225,10 +326,12 @@ static enum auth_verdict check_cred(struct check *k)
 	k->res->username = c->username;
 	if (!c->username.len || !c->nonce.len || !c->uri.len || !c->response.len)
 		return verdict(k, AUTH_MALFORMED, "missing digest parameter");
-	if (c->userhash_true)
+	if (c->userhash_true && !k->ctx->cfg.userhash)
 		return verdict(k, AUTH_MALFORMED, "userhash not offered");
 	if (auth_algo_parse(c->algorithm, &k->algo))
 		return verdict(k, AUTH_CHALLENGE, "algorithm unsupported");
+	if (!offered(k->ctx, k->algo))
+		return verdict(k, AUTH_CHALLENGE, "algorithm not offered");
 	k->hexlen = auth_algo_hexlen(k->algo);
 	if (c->qop.len) {
 		/* RFC 2617 §3.2.2: with qop, nc and cnonce are mandatory. */
@@ -245,9 +348,11 @@ static enum auth_verdict check_cred(struct check *k)
 		return verdict(k, AUTH_MALFORMED, "not a request");
 	if (!uri_matches(k->msg, c->uri))
 		return verdict(k, AUTH_DENIED, "digest-uri mismatch");
-	ns = auth_nonce_check(&k->ctx->nonce_key, c->nonce, k->now_s);
+	ns = auth_nonce_check_from(&k->ctx->nonce_key, c->nonce, k->now_s, k->src_ip, &k->info);
 	if (ns == AUTH_NONCE_INVALID)
 		return verdict(k, AUTH_DENIED, "nonce invalid");
+	if (k->ctx->cfg.bind_nonce_to_ip && !k->info.bound && k->src_ip)
+		return verdict(k, AUTH_DENIED, "nonce not bound to the client address");
 
 	/* Dummy HA1 = H(hex(salt):username): computed on every path so that a
 	 * known user costs what an unknown one does. */
@@ -286,26 +391,28 @@ static enum auth_verdict check_cred(struct check *k)
 		return verdict(k, AUTH_DENIED, DETAIL_BAD_CRED);
 	if (ns == AUTH_NONCE_STALE)
 		return verdict(k, AUTH_STALE, "nonce stale");
-	return verdict(k, AUTH_OK, "ok");
+
+	/* RFC 7616 §3.4: nc counts the requests on one nonce; without qop (RFC
+	 * 2069) a nonce is good for one request, counted as nc 1. */
+	switch (auth_replay_use(k->ctx->replay, &k->info, c->qop.len ? parse_nc(c->nc) : 1,
+				k->ctx->cfg.one_time_nonce)) {
+	case AUTH_REPLAY_FRESH:
+		break;
+	case AUTH_REPLAY_SEEN:
+		return verdict(k, AUTH_REPLAYED, "nonce-count replayed");
+	case AUTH_REPLAY_STALE:
+		return verdict(k, AUTH_STALE, "nonce no longer tracked");
+	}
+	return policy(k);
 }
 
-/* Verdict for the credentials of our realm in msg (see auth.h). On AUTH_OK
- * result->cred holds the row (wipe it after use; the caller checks its status)
- * and result->username views the message; otherwise result->cred is wiped.
- * result->detail is static text safe to log. Synchronous: one or two store
- * lookups. */
-enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, const struct sip_msg *msg,
-			     enum sip_hdr_id hdr, struct slice realm, uint64_t now_s,
-			     struct auth_result *result)
+static enum auth_verdict find_cred(struct check *k, enum sip_hdr_id hdr)
 {
-	struct check k = { .ctx = ctx, .store = store, .msg = msg, .realm = realm, .now_s = now_s,
-			   .res = result };
 	const struct sip_hdr *h;
 
-	memset(result, 0, sizeof(*result));
 	/* RFC 3261 §22.3: several hops may have challenged; use the first
 	 * credentials for our realm, leave the others for their owners. */
-	for (h = sip_msg_hdr(msg, hdr); h; h = sip_msg_hdr_next(msg, h)) {
+	for (h = sip_msg_hdr(k->msg, hdr); h; h = sip_msg_hdr_next(k->msg, h)) {
 		struct slice r;
 
 		if (h->id != hdr)
@@ -314,16 +421,80 @@ enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, co
 		struct slice v = slice_trim(h->value);
 		if (v.len < 7 || strncasecmp(v.p, "Digest", 6) != 0 || (v.p[6] != ' ' && v.p[6] != '\t'))
 			continue;
-		if (sip_digest_cred_parse(&k.c, h->value) == 0) {
-			if (!k.c.realm.len)
-				return verdict(&k, AUTH_MALFORMED, "malformed credentials");
-			if (realm_eq(k.c.realm, realm))
-				return check_cred(&k);
+		if (sip_digest_cred_parse(&k->c, h->value) == 0) {
+			if (!k->c.realm.len)
+				return verdict(k, AUTH_MALFORMED, "malformed credentials");
+			if (realm_eq(k->c.realm, k->realm)) {
+				/* (user, source) blocks apply before any work on the answer. */
+				if (k->ctx->limiter && k->src_ip) {
+					enum auth_limit l = auth_limiter_check(k->ctx->limiter, k->src_ip,
+									       k->c.username, k->now_s);
+					k->res->username = k->c.username;
+					if (l == AUTH_LIMIT_BLOCKED) {
+						k->res->reason = "Forbidden";
+						return verdict(k, AUTH_BLOCKED, "blocked");
+					}
+					if (l == AUTH_LIMIT_SLOW)
+						return verdict(k, AUTH_SLOWED, "slowed");
+				}
+				return check_cred(k);
+			}
 			continue;
 		}
-		if (find_realm(h->value, &r) && r.len && !realm_eq(r, realm))
+		if (find_realm(h->value, &r) && r.len && !realm_eq(r, k->realm))
 			continue;
-		return verdict(&k, AUTH_MALFORMED, "malformed credentials");
+		return verdict(k, AUTH_MALFORMED, "malformed credentials");
 	}
-	return verdict(&k, AUTH_CHALLENGE, "no credentials for realm");
+	return verdict(k, AUTH_CHALLENGE, "no credentials for realm");
+}
+
+/* Verdict for the credentials of our realm in the request (see auth.h). On
+ * AUTH_OK result->cred holds the row (wipe it after use) and result->username
+ * views the message (or, with userhash, result->cred.username); otherwise
+ * result->cred is wiped. result->detail is static text safe to log. */
+enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
+			      struct auth_result *result)
+{
+	struct check k = { .ctx = ctx, .store = store, .msg = req->msg, .realm = req->realm, .now_s = req->now_s,
+			   .src_ip = req->src_ip, .res = result };
+	enum auth_verdict v;
+
+	memset(result, 0, sizeof(*result));
+	/* A blocked source gets no work at all, whatever it sends. */
+	if (ctx->limiter && req->src_ip) {
+		enum auth_limit l = auth_limiter_check(ctx->limiter, req->src_ip, slice_from("", 0), req->now_s);
+
+		if (l == AUTH_LIMIT_BLOCKED) {
+			result->reason = "Forbidden";
+			return verdict(&k, AUTH_BLOCKED, "blocked");
+		}
+	}
+	v = find_cred(&k, req->hdr);
+	if (v == AUTH_DENIED) {
+		char u[200];
+
+		auth_log_value(result->username, u, sizeof(u));
+		/* src first: fail2ban's filter anchors on it (contrib/fail2ban). */
+		log_security("auth_failed", "src=%s user=\"%s\" realm=\"%.*s\" method=%.*s reason=\"%s\"",
+			     req->src_ip ? req->src_ip : "-", u, (int)req->realm.len, req->realm.p,
+			     (int)(req->msg->method_name.len > 16 ? 16 : req->msg->method_name.len),
+			     req->msg->method_name.p ? req->msg->method_name.p : "", result->detail);
+		auth_limiter_fail(ctx->limiter, req->src_ip, result->username, req->now_s);
+	} else if (v == AUTH_REPLAYED) {
+		char u[200];
+
+		auth_log_value(result->username, u, sizeof(u));
+		log_security("auth_replay", "src=%s user=\"%s\" realm=\"%.*s\"", req->src_ip ? req->src_ip : "-", u,
+			     (int)req->realm.len, req->realm.p);
+	}
+	return v;
+}
+
+enum auth_verdict auth_check(const struct auth_ctx *ctx, struct store *store, const struct sip_msg *msg,
+			     enum sip_hdr_id hdr, struct slice realm, uint64_t now_s,
+			     struct auth_result *result)
+{
+	struct auth_req req = { .msg = msg, .hdr = hdr, .realm = realm, .now_s = now_s };
+
+	return auth_verify(ctx, store, &req, result);
 }

@@ -62,6 +62,33 @@
 #define SW_MAX_TCP_CONNS 4096
 #define SW_TCP_IDLE_TIMEOUT_S 300
 
+/* TCP/TLS connections from one source IP address, all workers together. A
+ * phone needs one, a NATed office a few dozen; more is one host hoarding
+ * sockets and memory (each connection may buffer SW_MAX_MSG_SIZE bytes). */
+#define SW_DEFAULT_MAX_CONNS_PER_IP 64
+/* Buckets of the shared per-IP connection counters; addresses sharing a
+ * bucket share a count, which only errs on the side of refusing. */
+#define SW_CONN_IP_BUCKETS 4096
+
+/* Seconds within which a started message must be complete on a stream. An
+ * honest client sends a message in one burst; one that trickles bytes
+ * (slowloris) would otherwise hold its buffer forever while never idle. */
+#define SW_TCP_MESSAGE_TIMEOUT_S 10
+
+/* Seconds a TLS handshake may take from accept. A real handshake on a LAN or
+ * the Internet takes well under one second; a silent or slow peer is cut. */
+#define SW_TLS_HANDSHAKE_TIMEOUT_S 5
+
+/* SNI entries ([tls] sni): server names with a certificate of their own. */
+#define SW_MAX_TLS_SNI 16
+
+/* Bytes of a file path in the configuration (certificate, key, CA). */
+#define SW_MAX_PATH 256
+
+/* Bytes of a TLS peer identity kept per connection (a SAN URI such as
+ * "sip:user@domain" or a DNS name; longer ones are refused, not cut). */
+#define SW_MAX_PEER_IDENTITY 160
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

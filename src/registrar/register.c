@@ -59,19 +59,6 @@ static void reply(struct registrar_reply *rep, int code, const char *reason)
 	rep->reason = reason;
 }
 
-/* The auth username must name the To user (seed 001: $au == $tU). A username
- * of the form user@domain (Kamailio's ha1b) must also name the To domain. */
-static bool identity_matches(struct slice auth_user, const struct sip_uri *to)
-{
-	const char *at = memchr(auth_user.p, '@', auth_user.len);
-
-	if (!at)
-		return slice_eq(auth_user, to->user);
-	struct slice u = slice_from(auth_user.p, (size_t)(at - auth_user.p));
-	struct slice d = slice_from(at + 1, auth_user.len - u.len - 1);
-	return slice_eq(u, to->user) && slice_caseeq(d, to->host);
-}
-
 void registrar_handle(struct registrar *r, const struct registrar_req *req, struct registrar_reply *rep)
 {
 	const struct sip_msg *msg = req->msg;
@@ -91,6 +78,21 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 		reply(rep, 403, "Domain Not Served");
 		return;
 	}
+	/* [auth] tls_only_domains: no digest exchange in the clear (RFC 3261 §26.3.1). */
+	if (!req->secure && registrar_tls_required(&r->cfg, to->host)) {
+		log_security("tls_required", "src=%s realm=\"%.*s\"", req->src_ip, (int)to->host.len, to->host.p);
+		reply(rep, 403, "TLS Required");
+		return;
+	}
+	/* [tls] require_cert_identity_match: the client certificate names this AOR. */
+	if (req->secure && r->cfg.require_cert_identity &&
+	    !registrar_cert_identity_matches(req->peer_identity, to->user, to->host)) {
+		log_security("cert_identity_mismatch", "src=%s to_user=\"%.*s\" realm=\"%.*s\" cert=\"%s\"",
+			     req->src_ip, (int)to->user.len, to->user.p, (int)to->host.len, to->host.p,
+			     req->peer_identity ? req->peer_identity : "(none)");
+		reply(rep, 403, "Certificate Does Not Match");
+		return;
+	}
 
 	/* The realm is the domain in lower case: stored HA1s were computed with it. */
 	char realm_buf[SW_MAX_DOMAIN + 1];
@@ -101,24 +103,32 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 	struct slice realm = slice_from(realm_buf, to->host.len);
 
 	memset(&res, 0, sizeof(res));
-	enum auth_verdict v = auth_check(req->auth, req->store, msg, SIP_HDR_AUTHORIZATION, realm, req->now_s, &res);
+	struct auth_req areq = { .msg = msg, .hdr = SIP_HDR_AUTHORIZATION, .realm = realm,
+				 .src_ip = req->src_ip, .now_s = req->now_s };
+	enum auth_verdict v = auth_verify(req->auth, req->store, &areq, &res);
 	switch (v) {
 	case AUTH_OK:
 		break;
-	case AUTH_DENIED:
-		log_security("auth_failed", "src=%s user=\"%.*s\" realm=\"%.*s\" method=REGISTER reason=\"%s\"",
-			     req->src_ip, (int)(res.username.len > 64 ? 64 : res.username.len),
-			     res.username.p ? res.username.p : "", (int)to->host.len, to->host.p,
-			     res.detail ? res.detail : "denied");
-		/* a fresh challenge, exactly as for no credentials */
-		/* fall through */
+	case AUTH_DENIED:   /* logged and counted by auth_verify */
+	case AUTH_REPLAYED: /* a replay learns nothing: the same fresh challenge */
 	case AUTH_CHALLENGE:
 	case AUTH_STALE:
-		if (auth_challenge_build(req->auth, realm, v == AUTH_STALE, false, req->now_s, &rep->hdrs)) {
+		if (auth_challenge_add(req->auth, realm, v == AUTH_STALE, false, req->src_ip, req->now_s,
+				       &rep->hdrs)) {
 			reply(rep, 500, "Challenge Too Large");
 			return;
 		}
 		reply(rep, 401, "Unauthorized");
+		return;
+	case AUTH_FORBIDDEN:
+		reply(rep, 403, res.reason);
+		return;
+	case AUTH_BLOCKED:
+		/* [auth] block_response = drop: no answer at all (code 0). */
+		reply(rep, auth_block_drops(req->auth) ? 0 : 403, res.reason);
+		return;
+	case AUTH_SLOWED:
+		reply(rep, 0, NULL); /* answered by silence: the client's retransmission waits */
 		return;
 	case AUTH_MALFORMED:
 		reply(rep, 400, "Malformed Authorization Header");
@@ -129,19 +139,28 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 		return;
 	}
 
-	int status = res.cred.status;
-	store_cred_wipe(&res.cred);
-	if (!identity_matches(res.username, to)) {
-		log_security("identity_mismatch", "src=%s user=\"%.*s\" to_user=\"%.*s\" realm=\"%.*s\"",
-			     req->src_ip, (int)(res.username.len > 64 ? 64 : res.username.len), res.username.p,
-			     (int)to->user.len, to->user.p, (int)to->host.len, to->host.p);
+	/* Seed 001 ($au == $tU) or an alias granted in the store (auth_identity_check). */
+	int id = auth_identity_check(req->store, res.username, realm, to);
+	if (id) {
+		char u[200], tu[200];
+
+		auth_log_value(res.username, u, sizeof(u));
+		auth_log_value(to->user, tu, sizeof(tu));
+		store_cred_wipe(&res.cred);
+		if (id != -EPERM) {
+			sip_buf_puts(&rep->hdrs, "Retry-After: 5\r\n");
+			reply(rep, 503, "Service Unavailable");
+			return;
+		}
+		log_security("identity_mismatch", "src=%s user=\"%s\" to_user=\"%s\" realm=\"%.*s\"", req->src_ip, u, tu,
+			     (int)realm.len, realm.p);
 		reply(rep, 403, "Forbidden auth ID");
 		return;
 	}
-	if (status != 0) {
-		log_security("account_disabled", "src=%s user=\"%.*s\" realm=\"%.*s\"", req->src_ip,
-			     (int)to->user.len, to->user.p, (int)to->host.len, to->host.p);
-		reply(rep, 403, "Account Disabled");
+	store_cred_wipe(&res.cred);
+	/* RFC 7616 §3.5: let the client authenticate us (and skip a round trip). */
+	if (auth_info_add(req->auth, &res, false, req->src_ip, req->now_s, &rep->hdrs)) {
+		reply(rep, 500, "Reply Too Large");
 		return;
 	}
 
@@ -166,6 +185,35 @@ int registrar_lookup(struct registrar *r, struct slice aor, uint64_t now_s, regi
 			continue;
 		if (fn)
 			fn(binding_contact(b), b->contact_len, b->expires, arg);
+		n++;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return n;
+}
+
+int registrar_lookup_bindings(struct registrar *r, struct slice aor, uint64_t now_s, registrar_binding_fn fn,
+			      void *arg)
+{
+	uint64_t h = location_hash(aor);
+	struct loc_shard *sh = location_shard(&r->loc, h);
+	int n = 0;
+
+	pthread_mutex_lock(&sh->lock);
+	struct aor_rec *rec = location_find(sh, aor, h);
+	for (struct binding *b = rec ? rec->bindings : NULL; b; b = b->next) {
+		if (b->expires <= (int64_t)now_s)
+			continue;
+		if (fn) {
+			struct registrar_contact c = {
+				.contact = binding_contact(b),
+				.contact_len = b->contact_len,
+				.received = binding_received(b),
+				.received_len = b->received_len,
+				.expires = b->expires,
+				.q = b->q,
+			};
+			fn(&c, arg);
+		}
 		n++;
 	}
 	pthread_mutex_unlock(&sh->lock);

@@ -21,6 +21,13 @@ struct registrar_cfg {
 	unsigned flush_interval_ms;/**< write-back period to the store */
 	char domains[SW_MAX_DOMAINS][SW_MAX_DOMAIN + 1];
 	unsigned ndomains;         /**< 0: any domain present in the store is served */
+	/* Domains whose digest exchanges must run over TLS ([auth] tls_only_domains):
+	 * over UDP/TCP their requests get 403 TLS Required, never a challenge. */
+	char tls_only[SW_MAX_DOMAINS][SW_MAX_DOMAIN + 1];
+	unsigned ntls_only;
+	/* [tls] require_cert_identity_match: a REGISTER over TLS with a client
+	 * certificate must name, in To, the identity of that certificate. */
+	bool require_cert_identity;
 	const char *db_url;        /**< store URL for the persistence thread */
 };
 
@@ -42,10 +49,13 @@ struct registrar_req {
 	struct store *store;       /**< the calling thread's own store handle */
 	const char *received;      /**< "udp:IP:PORT" the request came from */
 	const char *src_ip;        /**< for security events */
+	bool secure;               /**< arrived over TLS */
+	const char *peer_identity; /**< verified TLS client certificate identity, or NULL */
 	uint64_t now_s;
 };
 
-/* The reply decided for a request: status, reason, and header lines to add. */
+/* The reply decided for a request: status, reason, and header lines to add.
+ * code 0 means send nothing (the auth limiter's slowed or dropped sources). */
 struct registrar_reply {
 	int code;
 	const char *reason;
@@ -57,10 +67,30 @@ struct registrar_reply {
  * rules. Always fills rep (never leaves a request unanswered). */
 void registrar_handle(struct registrar *r, const struct registrar_req *req, struct registrar_reply *rep);
 
+/* TLS policy (tls_policy.c). True when requests for domain must come over TLS. */
+bool registrar_tls_required(const struct registrar_cfg *cfg, struct slice domain);
+/* True when a certificate identity names the AOR user@host: a URI
+ * "sip:user@host" / "sips:user@host", a bare "user@host", or a host name
+ * equal to host (a certificate for the whole domain). Case-insensitive host. */
+bool registrar_cert_identity_matches(const char *identity, struct slice user, struct slice host);
+
 /* Current bindings of an AOR ("user@domain"), for tests and the proxy:
  * calls fn for each unexpired contact; returns how many. */
 typedef void (*registrar_contact_fn)(const char *contact, size_t len, int64_t expires, void *arg);
 int registrar_lookup(struct registrar *r, struct slice aor, uint64_t now_s, registrar_contact_fn fn, void *arg);
+/* The same with the source the REGISTER came from ("udp:IP:PORT", empty when
+ * unknown), for reaching contacts behind NAT (RFC 3261 §10.3 step 7 keeps it). */
+struct registrar_contact {
+	const char *contact;
+	size_t contact_len;
+	const char *received;
+	size_t received_len;
+	int64_t expires;
+	int q;                     /**< q * 1000, -1 when absent */
+};
+typedef void (*registrar_binding_fn)(const struct registrar_contact *c, void *arg);
+int registrar_lookup_bindings(struct registrar *r, struct slice aor, uint64_t now_s, registrar_binding_fn fn,
+			      void *arg);
 /* Number of AORs and bindings currently held. */
 void registrar_counts(struct registrar *r, uint64_t *aors, uint64_t *bindings);
 

@@ -2,7 +2,11 @@
  * table plus `status`, the `location` table, WAL journal, a short busy timeout
  * (a locked database is -EAGAIN, never a long stall of a worker), statements
  * prepared once per connection, and a fresh connection after any I/O fault so
- * the store recovers by itself when the file comes back. Never logs a value. */
+ * the store recovers by itself when the file comes back. Never logs a value.
+ * Schema 2 adds, by ALTER TABLE on existing databases: one HA1 (and HA1b) per
+ * RFC 7616/8760 hash family, precomputed userhash columns (RFC 7616 §3.4.4;
+ * indexed, so finding a user by hash is one lookup and never a scan hashing
+ * every row), policy columns, and the sw_alias and sw_blocks tables. */
 #include "store/store_int.h"
 
 #include <errno.h>
@@ -12,12 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
 #include "base/log.h"
 #include "base/util.h"
 
 /* Schema revision of sipwarden's own tables, kept in PRAGMA user_version (the
  * Kamailio `version` table is left to Kamailio). */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* Default wait for a lock held by another connection: short, because a worker
  * waiting here stalls every transaction it owns. */
 #define BUSY_TIMEOUT_MS 200
@@ -28,10 +34,27 @@
 
 enum stmt_id {
 	ST_GET_CRED,
+	ST_GET_CRED_UH_MD5,
+	ST_GET_CRED_UH_SHA256,
+	ST_GET_CRED_UH_SHA512,
 	ST_USER_ADD,
 	ST_USER_UPDATE,
 	ST_USER_DEL,
-	ST_USER_STATUS,
+	ST_SET_STATUS,
+	ST_SET_MIN_ALGO,
+	ST_SET_PIN,
+	ST_SET_VALID_UNTIL,
+	ST_SET_LOCKED_UNTIL,
+	ST_RAISE_PIN,
+	ST_ALIAS_ADD,
+	ST_ALIAS_DEL,
+	ST_ALIAS_CHECK,
+	ST_ALIAS_LIST,
+	ST_BLOCK_PUT,
+	ST_BLOCK_DEL_ONE,
+	ST_BLOCK_DEL_SRC,
+	ST_BLOCK_LIST,
+	ST_BLOCK_PURGE,
 	ST_USER_LIST_ALL,
 	ST_USER_LIST_DOM,
 	ST_LOC_PUT,
@@ -45,25 +68,76 @@ enum stmt_id {
 	ST__COUNT
 };
 
+/* Columns read by read_cred(), in this order. */
+#define CRED_COLS                                                                                  \
+	"username, domain, password, ha1, ha1b, $EMAIL, $RPID, status, ha1_sha256, ha1b_sha256,"   \
+	" ha1_sha512t256, ha1b_sha512t256, min_algo, auth_pin, valid_until, locked_until"
+
+/* Columns of a user walk: no secret, only whether each family's HA1 exists. */
+#define LIST_COLS                                                                                  \
+	"username, domain, $EMAIL, $RPID, status, ha1 != '', ha1_sha256 != '', ha1_sha512t256 != '',"  \
+	" min_algo, auth_pin, valid_until, locked_until"
+
 /* $LOC is the location table; $EMAIL and $RPID are the optional Kamailio columns
  * (absent from Kamailio 5 databases), replaced by constants when missing.
  * Usernames compare exactly, domains case-insensitively. GET_CRED has no ORDER
  * BY (a sorter would double its cost): only a foreign writer can store one
  * account twice in two domain cases, and the index order still picks one. */
 static const char *const stmt_sql[ST__COUNT] = {
-	[ST_GET_CRED] = "SELECT username, domain, password, ha1, ha1b, $EMAIL, $RPID, status FROM subscriber"
+	[ST_GET_CRED] = "SELECT " CRED_COLS " FROM subscriber"
 			" WHERE username = ?1 AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_USER_ADD] = "INSERT INTO subscriber (username, domain, password, ha1, ha1b, status)"
-			" SELECT ?1, ?2, ?3, ?4, ?5, 0 WHERE NOT EXISTS (SELECT 1 FROM subscriber"
-			" WHERE username = ?1 AND domain = ?2 COLLATE NOCASE)",
+	[ST_GET_CRED_UH_MD5] = "SELECT " CRED_COLS " FROM subscriber"
+			       " WHERE userhash_md5 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
+	[ST_GET_CRED_UH_SHA256] = "SELECT " CRED_COLS " FROM subscriber"
+				  " WHERE userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
+	[ST_GET_CRED_UH_SHA512] = "SELECT " CRED_COLS " FROM subscriber"
+				  " WHERE userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
+	[ST_USER_ADD] = "INSERT INTO subscriber (username, domain, password, ha1, ha1b, status, ha1_sha256,"
+			" ha1b_sha256, ha1_sha512t256, ha1b_sha512t256, userhash_md5, userhash_sha256,"
+			" userhash_sha512t256)"
+			" SELECT ?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9,"
+			" COALESCE(NULLIF(?10, ''), sw_userhash(0, ?1, lower(?2))),"
+			" COALESCE(NULLIF(?11, ''), sw_userhash(1, ?1, lower(?2))),"
+			" COALESCE(NULLIF(?12, ''), sw_userhash(2, ?1, lower(?2))) WHERE NOT EXISTS"
+			" (SELECT 1 FROM subscriber WHERE username = ?1 AND domain = ?2 COLLATE NOCASE)",
 	[ST_USER_UPDATE] = "UPDATE subscriber SET password = COALESCE(?3, password), ha1 = COALESCE(?4, ha1),"
-			   " ha1b = COALESCE(?5, ha1b) WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+			   " ha1b = COALESCE(?5, ha1b), ha1_sha256 = COALESCE(?6, ha1_sha256),"
+			   " ha1b_sha256 = COALESCE(?7, ha1b_sha256),"
+			   " ha1_sha512t256 = COALESCE(?8, ha1_sha512t256),"
+			   " ha1b_sha512t256 = COALESCE(?9, ha1b_sha512t256),"
+			   " userhash_md5 = COALESCE(?10, userhash_md5),"
+			   " userhash_sha256 = COALESCE(?11, userhash_sha256),"
+			   " userhash_sha512t256 = COALESCE(?12, userhash_sha512t256)"
+			   " WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
 	[ST_USER_DEL] = "DELETE FROM subscriber WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
-	[ST_USER_STATUS] = "UPDATE subscriber SET status = ?3 WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
-	[ST_USER_LIST_ALL] = "SELECT username, domain, $EMAIL, $RPID, status FROM subscriber"
-			     " ORDER BY domain COLLATE NOCASE, username",
-	[ST_USER_LIST_DOM] = "SELECT username, domain, $EMAIL, $RPID, status FROM subscriber"
-			     " WHERE domain = ?1 COLLATE NOCASE ORDER BY username",
+	[ST_SET_STATUS] = "UPDATE subscriber SET status = ?3 WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+	[ST_SET_MIN_ALGO] = "UPDATE subscriber SET min_algo = ?3 WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+	[ST_SET_PIN] = "UPDATE subscriber SET auth_pin = ?3 WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+	[ST_SET_VALID_UNTIL] = "UPDATE subscriber SET valid_until = ?3"
+			       " WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+	[ST_SET_LOCKED_UNTIL] = "UPDATE subscriber SET locked_until = ?3"
+				" WHERE username = ?1 AND domain = ?2 COLLATE NOCASE",
+	/* Written only when the pin rises: the WHERE makes a repeat a no-op. */
+	[ST_RAISE_PIN] = "UPDATE subscriber SET auth_pin = ?3"
+			 " WHERE username = ?1 AND domain = ?2 COLLATE NOCASE AND auth_pin < ?3",
+	[ST_ALIAS_ADD] = "INSERT INTO sw_alias (username, domain, alias_username, alias_domain)"
+			 " VALUES (?1, lower(?2), ?3, lower(?4))",
+	[ST_ALIAS_DEL] = "DELETE FROM sw_alias WHERE username = ?1 AND domain = lower(?2)"
+			 " AND alias_username = ?3 AND alias_domain = lower(?4)",
+	[ST_ALIAS_CHECK] = "SELECT 1 FROM sw_alias WHERE username = ?1 AND domain = lower(?2)"
+			   " AND alias_username = ?3 AND alias_domain = lower(?4) LIMIT 1",
+	[ST_ALIAS_LIST] = "SELECT username, domain, alias_username, alias_domain FROM sw_alias"
+			  " ORDER BY domain, username, alias_domain, alias_username",
+	[ST_BLOCK_PUT] = "INSERT INTO sw_blocks (src, username, since, until, reason) VALUES (?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT (src, username) DO UPDATE SET since = excluded.since,"
+			 " until = excluded.until, reason = excluded.reason",
+	[ST_BLOCK_DEL_ONE] = "DELETE FROM sw_blocks WHERE src = ?1 AND username = ?2",
+	[ST_BLOCK_DEL_SRC] = "DELETE FROM sw_blocks WHERE src = ?1",
+	[ST_BLOCK_LIST] = "SELECT src, username, since, until, reason FROM sw_blocks ORDER BY src, username",
+	[ST_BLOCK_PURGE] = "DELETE FROM sw_blocks WHERE until <= ?1",
+	[ST_USER_LIST_ALL] = "SELECT " LIST_COLS " FROM subscriber ORDER BY domain COLLATE NOCASE, username",
+	[ST_USER_LIST_DOM] = "SELECT " LIST_COLS " FROM subscriber WHERE domain = ?1 COLLATE NOCASE"
+			     " ORDER BY username",
 	[ST_LOC_PUT] = "INSERT INTO $LOC (aor, contact, received, call_id, cseq, expires, q, user_agent)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (aor, contact) DO UPDATE SET"
 		       " received = excluded.received, call_id = excluded.call_id, cseq = excluded.cseq,"
@@ -107,6 +181,45 @@ static const char *const stmt_sql[ST__COUNT] = {
 	" user_agent VARCHAR(128) NOT NULL DEFAULT '',"                                            \
 	" UNIQUE (aor, contact));"                                                                 \
 	"CREATE INDEX IF NOT EXISTS $LOC_expires_idx ON $LOC (expires);"
+
+/* Schema 2 columns added to subscriber (name, declaration). */
+static const char *const new_cols[][2] = {
+	{ "ha1_sha256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "ha1b_sha256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "ha1_sha512t256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "ha1b_sha512t256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "userhash_md5", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "userhash_sha256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "userhash_sha512t256", "VARCHAR(128) NOT NULL DEFAULT ''" },
+	{ "min_algo", "INT NOT NULL DEFAULT -1" },
+	{ "auth_pin", "INT NOT NULL DEFAULT -1" },
+	{ "valid_until", "INTEGER NOT NULL DEFAULT 0" },
+	{ "locked_until", "INTEGER NOT NULL DEFAULT 0" },
+};
+
+#define POLICY_DDL                                                                                 \
+	"CREATE INDEX IF NOT EXISTS subscriber_uh_md5_idx ON subscriber (userhash_md5);"           \
+	"CREATE INDEX IF NOT EXISTS subscriber_uh_sha256_idx ON subscriber (userhash_sha256);"     \
+	"CREATE INDEX IF NOT EXISTS subscriber_uh_sha512_idx ON subscriber (userhash_sha512t256);" \
+	"CREATE TABLE IF NOT EXISTS sw_alias ("                                                    \
+	"id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                    \
+	" username VARCHAR(64) NOT NULL, domain VARCHAR(64) NOT NULL,"                             \
+	" alias_username VARCHAR(64) NOT NULL, alias_domain VARCHAR(64) NOT NULL,"                 \
+	" UNIQUE (username, domain, alias_username, alias_domain));"                               \
+	"CREATE TABLE IF NOT EXISTS sw_blocks ("                                                   \
+	"src VARCHAR(48) NOT NULL, username VARCHAR(64) NOT NULL DEFAULT '',"                      \
+	" since INTEGER NOT NULL, until INTEGER NOT NULL, reason VARCHAR(32) NOT NULL DEFAULT '',"  \
+	" PRIMARY KEY (src, username));"
+
+/* Rows that predate the userhash columns get them computed in SQL (realm =
+ * domain in lower case, as sipwarden-ctl hashes). */
+#define USERHASH_FILL                                                                              \
+	"UPDATE subscriber SET userhash_md5 = sw_userhash(0, username, lower(domain))"             \
+	" WHERE userhash_md5 = '';"                                                                \
+	"UPDATE subscriber SET userhash_sha256 = sw_userhash(1, username, lower(domain))"          \
+	" WHERE userhash_sha256 = '';"                                                             \
+	"UPDATE subscriber SET userhash_sha512t256 = sw_userhash(2, username, lower(domain))"      \
+	" WHERE userhash_sha512t256 = '';"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -251,7 +364,7 @@ static int column_exists(struct sq *q, const char *table, const char *col, bool 
  * and whether anything must be created or added. */
 static int schema_probe(struct sq *q, bool *needs, int64_t *version)
 {
-	bool sub, status, loc, loc_aor;
+	bool sub, status, loc, loc_aor, alias, blocks, last_col;
 	int err;
 
 	err = query_int(q, "PRAGMA user_version", NULL, NULL, version);
@@ -261,6 +374,9 @@ static int schema_probe(struct sq *q, bool *needs, int64_t *version)
 	err = err ? err : column_exists(q, "subscriber", "rpid", &q->has_rpid);
 	err = err ? err : table_exists(q, "location", &loc);
 	err = err ? err : column_exists(q, "location", "aor", &loc_aor);
+	err = err ? err : table_exists(q, "sw_alias", &alias);
+	err = err ? err : table_exists(q, "sw_blocks", &blocks);
+	err = err ? err : column_exists(q, "subscriber", "locked_until", &last_col);
 	if (err)
 		return err;
 	/* A Kamailio database has its own, different `location` table: leave it to
@@ -272,7 +388,7 @@ static int schema_probe(struct sq *q, bool *needs, int64_t *version)
 		q->has_email = q->has_rpid = true;
 		status = false;
 	}
-	*needs = !sub || !status || !loc || *version < SCHEMA_VERSION;
+	*needs = !sub || !status || !loc || !alias || !blocks || !last_col || *version < SCHEMA_VERSION;
 	return err;
 }
 
@@ -299,6 +415,20 @@ static int schema_setup(struct sq *q)
 		err = exec_sql(q, "ALTER TABLE subscriber ADD COLUMN status INT NOT NULL DEFAULT 0",
 			       "add subscriber.status");
 	}
+	for (size_t i = 0; !err && i < sizeof(new_cols) / sizeof(new_cols[0]); i++) {
+		bool have;
+		char sql[256];
+
+		err = column_exists(q, "subscriber", new_cols[i][0], &have);
+		if (err || have)
+			continue;
+		LOG_INFO("store: sqlite: adding column subscriber.%s to %s", new_cols[i][0], q->path);
+		snprintf(sql, sizeof(sql), "ALTER TABLE subscriber ADD COLUMN %s %s", new_cols[i][0],
+			 new_cols[i][1]);
+		err = exec_sql(q, sql, "add subscriber column");
+	}
+	err = err ? err : exec_sql(q, POLICY_DDL, "create policy tables");
+	err = err ? err : exec_sql(q, USERHASH_FILL, "fill userhash columns");
 	err = err ? err : exec_sql(q, LOCATION_DDL, "create location");
 	if (!err && version < SCHEMA_VERSION)
 		err = exec_sql(q, "PRAGMA user_version = " STR(SCHEMA_VERSION), "set schema version");
@@ -337,6 +467,43 @@ static int pragma_setup(struct sq *q)
 		LOG_WARN("store: sqlite: %s stays in journal mode %s (WAL unavailable)", q->path, mode);
 	/* secure_delete: deleted subscribers' hashes do not linger in free pages. */
 	return exec_sql(q, "PRAGMA synchronous = NORMAL; PRAGMA secure_delete = FAST", "open");
+}
+
+/* sw_userhash(family, username, realm): hex H(username ":" realm) with family
+ * 0 MD5, 1 SHA-256, 2 SHA-512/256 (RFC 7616 §3.4.4). Used only to fill the
+ * userhash columns of rows written before they existed. */
+static void sql_userhash(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const EVP_MD *md;
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned dlen = 0;
+	EVP_MD_CTX *m;
+	int fam = sqlite3_value_int(argv[0]);
+	const unsigned char *u = sqlite3_value_text(argv[1]), *r = sqlite3_value_text(argv[2]);
+
+	(void)argc;
+	md = fam == 0 ? EVP_md5() : fam == 1 ? EVP_sha256() : fam == 2 ? EVP_sha512_256() : NULL;
+	if (!md || !u || !r) {
+		sqlite3_result_text(cx, "", 0, SQLITE_STATIC);
+		return;
+	}
+	m = EVP_MD_CTX_new();
+	if (!m || EVP_DigestInit_ex(m, md, NULL) != 1 ||
+	    EVP_DigestUpdate(m, u, (size_t)sqlite3_value_bytes(argv[1])) != 1 || EVP_DigestUpdate(m, ":", 1) != 1 ||
+	    EVP_DigestUpdate(m, r, (size_t)sqlite3_value_bytes(argv[2])) != 1 ||
+	    EVP_DigestFinal_ex(m, dig, &dlen) != 1) {
+		EVP_MD_CTX_free(m);
+		sqlite3_result_error_nomem(cx);
+		return;
+	}
+	EVP_MD_CTX_free(m);
+	for (unsigned i = 0; i < dlen; i++) {
+		hex[2 * i] = hexd[dig[i] >> 4];
+		hex[2 * i + 1] = hexd[dig[i] & 15];
+	}
+	sqlite3_result_text(cx, hex, (int)(2 * dlen), SQLITE_TRANSIENT);
 }
 
 static void disconnect(struct sq *q)
@@ -384,6 +551,8 @@ static int connect_db(struct sq *q, bool create)
 		return -EIO;
 	}
 	sqlite3_busy_timeout(q->db, OPEN_BUSY_TIMEOUT_MS);
+	sqlite3_create_function(q->db, "sw_userhash", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_userhash,
+				NULL, NULL);
 	err = pragma_setup(q);
 	err = err ? err : schema_setup(q);
 	for (int i = 0; !err && i < ST__COUNT; i++) {
@@ -549,30 +718,45 @@ static int sq_set_busy_timeout(struct store *s, unsigned ms)
 	return 0;
 }
 
-static int sq_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out)
+static void read_cred(sqlite3_stmt *st, struct store_cred *out)
 {
-	struct sq *q = be(s);
+	col_copy(st, 0, out->username, sizeof(out->username), "username");
+	col_copy(st, 1, out->domain, sizeof(out->domain), "domain");
+	col_copy(st, 2, out->password, sizeof(out->password), "password");
+	col_copy(st, 3, out->ha1, sizeof(out->ha1), "ha1");
+	col_copy(st, 4, out->ha1b, sizeof(out->ha1b), "ha1b");
+	col_copy(st, 5, out->email, sizeof(out->email), "email_address");
+	col_copy(st, 6, out->rpid, sizeof(out->rpid), "rpid");
+	out->status = sqlite3_column_int(st, 7);
+	col_copy(st, 8, out->ha1_sha256, sizeof(out->ha1_sha256), "ha1_sha256");
+	col_copy(st, 9, out->ha1b_sha256, sizeof(out->ha1b_sha256), "ha1b_sha256");
+	col_copy(st, 10, out->ha1_sha512t256, sizeof(out->ha1_sha512t256), "ha1_sha512t256");
+	col_copy(st, 11, out->ha1b_sha512t256, sizeof(out->ha1b_sha512t256), "ha1b_sha512t256");
+	out->min_algo = sqlite3_column_int(st, 12);
+	out->pin_algo = sqlite3_column_int(st, 13);
+	out->valid_until = sqlite3_column_int64(st, 14);
+	out->locked_until = sqlite3_column_int64(st, 15);
+	out->hashes = (out->ha1[0] ? 1u << STORE_HASH_MD5 : 0) | (out->ha1_sha256[0] ? 1u << STORE_HASH_SHA256 : 0) |
+		      (out->ha1_sha512t256[0] ? 1u << STORE_HASH_SHA512_256 : 0);
+}
+
+static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct slice domain,
+			 struct store_cred *out)
+{
 	sqlite3_stmt *st;
 	int rc, err;
 
 	err = ready(q);
 	if (err)
 		return err;
-	st = stmt(q, ST_GET_CRED);
+	st = stmt(q, id);
 	if (!st)
 		return -EINVAL;
-	sqlite3_bind_text(st, 1, username.p, (int)username.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key.p, (int)key.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, domain.p, (int)domain.len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		col_copy(st, 0, out->username, sizeof(out->username), "username");
-		col_copy(st, 1, out->domain, sizeof(out->domain), "domain");
-		col_copy(st, 2, out->password, sizeof(out->password), "password");
-		col_copy(st, 3, out->ha1, sizeof(out->ha1), "ha1");
-		col_copy(st, 4, out->ha1b, sizeof(out->ha1b), "ha1b");
-		col_copy(st, 5, out->email, sizeof(out->email), "email_address");
-		col_copy(st, 6, out->rpid, sizeof(out->rpid), "rpid");
-		out->status = sqlite3_column_int(st, 7);
+		read_cred(st, out);
 		err = 0;
 	} else {
 		err = rc == SQLITE_DONE ? -ENOENT : fail(q, rc, "get credentials");
@@ -581,9 +765,23 @@ static int sq_get_cred(struct store *s, struct slice username, struct slice doma
 	return err;
 }
 
+static int sq_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out)
+{
+	return get_cred_stmt(be(s), ST_GET_CRED, username, domain, out);
+}
+
+static int sq_get_cred_uh(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,
+			  struct store_cred *out)
+{
+	static const enum stmt_id ids[STORE_HASH__COUNT] = { ST_GET_CRED_UH_MD5, ST_GET_CRED_UH_SHA256,
+							     ST_GET_CRED_UH_SHA512 };
+
+	return get_cred_stmt(be(s), ids[h], userhash, domain, out);
+}
+
 /* Run a user statement bound as (?1 username, ?2 domain, ?3.. extra). */
 static int user_write(struct store *s, enum stmt_id id, const char *username, const char *domain,
-		      const struct store_user_secrets *sec, const int *status, const char *what, int *changes)
+		      const struct store_user_secrets *sec, const int64_t *value, const char *what, int *changes)
 {
 	struct sq *q = be(s);
 	sqlite3_stmt *st;
@@ -601,23 +799,35 @@ static int user_write(struct store *s, enum stmt_id id, const char *username, co
 		bind_str(st, 3, sec->password);
 		bind_str(st, 4, sec->ha1);
 		bind_str(st, 5, sec->ha1b);
+		bind_str(st, 6, sec->ha1_sha256);
+		bind_str(st, 7, sec->ha1b_sha256);
+		bind_str(st, 8, sec->ha1_sha512t256);
+		bind_str(st, 9, sec->ha1b_sha512t256);
+		for (int i = 0; i < STORE_HASH__COUNT; i++)
+			bind_str(st, 10 + i, sec->userhash[i]);
 	}
-	if (status)
-		sqlite3_bind_int(st, 3, *status);
+	if (value)
+		sqlite3_bind_int64(st, 3, *value);
 	return run(q, st, what, changes);
 }
 
 static int sq_user_add(struct store *s, const char *username, const char *domain,
 		       const struct store_user_secrets *sec)
 {
-	struct store_user_secrets v = { "", "", "" };
+	struct store_user_secrets v = { 0 };
 	int n, err;
 
-	if (sec) {
-		v.password = sec->password ? sec->password : "";
-		v.ha1 = sec->ha1 ? sec->ha1 : "";
-		v.ha1b = sec->ha1b ? sec->ha1b : "";
-	}
+#define OR_EMPTY(f) v.f = sec && sec->f ? sec->f : ""
+	OR_EMPTY(password);
+	OR_EMPTY(ha1);
+	OR_EMPTY(ha1b);
+	OR_EMPTY(ha1_sha256);
+	OR_EMPTY(ha1b_sha256);
+	OR_EMPTY(ha1_sha512t256);
+	OR_EMPTY(ha1b_sha512t256);
+	for (int i = 0; i < STORE_HASH__COUNT; i++)
+		OR_EMPTY(userhash[i]);
+#undef OR_EMPTY
 	err = user_write(s, ST_USER_ADD, username, domain, &v, NULL, "add user", &n);
 	return err ? err : n ? 0 : -EEXIST;
 }
@@ -639,11 +849,192 @@ static int sq_user_del(struct store *s, const char *username, const char *domain
 	return err ? err : n ? 0 : -ENOENT;
 }
 
-static int sq_user_set_status(struct store *s, const char *username, const char *domain, int status)
+static int sq_user_set_field(struct store *s, const char *username, const char *domain, enum store_field f,
+			     int64_t value)
 {
-	int n, err = user_write(s, ST_USER_STATUS, username, domain, NULL, &status, "set user status", &n);
+	static const enum stmt_id ids[STORE_FIELD__COUNT] = {
+		[STORE_FIELD_STATUS] = ST_SET_STATUS,		[STORE_FIELD_MIN_ALGO] = ST_SET_MIN_ALGO,
+		[STORE_FIELD_PIN] = ST_SET_PIN,			[STORE_FIELD_VALID_UNTIL] = ST_SET_VALID_UNTIL,
+		[STORE_FIELD_LOCKED_UNTIL] = ST_SET_LOCKED_UNTIL,
+	};
+	int n, err = user_write(s, ids[f], username, domain, NULL, &value, "set user field", &n);
 
 	return err ? err : n ? 0 : -ENOENT;
+}
+
+static int sq_user_raise_pin(struct store *s, const char *username, const char *domain, int rank)
+{
+	int64_t v = rank;
+
+	return user_write(s, ST_RAISE_PIN, username, domain, NULL, &v, "raise pin", NULL);
+}
+
+static int alias_stmt(struct store *s, enum stmt_id id, struct slice u, struct slice d, struct slice au,
+		      struct slice ad, int *changes, bool *row)
+{
+	struct sq *q = be(s);
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, id);
+	if (!st)
+		return -EINVAL;
+	sqlite3_bind_text(st, 1, u.p, (int)u.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d.p, (int)d.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, au.p, (int)au.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ad.p, (int)ad.len, SQLITE_STATIC);
+	if (!row)
+		return run(q, st, "alias", changes);
+	rc = sqlite3_step(st);
+	*row = rc == SQLITE_ROW;
+	err = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(q, rc, "alias check");
+	done(st);
+	return err;
+}
+
+static int sq_alias_add(struct store *s, const char *user, const char *domain, const char *alias_user,
+			const char *alias_domain)
+{
+	return alias_stmt(s, ST_ALIAS_ADD, slice_cstr(user), slice_cstr(domain), slice_cstr(alias_user),
+			  slice_cstr(alias_domain), NULL, NULL);
+}
+
+static int sq_alias_del(struct store *s, const char *user, const char *domain, const char *alias_user,
+			const char *alias_domain)
+{
+	int n, err = alias_stmt(s, ST_ALIAS_DEL, slice_cstr(user), slice_cstr(domain), slice_cstr(alias_user),
+				slice_cstr(alias_domain), &n, NULL);
+
+	return err ? err : n ? 0 : -ENOENT;
+}
+
+static int sq_alias_check(struct store *s, struct slice user, struct slice domain, struct slice alias_user,
+			  struct slice alias_domain)
+{
+	bool row = false;
+	int err = alias_stmt(s, ST_ALIAS_CHECK, user, domain, alias_user, alias_domain, NULL, &row);
+
+	return err ? err : row ? 0 : -ENOENT;
+}
+
+static int sq_alias_list(struct store *s, store_alias_fn fn, void *arg)
+{
+	struct sq *q = be(s);
+	char u[SW_MAX_USER + 1], d[SW_MAX_DOMAIN + 1], au[SW_MAX_USER + 1], ad[SW_MAX_DOMAIN + 1];
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, ST_ALIAS_LIST);
+	if (!st)
+		return -EINVAL;
+	q->walking++;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		col_copy(st, 0, u, sizeof(u), "username");
+		col_copy(st, 1, d, sizeof(d), "domain");
+		col_copy(st, 2, au, sizeof(au), "alias_username");
+		col_copy(st, 3, ad, sizeof(ad), "alias_domain");
+		err = fn(u, d, au, ad, arg);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = fail(q, rc, "list aliases");
+	q->walking--;
+	done(st);
+	return err;
+}
+
+static int sq_block_put(struct store *s, const struct store_block *b)
+{
+	struct sq *q = be(s);
+	sqlite3_stmt *st;
+	int err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, ST_BLOCK_PUT);
+	if (!st)
+		return -EINVAL;
+	bind_str(st, 1, b->src);
+	bind_str(st, 2, b->user);
+	sqlite3_bind_int64(st, 3, b->since);
+	sqlite3_bind_int64(st, 4, b->until);
+	bind_str(st, 5, b->reason);
+	return run(q, st, "save block", NULL);
+}
+
+static int sq_block_del(struct store *s, const char *src, const char *user)
+{
+	struct sq *q = be(s);
+	sqlite3_stmt *st;
+	int n, err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, user ? ST_BLOCK_DEL_ONE : ST_BLOCK_DEL_SRC);
+	if (!st)
+		return -EINVAL;
+	bind_str(st, 1, src);
+	if (user)
+		bind_str(st, 2, user);
+	err = run(q, st, "delete block", &n);
+	return err ? err : n ? 0 : -ENOENT;
+}
+
+static int sq_block_list(struct store *s, store_block_fn fn, void *arg)
+{
+	struct sq *q = be(s);
+	struct store_block b;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, ST_BLOCK_LIST);
+	if (!st)
+		return -EINVAL;
+	q->walking++;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&b, 0, sizeof(b));
+		col_copy(st, 0, b.src, sizeof(b.src), "src");
+		col_copy(st, 1, b.user, sizeof(b.user), "username");
+		b.since = sqlite3_column_int64(st, 2);
+		b.until = sqlite3_column_int64(st, 3);
+		col_copy(st, 4, b.reason, sizeof(b.reason), "reason");
+		err = fn(&b, arg);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = fail(q, rc, "list blocks");
+	q->walking--;
+	done(st);
+	return err;
+}
+
+static int sq_block_purge(struct store *s, int64_t now)
+{
+	struct sq *q = be(s);
+	sqlite3_stmt *st;
+	int err;
+
+	err = ready(q);
+	if (err)
+		return err;
+	st = stmt(q, ST_BLOCK_PURGE);
+	if (!st)
+		return -EINVAL;
+	sqlite3_bind_int64(st, 1, now);
+	return run(q, st, "purge blocks", NULL);
 }
 
 static int sq_user_list(struct store *s, const char *domain, store_user_fn fn, void *arg)
@@ -670,6 +1061,12 @@ static int sq_user_list(struct store *s, const char *domain, store_user_fn fn, v
 		col_copy(st, 2, c.email, sizeof(c.email), "email_address");
 		col_copy(st, 3, c.rpid, sizeof(c.rpid), "rpid");
 		c.status = sqlite3_column_int(st, 4);
+		for (int i = 0; i < STORE_HASH__COUNT; i++)
+			c.hashes |= sqlite3_column_int(st, 5 + i) ? 1u << i : 0;
+		c.min_algo = sqlite3_column_int(st, 8);
+		c.pin_algo = sqlite3_column_int(st, 9);
+		c.valid_until = sqlite3_column_int64(st, 10);
+		c.locked_until = sqlite3_column_int64(st, 11);
 		err = fn(&c, arg);
 		if (err)
 			break;
@@ -838,7 +1235,17 @@ const struct store_ops store_sqlite_ops = {
 	.user_add = sq_user_add,
 	.user_update = sq_user_update,
 	.user_del = sq_user_del,
-	.user_set_status = sq_user_set_status,
+	.get_cred_uh = sq_get_cred_uh,
+	.user_set_field = sq_user_set_field,
+	.user_raise_pin = sq_user_raise_pin,
+	.alias_add = sq_alias_add,
+	.alias_del = sq_alias_del,
+	.alias_check = sq_alias_check,
+	.alias_list = sq_alias_list,
+	.block_put = sq_block_put,
+	.block_del = sq_block_del,
+	.block_list = sq_block_list,
+	.block_purge = sq_block_purge,
 	.user_list = sq_user_list,
 	.loc_put = sq_loc_put,
 	.loc_del = sq_loc_del,

@@ -40,8 +40,15 @@ static bool field_ok(const char *s, size_t cap)
 
 static bool secrets_ok(const struct store_user_secrets *sec)
 {
-	return !sec || (opt_ok(sec->password, SW_MAX_PASSWORD) && opt_ok(sec->ha1, SW_MAX_HASH_HEX) &&
-			opt_ok(sec->ha1b, SW_MAX_HASH_HEX));
+	if (!sec)
+		return true;
+	for (int i = 0; i < STORE_HASH__COUNT; i++)
+		if (!opt_ok(sec->userhash[i], SW_MAX_HASH_HEX))
+			return false;
+	return opt_ok(sec->password, SW_MAX_PASSWORD) && opt_ok(sec->ha1, SW_MAX_HASH_HEX) &&
+	       opt_ok(sec->ha1b, SW_MAX_HASH_HEX) && opt_ok(sec->ha1_sha256, SW_MAX_HASH_HEX) &&
+	       opt_ok(sec->ha1b_sha256, SW_MAX_HASH_HEX) && opt_ok(sec->ha1_sha512t256, SW_MAX_HASH_HEX) &&
+	       opt_ok(sec->ha1b_sha512t256, SW_MAX_HASH_HEX);
 }
 
 static bool user_ok(struct store *s, const char *username, const char *domain)
@@ -109,6 +116,18 @@ int store_get_cred(struct store *s, struct slice username, struct slice domain, 
 	return s->ops->get_cred(s, username, domain, out);
 }
 
+int store_get_cred_by_userhash(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,
+			       struct store_cred *out)
+{
+	if (!s || !out || (unsigned)h >= STORE_HASH__COUNT || (!userhash.p && userhash.len) ||
+	    (!domain.p && domain.len))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!userhash.len || userhash.len > SW_MAX_HASH_HEX || !domain.len || domain.len > SW_MAX_DOMAIN)
+		return -ENOENT;
+	return s->ops->get_cred_uh(s, h, userhash, domain, out);
+}
+
 void store_cred_wipe(struct store_cred *c)
 {
 	if (c)
@@ -148,9 +167,91 @@ int store_user_del(struct store *s, const char *username, const char *domain)
 
 int store_user_set_status(struct store *s, const char *username, const char *domain, int status)
 {
-	if (!user_ok(s, username, domain))
+	return store_user_set_field(s, username, domain, STORE_FIELD_STATUS, status);
+}
+
+int store_user_set_field(struct store *s, const char *username, const char *domain, enum store_field f,
+			 int64_t value)
+{
+	if (!user_ok(s, username, domain) || (unsigned)f >= STORE_FIELD__COUNT)
 		return -EINVAL;
-	return s->ops->user_set_status(s, username, domain, status);
+	return s->ops->user_set_field(s, username, domain, f, value);
+}
+
+int store_user_raise_pin(struct store *s, const char *username, const char *domain, int rank)
+{
+	if (!user_ok(s, username, domain) || rank < 0 || rank >= STORE_HASH__COUNT)
+		return -EINVAL;
+	return s->ops->user_raise_pin(s, username, domain, rank);
+}
+
+int store_alias_add(struct store *s, const char *user, const char *domain, const char *alias_user,
+		    const char *alias_domain)
+{
+	if (!user_ok(s, user, domain) || !user_ok(s, alias_user, alias_domain))
+		return -EINVAL;
+	return s->ops->alias_add(s, user, domain, alias_user, alias_domain);
+}
+
+int store_alias_del(struct store *s, const char *user, const char *domain, const char *alias_user,
+		    const char *alias_domain)
+{
+	if (!user_ok(s, user, domain) || !user_ok(s, alias_user, alias_domain))
+		return -EINVAL;
+	return s->ops->alias_del(s, user, domain, alias_user, alias_domain);
+}
+
+static bool slice_name_ok(struct slice v, size_t max)
+{
+	return v.p && v.len > 0 && v.len <= max;
+}
+
+int store_alias_check(struct store *s, struct slice user, struct slice domain, struct slice alias_user,
+		      struct slice alias_domain)
+{
+	if (!s)
+		return -EINVAL;
+	/* Names that cannot be stored cannot have an alias either. */
+	if (!slice_name_ok(user, SW_MAX_USER) || !slice_name_ok(domain, SW_MAX_DOMAIN) ||
+	    !slice_name_ok(alias_user, SW_MAX_USER) || !slice_name_ok(alias_domain, SW_MAX_DOMAIN))
+		return -ENOENT;
+	return s->ops->alias_check(s, user, domain, alias_user, alias_domain);
+}
+
+int store_alias_list(struct store *s, store_alias_fn fn, void *arg)
+{
+	if (!s || !fn)
+		return -EINVAL;
+	return s->ops->alias_list(s, fn, arg);
+}
+
+int store_block_put(struct store *s, const struct store_block *b)
+{
+	if (!s || !b || !field_ok(b->src, sizeof(b->src)) || !b->src[0] || !field_ok(b->user, sizeof(b->user)) ||
+	    !field_ok(b->reason, sizeof(b->reason)))
+		return -EINVAL;
+	return s->ops->block_put(s, b);
+}
+
+int store_block_del(struct store *s, const char *src, const char *user)
+{
+	if (!s || !name_ok(src, sizeof(((struct store_block *)0)->src) - 1) || !opt_ok(user, SW_MAX_USER))
+		return -EINVAL;
+	return s->ops->block_del(s, src, user);
+}
+
+int store_block_list(struct store *s, store_block_fn fn, void *arg)
+{
+	if (!s || !fn)
+		return -EINVAL;
+	return s->ops->block_list(s, fn, arg);
+}
+
+int store_block_purge(struct store *s, int64_t now)
+{
+	if (!s)
+		return -EINVAL;
+	return s->ops->block_purge(s, now);
 }
 
 int store_user_list(struct store *s, const char *domain, store_user_fn fn, void *arg)

@@ -20,6 +20,14 @@
 
 struct store;
 
+/* Hash families that each have their own HA1 and userhash columns (RFC 7616
+ * §3.4.2 and §3.4.4, RFC 8760); the -sess forms share their base's column. */
+enum store_hash { STORE_HASH_MD5, STORE_HASH_SHA256, STORE_HASH_SHA512_256, STORE_HASH__COUNT };
+
+/* Digest strength ranks stored in subscriber.min_algo and subscriber.auth_pin:
+ * -1 none recorded, 0 MD5, 1 SHA-256, 2 SHA-512-256 (equal to enum store_hash). */
+#define STORE_RANK_NONE (-1)
+
 struct store_cred {
 	char username[SW_MAX_USER + 1];
 	char domain[SW_MAX_DOMAIN + 1];
@@ -29,6 +37,34 @@ struct store_cred {
 	char email[SW_MAX_DOMAIN * 2 + 1];
 	char rpid[SW_MAX_CONTACT_URI + 1];
 	int status;                         /**< 0 active, non-zero disabled (seed 001) */
+	char ha1_sha256[SW_MAX_HASH_HEX + 1];      /**< SHA-256(username:realm:password), or "" */
+	char ha1b_sha256[SW_MAX_HASH_HEX + 1];     /**< SHA-256(username@domain:realm:password) */
+	char ha1_sha512t256[SW_MAX_HASH_HEX + 1];  /**< SHA-512/256(username:realm:password) */
+	char ha1b_sha512t256[SW_MAX_HASH_HEX + 1]; /**< SHA-512/256(username@domain:realm:password) */
+	unsigned hashes;      /**< bit (1 << enum store_hash) set when that family's ha1 is stored */
+	int min_algo;         /**< per-user minimum rank, STORE_RANK_NONE when unset */
+	int pin_algo;         /**< strongest rank ever accepted (downgrade pin), or STORE_RANK_NONE */
+	int64_t valid_until;  /**< account expiry, UNIX seconds; 0 never */
+	int64_t locked_until; /**< locked by an administrator until then; 0 not locked */
+};
+
+/* Per-account settings writable one at a time (store_user_set_field). */
+enum store_field {
+	STORE_FIELD_STATUS,       /**< 0 active, 1 disabled */
+	STORE_FIELD_MIN_ALGO,     /**< rank or STORE_RANK_NONE */
+	STORE_FIELD_PIN,          /**< rank or STORE_RANK_NONE (reset-pin) */
+	STORE_FIELD_VALID_UNTIL,  /**< UNIX seconds, 0 never */
+	STORE_FIELD_LOCKED_UNTIL, /**< UNIX seconds, 0 unlocked */
+	STORE_FIELD__COUNT
+};
+
+/* A source (or one user from a source) blocked by the brute-force limiter,
+ * mirrored in the `sw_blocks` table so that sipwarden-ctl can list and lift it. */
+struct store_block {
+	char src[48];                /**< textual IP address */
+	char user[SW_MAX_USER + 1];  /**< "" for a block of the whole source */
+	int64_t since, until;        /**< UNIX seconds */
+	char reason[32];
 };
 
 /* Column values to write for a user; NULL members are left unchanged on update
@@ -37,6 +73,10 @@ struct store_user_secrets {
 	const char *password; /**< cleartext; NULL unless --plaintext */
 	const char *ha1;
 	const char *ha1b;
+	const char *ha1_sha256, *ha1b_sha256;
+	const char *ha1_sha512t256, *ha1b_sha512t256;
+	/** RFC 7616 §3.4.4 H(username:realm) per family, to find a user by userhash */
+	const char *userhash[STORE_HASH__COUNT];
 };
 
 /* A persisted registration binding. */
@@ -69,6 +109,10 @@ int store_set_busy_timeout(struct store *s, unsigned ms);
 /* Credentials of user@domain (exact username, case-insensitive domain).
  * -ENOENT also for an empty or over-long name (it cannot exist). */
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
+/* The same, finding the subscriber by its RFC 7616 §3.4.4 userhash (hex, any
+ * case) for family h in domain. -ENOENT when none, -EINVAL for a bad h. */
+int store_get_cred_by_userhash(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,
+			       struct store_cred *out);
 void store_cred_wipe(struct store_cred *c);
 
 /* Insert a subscriber; the domain is stored lower-case. -EEXIST when the account
@@ -79,6 +123,35 @@ int store_user_update(struct store *s, const char *username, const char *domain,
 		      const struct store_user_secrets *sec);
 int store_user_del(struct store *s, const char *username, const char *domain);
 int store_user_set_status(struct store *s, const char *username, const char *domain, int status);
+/* Set one per-account field. 0, -ENOENT, -EINVAL (bad field) or a store error. */
+int store_user_set_field(struct store *s, const char *username, const char *domain, enum store_field f,
+			 int64_t value);
+/* Raise the downgrade pin to rank when it is lower (one write only when the
+ * strongest algorithm used rises). 0 (also when already at or above), -ENOENT. */
+int store_user_raise_pin(struct store *s, const char *username, const char *domain, int rank);
+
+/* Identity aliases (the idea of Kamailio's check_to/check_from with a table):
+ * user@domain may register and call as alias_user@alias_domain. add: -EEXIST
+ * when present; del: -ENOENT when absent; check: 0 when allowed, -ENOENT when
+ * not. Domains compare case-insensitively, users exactly. */
+int store_alias_add(struct store *s, const char *user, const char *domain, const char *alias_user,
+		    const char *alias_domain);
+int store_alias_del(struct store *s, const char *user, const char *domain, const char *alias_user,
+		    const char *alias_domain);
+int store_alias_check(struct store *s, struct slice user, struct slice domain, struct slice alias_user,
+		      struct slice alias_domain);
+/* fn(user, domain, alias_user, alias_domain, arg) for each alias. */
+typedef int (*store_alias_fn)(const char *user, const char *domain, const char *alias_user,
+			      const char *alias_domain, void *arg);
+int store_alias_list(struct store *s, store_alias_fn fn, void *arg);
+
+/* Limiter blocks. put is an upsert on (src, user); del with user NULL removes
+ * every block of src (-ENOENT when none); purge removes blocks ended by now. */
+int store_block_put(struct store *s, const struct store_block *b);
+int store_block_del(struct store *s, const char *src, const char *user);
+typedef int (*store_block_fn)(const struct store_block *b, void *arg);
+int store_block_list(struct store *s, store_block_fn fn, void *arg);
+int store_block_purge(struct store *s, int64_t now);
 /* Calls fn for each subscriber (domain NULL = all), secrets blanked; a non-zero
  * return from fn stops the walk and is returned. fn may call other store
  * functions, but not start the same walk again (-EINVAL). Same for loc_load. */

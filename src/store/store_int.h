@@ -18,7 +18,22 @@ struct store_ops {
 	int (*user_update)(struct store *s, const char *username, const char *domain,
 			   const struct store_user_secrets *sec);
 	int (*user_del)(struct store *s, const char *username, const char *domain);
-	int (*user_set_status)(struct store *s, const char *username, const char *domain, int status);
+	int (*get_cred_uh)(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,
+			   struct store_cred *out);
+	int (*user_set_field)(struct store *s, const char *username, const char *domain, enum store_field f,
+			      int64_t value);
+	int (*user_raise_pin)(struct store *s, const char *username, const char *domain, int rank);
+	int (*alias_add)(struct store *s, const char *user, const char *domain, const char *alias_user,
+			 const char *alias_domain);
+	int (*alias_del)(struct store *s, const char *user, const char *domain, const char *alias_user,
+			 const char *alias_domain);
+	int (*alias_check)(struct store *s, struct slice user, struct slice domain, struct slice alias_user,
+			   struct slice alias_domain);
+	int (*alias_list)(struct store *s, store_alias_fn fn, void *arg);
+	int (*block_put)(struct store *s, const struct store_block *b);
+	int (*block_del)(struct store *s, const char *src, const char *user);
+	int (*block_list)(struct store *s, store_block_fn fn, void *arg);
+	int (*block_purge)(struct store *s, int64_t now);
 	int (*user_list)(struct store *s, const char *domain, store_user_fn fn, void *arg);
 	int (*loc_put)(struct store *s, const struct store_contact *c);
 	int (*loc_del)(struct store *s, const char *aor, const char *contact);

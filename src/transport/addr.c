@@ -1,4 +1,5 @@
-/* Listen specifications ("udp:IP:PORT") and socket address <-> text. */
+/* Listen specifications ("udp:IP:PORT", "tcp:...", "tls:..."), TLS SNI entries
+ * ("name:cert:key") and socket address <-> text. Pure parsing, no OpenSSL. */
 #include "transport/tp.h"
 
 #include <arpa/inet.h>
@@ -77,6 +78,9 @@ int tp_listen_parse(struct tp_listen *out, const char *spec)
 		out->proto = TP_UDP;
 	} else if (strncmp(spec, "tcp:", 4) == 0) {
 		out->proto = TP_TCP;
+	} else if (strncmp(spec, "tls:", 4) == 0) {
+		out->proto = TP_TLS;
+		port = 5061; /* RFC 3261 §26.2: sips default port */
 	} else {
 		return -EINVAL;
 	}
@@ -110,5 +114,23 @@ int tp_listen_parse(struct tp_listen *out, const char *spec)
 	tp_addr_text(&out->addr, ip, sizeof(ip), &p);
 	snprintf(out->text, sizeof(out->text), out->addr.ss_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
 		 tp_proto_name(out->proto), ip, p);
+	return 0;
+}
+
+int tp_tls_sni_parse(struct tp_tls_sni *out, const char *spec)
+{
+	const char *c1 = strchr(spec, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!c1 || !c2 || strchr(c2 + 1, ':'))
+		return -EINVAL;
+	size_t nlen = (size_t)(c1 - spec), clen = (size_t)(c2 - c1 - 1), klen = strlen(c2 + 1);
+	if (nlen == 0 || nlen > SW_MAX_DOMAIN || clen == 0 || clen >= SW_MAX_PATH || klen == 0 ||
+	    klen >= SW_MAX_PATH)
+		return -EINVAL;
+	memcpy(out->name, spec, nlen);
+	memcpy(out->cert, c1 + 1, clen);
+	memcpy(out->key, c2 + 1, klen);
 	return 0;
 }

@@ -1,6 +1,8 @@
-/* TCP: accepting connections on the worker's own listener, reading into a
- * bounded per-connection buffer, framing messages, idle timeouts, and replies
- * on the connection a request arrived on. */
+/* Stream connections (TCP, and TLS through tls.c's ops): accepting on the
+ * worker's own listener within the per-worker and per-source-IP limits,
+ * reading into a bounded per-connection buffer, framing messages, cutting
+ * idle, slow (slowloris) and stuck-handshake connections, and replies on the
+ * connection a request arrived on. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
@@ -31,10 +33,74 @@ static int by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
 	return 0;
 }
 
+static ssize_t tcp_read(struct tp_worker *w, struct tp_conn *c, void *buf, size_t len)
+{
+	(void)w;
+	for (;;) {
+		ssize_t n = read(c->ev.fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+static int tcp_write(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	(void)w;
+	while (len) {
+		ssize_t n = send(c->ev.fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+const struct tp_stream_ops tp_tcp_ops = {
+	.name = "tcp",
+	.read = tcp_read,
+	.write = tcp_write,
+	.fini = NULL,
+};
+
+/* Bucket of the shared per-IP counters for a peer (address only, not port). */
+static unsigned ip_bucket(const struct sockaddr_storage *ss)
+{
+	const unsigned char *p;
+	size_t n;
+	uint32_t h = 2166136261u;
+
+	if (ss->ss_family == AF_INET6) {
+		p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+		n = 16;
+	} else {
+		p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
+		n = 4;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % SW_CONN_IP_BUCKETS;
+}
+
+void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
+{
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0), .data.ptr = c };
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->ev.fd, &ee);
+}
+
 void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 {
 	const struct tp_server_cfg *cfg = w->srv->cfg;
 	unsigned max = cfg->max_tcp_conns ? cfg->max_tcp_conns : SW_MAX_TCP_CONNS;
+	unsigned per_ip = cfg->max_conns_per_ip ? cfg->max_conns_per_ip : SW_DEFAULT_MAX_CONNS_PER_IP;
 
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage peer;
@@ -50,8 +116,20 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 			close(fd);
 			continue;
 		}
+		unsigned bucket = ip_bucket(&peer);
+		if (atomic_fetch_add(&w->srv->conns_per_ip[bucket], 1) >= per_ip) {
+			atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
+			char ip[64];
+			uint16_t port;
+			tp_addr_text(&peer, ip, sizeof(ip), &port);
+			LOG_WARN("connection limit (%u per IP) reached for %s on %s; refusing", per_ip, ip,
+				 ev->lst->text);
+			close(fd);
+			continue;
+		}
 		struct tp_conn *c = calloc(1, sizeof(*c));
 		if (!c || by_fd_put(w, fd, c)) {
+			atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
 			free(c);
 			close(fd);
 			continue;
@@ -59,12 +137,18 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->ev = (struct tp_ev){ TP_EV_CONN, fd, ev->lst };
+		c->ops = &tp_tcp_ops;
 		c->peer = peer;
 		c->peerlen = plen;
 		c->gen = ++w->next_gen;
-		c->last_active_ms = base_mono_ms();
+		c->ip_bucket = bucket;
+		c->last_active_ms = c->accepted_ms = base_mono_ms();
 		struct epoll_event ee = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+		if ((ev->lst->proto == TP_TLS && tp_tls_conn_start(w, c)) ||
+		    epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+			if (c->ops->fini)
+				c->ops->fini(c);
+			atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
 			w->by_fd[fd] = NULL;
 			close(fd);
 			free(c);
@@ -80,6 +164,9 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 
 void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 {
+	if (c->ops->fini)
+		c->ops->fini(c);
+	atomic_fetch_sub(&w->srv->conns_per_ip[c->ip_bucket], 1);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->ev.fd, NULL);
 	if ((unsigned)c->ev.fd < w->by_fd_cap)
 		w->by_fd[c->ev.fd] = NULL;
@@ -108,9 +195,10 @@ static int drain(struct tp_worker *w, struct tp_conn *c)
 			tp_conn_close(w, c);
 			return -1;
 		}
-		if (f == TP_FRAME_PING) {
-			ssize_t wr = write(c->ev.fd, "\r\n", 2);
-			(void)wr;
+		if (f == TP_FRAME_PING && c->ops->write(w, c, "\r\n", 2)) {
+			/* RFC 5626 §3.5.1 pong; a peer that cannot take 2 bytes is gone. */
+			tp_conn_close(w, c);
+			return -1;
 		}
 		if (f == TP_FRAME_MORE) {
 			if (skip) {
@@ -127,6 +215,7 @@ static int drain(struct tp_worker *w, struct tp_conn *c)
 				.conn_gen = c->gen,
 				.lst = c->ev.lst,
 				.worker = w,
+				.peer_identity = c->peer_identity[0] ? c->peer_identity : NULL,
 			};
 			memcpy(&src.peer, &c->peer, sizeof(src.peer));
 			char saved = c->buf[skip + mlen];
@@ -137,6 +226,8 @@ static int drain(struct tp_worker *w, struct tp_conn *c)
 				return -1;
 			c->buf[skip + mlen] = saved;
 			skip += mlen;
+			/* Whatever follows is the start of the next message. */
+			c->msg_start_ms = base_mono_ms();
 		}
 		memmove(c->buf, c->buf + skip, c->len - skip);
 		c->len -= skip;
@@ -161,35 +252,55 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			tp_conn_close(w, c);
 			return;
 		}
-		ssize_t n = read(c->ev.fd, c->buf + c->len, SW_MAX_MSG_SIZE - c->len);
-		if (n == 0) {
+		ssize_t n = c->ops->read(w, c, c->buf + c->len, SW_MAX_MSG_SIZE - c->len);
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
 			tp_conn_close(w, c);
 			return;
 		}
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			if (errno == EINTR)
-				continue;
-			tp_conn_close(w, c);
-			return;
-		}
+		if (c->len == 0)
+			c->msg_start_ms = base_mono_ms();
 		c->len += (size_t)n;
 		c->last_active_ms = base_mono_ms();
 		if (drain(w, c) < 0)
 			return;
+		if (c->len == 0)
+			c->msg_start_ms = 0;
 	}
+}
+
+/* Why c must be cut at now_ms, or NULL to keep it. */
+static const char *expired(const struct tp_server_cfg *cfg, const struct tp_conn *c, uint64_t now_ms)
+{
+	uint64_t idle = cfg->tcp_idle_timeout_s ? cfg->tcp_idle_timeout_s : SW_TCP_IDLE_TIMEOUT_S;
+	uint64_t msg = cfg->tcp_message_timeout_s ? cfg->tcp_message_timeout_s : SW_TCP_MESSAGE_TIMEOUT_S;
+	uint64_t hs = cfg->tls && cfg->tls->handshake_timeout_s ? cfg->tls->handshake_timeout_s
+								 : SW_TLS_HANDSHAKE_TIMEOUT_S;
+
+	if (c->handshaking && now_ms - c->accepted_ms > hs * 1000u)
+		return "TLS handshake timeout";
+	if (c->len && c->msg_start_ms && now_ms - c->msg_start_ms > msg * 1000u)
+		return "incomplete message timeout";
+	if (now_ms - c->last_active_ms > idle * 1000u)
+		return "idle";
+	return NULL;
 }
 
 void tp_conn_sweep_idle(struct tp_worker *w, uint64_t now_ms)
 {
-	unsigned idle = w->srv->cfg->tcp_idle_timeout_s ? w->srv->cfg->tcp_idle_timeout_s : SW_TCP_IDLE_TIMEOUT_S;
 	struct tp_conn *c = w->conns;
 
 	while (c) {
 		struct tp_conn *next = c->next;
-		if (now_ms - c->last_active_ms > (uint64_t)idle * 1000u)
+		const char *why = expired(w->srv->cfg, c, now_ms);
+		if (why) {
+			char ip[64];
+			uint16_t port;
+			tp_addr_text(&c->peer, ip, sizeof(ip), &port);
+			LOG_DBG("closing %s connection from %s:%u: %s", c->ev.lst->text, ip, port, why);
 			tp_conn_close(w, c);
+		}
 		c = next;
 	}
 }
@@ -206,19 +317,11 @@ int tp_send_reply(const struct tp_src *src, const void *buf, size_t len)
 	struct tp_conn *c = w->by_fd[src->fd];
 	if (!c || c->gen != src->conn_gen)
 		return -ENOTCONN;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = send(c->ev.fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* A peer that does not read its replies is not waited for. */
-			int err = -errno;
-			tp_conn_close(w, c);
-			return err;
-		}
-		p += n;
-		len -= (size_t)n;
+	int err = c->ops->write(w, c, buf, len);
+	if (err) {
+		/* A peer that does not read its replies is not waited for. */
+		tp_conn_close(w, c);
+		return err;
 	}
 	return 0;
 }

@@ -22,7 +22,8 @@ struct tp_listen {
 	char text[80]; /**< "udp:127.0.0.1:5060" as given, normalised */
 };
 
-/* Parse "udp:IP:PORT", "tcp:[::1]:5060", "udp:IP" (port 5060). 0 or -EINVAL. */
+/* Parse "udp:IP:PORT", "tcp:[::1]:5060", "udp:IP" (port 5060), "tls:IP[:PORT]"
+ * (port 5061, RFC 3261 §26.2). 0 or -EINVAL. */
 int tp_listen_parse(struct tp_listen *out, const char *spec);
 const char *tp_proto_name(enum tp_proto p);
 
@@ -42,6 +43,10 @@ struct tp_src {
 	uint32_t conn_gen;          /**< TCP: generation guarding against fd reuse */
 	const struct tp_listen *lst;/**< listen address it arrived on */
 	struct tp_worker *worker;
+	/** TLS: identity of a verified client certificate (first SAN URI, else
+	 * first SAN DNS name, else subject CN); NULL when there is none. Valid
+	 * only during the tp_msg_fn call. */
+	const char *peer_identity;
 };
 
 /* Called for each complete message; buf is writable and valid only during the
@@ -52,6 +57,31 @@ typedef void (*tp_tick_fn)(struct tp_worker *w, void *arg);
 /* Called on each worker thread at start (index 0..n-1) and at exit. */
 typedef int (*tp_thread_fn)(struct tp_worker *w, unsigned index, bool starting, void *arg);
 
+/* TLS settings ([tls] section). Paths name PEM files; the key file's content
+ * is never logged. */
+enum tp_verify { TP_VERIFY_NONE = 0, TP_VERIFY_OPTIONAL, TP_VERIFY_REQUIRE };
+
+struct tp_tls_sni {
+	char name[SW_MAX_DOMAIN + 1];   /**< server name the client asks for */
+	char cert[SW_MAX_PATH];
+	char key[SW_MAX_PATH];
+};
+
+struct tp_tls_cfg {
+	char cert[SW_MAX_PATH];         /**< default certificate chain (PEM) */
+	char key[SW_MAX_PATH];          /**< its private key (PEM) */
+	char ca_file[SW_MAX_PATH];      /**< CAs that client certificates must chain to */
+	enum tp_verify verify;          /**< client certificates */
+	unsigned min_version;           /**< 12 (TLS 1.2) or 13 (TLS 1.3) */
+	char ciphers[256];              /**< TLS 1.2 cipher list; "" = built-in default */
+	struct tp_tls_sni sni[SW_MAX_TLS_SNI];
+	unsigned nsni;
+	unsigned handshake_timeout_s;
+};
+
+/* Parse an SNI entry "name:/path/cert.pem:/path/key.pem". 0 or -EINVAL. */
+int tp_tls_sni_parse(struct tp_tls_sni *out, const char *spec);
+
 struct tp_server_cfg {
 	const struct tp_listen *listens;
 	unsigned nlistens;
@@ -61,6 +91,9 @@ struct tp_server_cfg {
 	void *arg;
 	unsigned tcp_idle_timeout_s;
 	unsigned max_tcp_conns;     /**< per worker */
+	unsigned max_conns_per_ip;  /**< TCP+TLS, all workers together; 0 = default */
+	unsigned tcp_message_timeout_s; /**< an incomplete message must complete within this */
+	const struct tp_tls_cfg *tls; /**< required when a listen address is tls: */
 };
 
 struct tp_server;
@@ -72,12 +105,43 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg);
 /* Ask all workers to stop, join them and free everything; NULL-safe. */
 void tp_server_stop(struct tp_server *srv);
 
-/* Send buf to where src came from (UDP: sendto the peer; TCP: write on the same
- * connection if it is still open). 0 or -errno. */
+/* Send buf to where src came from (UDP: sendto the peer; TCP and TLS: write on
+ * the same connection if it is still open). 0 or -errno. */
 int tp_send_reply(const struct tp_src *src, const void *buf, size_t len);
 /* Per-worker user pointer (set by on_thread). */
 void tp_worker_set_data(struct tp_worker *w, void *data);
 void *tp_worker_data(const struct tp_worker *w);
+
+/* Outbound requests, timers and cross-worker hand-off (outbound.c), for the
+ * transaction layer. All of these run on the calling worker's thread except
+ * tp_worker_post, which any worker may call. */
+
+/* Runs what is due at now_ms and returns the milliseconds until its next
+ * deadline, or -1 when nothing is scheduled. Called on every loop pass. */
+typedef int (*tp_loop_fn)(struct tp_worker *w, uint64_t now_ms, void *arg);
+/* Install w's loop hook (from on_thread); the epoll timeout follows its answer. */
+void tp_worker_set_loop(struct tp_worker *w, tp_loop_fn fn, void *arg);
+unsigned tp_worker_index(const struct tp_worker *w);
+unsigned tp_worker_count(const struct tp_worker *w);
+
+/* An item handed to another worker: the poster allocates it (embedding it in
+ * a larger struct), the receiving worker's fn owns it from then on. */
+struct tp_post {
+	struct tp_post *next;
+	void (*fn)(struct tp_worker *w, struct tp_post *p);
+};
+/* Queue p for worker index (lock-free push, then its eventfd is written);
+ * 0, or -ENOENT when there is no such worker (p stays the caller's). */
+int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p);
+
+/* Send a datagram to dst from w's own UDP socket of the same address family
+ * (so replies come back to the listen port). proto must be TP_UDP: outbound
+ * TCP/TLS connections are not opened yet (-EPROTONOSUPPORT).
+ * 0, -EAFNOSUPPORT (no UDP listen of that family) or -errno from sendto. */
+int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *dst,
+	       const void *buf, size_t len);
+/* The UDP listen address w would use toward family (AF_INET/AF_INET6), or NULL. */
+const struct tp_listen *tp_worker_udp_listen(const struct tp_worker *w, int family);
 
 /* Stream framing (RFC 3261 §18.3): given the bytes buffered on a connection,
  * find the end of the first message. Leading CRLFs are skipped (*skip tells

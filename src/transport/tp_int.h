@@ -3,6 +3,7 @@
 #define SW_TP_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "transport/tp.h"
 
@@ -15,13 +16,36 @@ struct tp_ev {
 	const struct tp_listen *lst;
 };
 
+struct tp_conn;
+
+/* How bytes move on a stream connection: plain TCP or TLS (tls.c). read
+ * returns bytes read, 0 at end of stream, -EAGAIN when nothing is ready yet
+ * (the ops re-arm epoll as needed), or -errno. write sends everything or
+ * fails (-EAGAIN included: a peer that does not read is not waited for). */
+struct tp_stream_ops {
+	const char *name;
+	ssize_t (*read)(struct tp_worker *w, struct tp_conn *c, void *buf, size_t len);
+	int (*write)(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len);
+	void (*fini)(struct tp_conn *c);
+};
+
+extern const struct tp_stream_ops tp_tcp_ops;
+extern const struct tp_stream_ops tp_tls_ops;
+
 struct tp_conn {
 	struct tp_ev ev;            /**< first: epoll data points here */
+	const struct tp_stream_ops *ops;
 	struct tp_conn *next, *prev;/**< worker's connection list */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	uint32_t gen;
 	uint64_t last_active_ms;
+	uint64_t accepted_ms;
+	uint64_t msg_start_ms;      /**< first byte of the incomplete message; 0 = none */
+	unsigned ip_bucket;         /**< per-IP counter this connection holds */
+	void *ssl;                  /**< TLS: the SSL object (tls.c); NULL on TCP */
+	bool handshaking;           /**< TLS: handshake not finished yet */
+	char peer_identity[SW_MAX_PEER_IDENTITY]; /**< TLS: "" = no client certificate */
 	char *buf;                  /**< SW_MAX_MSG_SIZE + 1 bytes, allocated on first read */
 	size_t len;
 };
@@ -41,6 +65,10 @@ struct tp_worker {
 	struct tp_conn **by_fd;     /**< fd -> conn, for replies on TCP */
 	unsigned by_fd_cap;
 	void *data;
+	/* Timers and cross-worker hand-off (outbound.c). */
+	tp_loop_fn loop_fn;         /**< runs due timers, returns ms to the next one */
+	void *loop_arg;
+	_Atomic(struct tp_post *) posts; /**< pushed by any thread, drained by the owner */
 };
 
 struct tp_server {
@@ -48,6 +76,8 @@ struct tp_server {
 	struct tp_worker *workers;
 	unsigned nworkers;
 	volatile int stopping;
+	void *tls;                  /**< struct tp_tls (tls.c) when a listen is tls: */
+	atomic_uint conns_per_ip[SW_CONN_IP_BUCKETS];
 };
 
 void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev);
@@ -55,6 +85,16 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev);
 void tp_conn_readable(struct tp_worker *w, struct tp_conn *c);
 void tp_conn_close(struct tp_worker *w, struct tp_conn *c);
 void tp_conn_sweep_idle(struct tp_worker *w, uint64_t now_ms);
+/* TLS (tls.c): build the server contexts from cfg (certificates, CA, SNI);
+ * 0 or -errno after logging why. tp_tls_free is NULL-safe. */
+int tp_tls_new(void **out, const struct tp_tls_cfg *cfg);
+void tp_tls_free(void *tls);
+/* Start the server side of a handshake on an accepted connection. 0 or -errno. */
+int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c);
+/* Set which epoll events c waits for (EPOLLIN, or EPOLLOUT while TLS wants to write). */
+void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out);
+/* Run every item posted to w (outbound.c), oldest first; on the owner thread. */
+void tp_worker_drain_posts(struct tp_worker *w);
 /* Free the calling thread's datagram buffers. */
 void tp_udp_thread_exit(void);
 

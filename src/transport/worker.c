@@ -108,6 +108,11 @@ static void *worker_main(void *arg)
 	while (!srv->stopping) {
 		uint64_t now = base_mono_ms();
 		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		if (w->loop_fn) {
+			int due = w->loop_fn(w, now, w->loop_arg);
+			if (due >= 0 && due < timeout)
+				timeout = due;
+		}
 		int n = epoll_wait(w->epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("epoll_wait: %s", strerror(errno));
@@ -126,6 +131,7 @@ static void *worker_main(void *arg)
 				tp_conn_readable(w, (struct tp_conn *)ev);
 				break;
 			case TP_EV_WAKE:
+				tp_worker_drain_posts(w);
 				break;
 			}
 		}
@@ -135,6 +141,7 @@ static void *worker_main(void *arg)
 			tp_conn_sweep_idle(w, now);
 		}
 	}
+	tp_worker_drain_posts(w); /* items posted during shutdown are freed by their fn */
 	if (cfg->on_thread)
 		cfg->on_thread(w, w->index, false, cfg->arg);
 	tp_udp_thread_exit();
@@ -149,9 +156,19 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
+	for (unsigned i = 0; i < cfg->nlistens && !srv->tls; i++) {
+		if (cfg->listens[i].proto != TP_TLS)
+			continue;
+		err = tp_tls_new(&srv->tls, cfg->tls);
+		if (err) {
+			free(srv);
+			return err;
+		}
+	}
 	srv->nworkers = cfg->nworkers ? cfg->nworkers : 1;
 	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
 	if (!srv->workers) {
+		tp_tls_free(srv->tls);
 		free(srv);
 		return -ENOMEM;
 	}
@@ -178,6 +195,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 		for (unsigned i = 0; i < srv->nworkers; i++)
 			worker_fini(&srv->workers[i]);
 		free(srv->workers);
+		tp_tls_free(srv->tls);
 		free(srv);
 		return err;
 	}
@@ -202,6 +220,7 @@ void tp_server_stop(struct tp_server *srv)
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_fini(&srv->workers[i]);
 	free(srv->workers);
+	tp_tls_free(srv->tls);
 	free(srv);
 }
 

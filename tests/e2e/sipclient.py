@@ -3,8 +3,9 @@
 It builds requests byte by byte (so tests can also send broken ones), reads
 responses over UDP or TCP with bounded timeouts, parses status line, headers
 (compact forms folded to their long names, repeated headers kept) and Contact
-lists, and answers HTTP Digest challenges (RFC 2617: qop=auth with nc/cnonce,
-and the RFC 2069 form without qop). Standard library only.
+lists, and answers HTTP Digest challenges (RFC 2617 / RFC 7616 / RFC 8760: MD5,
+SHA-256, SHA-512-256 and -sess, qop auth and auth-int with nc/cnonce,
+userhash, and the RFC 2069 form without qop). Standard library only.
 """
 
 import hashlib
@@ -185,43 +186,78 @@ class Message:
 
 # ---------------------------------------------------------------- digest
 
+HASHES = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}
+
+
+def hhex(algorithm, text):
+    """Hex digest of text with the hash of a digest algorithm (RFC 7616 §3.2; -sess ignored)."""
+    base = algorithm.upper().replace("-SESS", "")
+    name = {k.upper(): v for k, v in HASHES.items()}[base]
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    return hashlib.new(name, data).hexdigest()
+
+
 def digest_response(username, realm, password, method, uri, nonce,
-                    qop=None, nc="00000001", cnonce=None):
-    """RFC 2617 §3.2.2.1 request-digest for algorithm MD5 (qop auth or none)."""
-    ha1 = md5hex("%s:%s:%s" % (username, realm, password))
-    ha2 = md5hex("%s:%s" % (method, uri))
+                    qop=None, nc="00000001", cnonce=None, algorithm="MD5", body=b""):
+    """request-digest of RFC 2617 §3.2.2.1 / RFC 7616 §3.4.1 for any algorithm
+    (MD5, SHA-256, SHA-512-256 and their -sess forms), qop auth, auth-int or none."""
+    ha1 = hhex(algorithm, "%s:%s:%s" % (username, realm, password))
+    if algorithm.upper().endswith("-SESS"):
+        ha1 = hhex(algorithm, "%s:%s:%s" % (ha1, nonce, cnonce))
+    if qop == "auth-int":
+        ha2 = hhex(algorithm, "%s:%s:%s" % (method, uri, hhex(algorithm, body)))
+    else:
+        ha2 = hhex(algorithm, "%s:%s" % (method, uri))
     if qop:
-        return md5hex("%s:%s:%s:%s:%s:%s" % (ha1, nonce, nc, cnonce, qop, ha2))
-    return md5hex("%s:%s:%s" % (ha1, nonce, ha2))
+        return hhex(algorithm, "%s:%s:%s:%s:%s:%s" % (ha1, nonce, nc, cnonce, qop, ha2))
+    return hhex(algorithm, "%s:%s:%s" % (ha1, nonce, ha2))
 
 
 def authorization_value(challenge, username, password, method, uri,
-                        use_qop=True, nc=1, cnonce=None, response=None, realm=None):
-    """Build the Authorization header value answering challenge (a params dict).
+                        use_qop=True, nc=1, cnonce=None, response=None, realm=None,
+                        qop=None, body=b"", userhash=False):
+    """Build the Authorization header value answering challenge (a params dict),
+    with the challenge's algorithm (MD5 when absent).
 
     use_qop=False gives the RFC 2069 form (no qop/nc/cnonce) even when the
-    challenge offered qop=auth. response= overrides the computed digest.
+    challenge offered qop=auth. qop= picks "auth" or "auth-int" (default auth);
+    body is the entity body for auth-int. userhash=True sends H(user:realm) as
+    the username (RFC 7616 §3.4.4). response= overrides the computed digest.
     """
     realm = challenge["realm"] if realm is None else realm
     nonce = challenge["nonce"]
-    qop = None
+    algorithm = challenge.get("algorithm", "MD5")
+    chosen = None
     if use_qop and "qop" in challenge:
         offered = [q.strip() for q in challenge["qop"].split(",")]
-        assert "auth" in offered, "challenge offers no qop=auth: %r" % challenge
-        qop = "auth"
+        chosen = qop or "auth"
+        assert chosen in offered, "challenge offers no qop=%s: %r" % (chosen, challenge)
     ncs = "%08x" % nc
     cnonce = cnonce or rand_token(6)
     if response is None:
         response = digest_response(username, realm, password, method, uri, nonce,
-                                   qop=qop, nc=ncs, cnonce=cnonce)
-    parts = ['Digest username="%s"' % username, 'realm="%s"' % realm,
+                                   qop=chosen, nc=ncs, cnonce=cnonce, algorithm=algorithm, body=body)
+    shown_user = hhex(algorithm, "%s:%s" % (username, realm)) if userhash else username
+    parts = ['Digest username="%s"' % shown_user, 'realm="%s"' % realm,
              'nonce="%s"' % nonce, 'uri="%s"' % uri, 'response="%s"' % response,
-             "algorithm=MD5"]
-    if qop:
-        parts += ["qop=%s" % qop, "nc=%s" % ncs, 'cnonce="%s"' % cnonce]
+             "algorithm=%s" % algorithm]
+    if chosen:
+        parts += ["qop=%s" % chosen, "nc=%s" % ncs, 'cnonce="%s"' % cnonce]
     if "opaque" in challenge:
         parts.append('opaque="%s"' % challenge["opaque"])
+    if userhash:
+        parts.append("userhash=true")
     return ", ".join(parts)
+
+
+def pick_challenge(challenges, algorithm=None):
+    """The challenge for algorithm (case-insensitive), or the server's first choice."""
+    if algorithm is None:
+        return challenges[0]
+    for ch in challenges:
+        if ch.get("algorithm", "MD5").upper() == algorithm.upper():
+            return ch
+    raise AssertionError("no %s challenge among %r" % (algorithm, challenges))
 
 
 # ---------------------------------------------------------------- client
@@ -229,11 +265,14 @@ def authorization_value(challenge, username, password, method, uri,
 class SipClient:
     """One local socket talking SIP to one server address.
 
-    proto is "udp" or "tcp"; host may be an IPv4 or IPv6 literal. Every
-    receive is bounded by a timeout; nothing here loops without a deadline.
+    proto is "udp", "tcp" or "tls" (tls needs ssl_context, an ssl.SSLContext;
+    server_hostname is sent as SNI); host may be an IPv4 or IPv6 literal.
+    bind_ip picks the local address of a tcp/tls socket. Every receive is
+    bounded by a timeout; nothing here loops without a deadline.
     """
 
-    def __init__(self, host, port, proto="udp", timeout=DEFAULT_TIMEOUT):
+    def __init__(self, host, port, proto="udp", timeout=DEFAULT_TIMEOUT, ssl_context=None,
+                 server_hostname=None, bind_ip=None):
         self.host, self.port, self.proto = host, port, proto.lower()
         self.timeout = timeout
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -243,11 +282,21 @@ class SipClient:
         self.tag = rand_token(4)
         if self.proto == "udp":
             self.sock = socket.socket(self.family, socket.SOCK_DGRAM)
-            self.sock.bind((host, 0))
-        elif self.proto == "tcp":
-            self.sock = socket.create_connection((host, port), timeout=timeout)
+            self.sock.bind((bind_ip or host, 0))
+        elif self.proto in ("tcp", "tls"):
+            src = (bind_ip, 0) if bind_ip else None
+            self.sock = socket.create_connection((host, port), timeout=timeout, source_address=src)
+            if self.proto == "tls":
+                if ssl_context is None:
+                    self.sock.close()
+                    raise ValueError("proto tls needs ssl_context")
+                try:
+                    self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname)
+                except Exception:
+                    self.sock.close()
+                    raise
         else:
-            raise ValueError("proto must be udp or tcp")
+            raise ValueError("proto must be udp, tcp or tls")
         self.local_ip, self.local_port = self.sock.getsockname()[:2]
 
     # -- raw I/O
@@ -294,13 +343,19 @@ class SipClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                return None
+            if not self._pending():
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if not ready:
+                    return None
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("server closed the TCP connection")
             self._buf += chunk
+
+    def _pending(self):
+        """Bytes TLS already decrypted (select cannot see them)."""
+        pending = getattr(self.sock, "pending", None)
+        return pending() if pending else 0
 
     def _take_tcp_message(self):
         self._buf = self._buf.lstrip(b"\r\n")
@@ -320,12 +375,13 @@ class SipClient:
         """True when the server closes the TCP connection within timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.sock], [], [], deadline - time.monotonic())
-            if not ready:
-                return False
+            if not self._pending():
+                ready, _, _ = select.select([self.sock], [], [], max(0, deadline - time.monotonic()))
+                if not ready:
+                    return False
             try:
                 chunk = self.sock.recv(65536)
-            except ConnectionError:
+            except (ConnectionError, OSError):
                 return True
             if not chunk:
                 return True
@@ -422,14 +478,18 @@ class SipClient:
 
     def register(self, user, domain, password=None, contacts=None, expires=None,
                  auth_user=None, call_id=None, cseq=None, use_qop=True, headers=(),
-                 challenge=None, realm=None, ruri=None, timeout=None):
+                 challenge=None, realm=None, ruri=None, timeout=None, algorithm=None,
+                 qop=None, userhash=False):
         """REGISTER user@domain; answers one 401 when password is given.
 
         contacts: None -> one Contact for this socket; [] -> no Contact (query);
         a list of Contact values otherwise. challenge: answer this challenge
         straight away instead of sending an unauthenticated request first.
+        algorithm picks which of the server's challenges to answer (default:
+        its first, preferred one); qop and userhash as in authorization_value.
         Returns the final response; the answered challenge is kept in
-        self.last_challenge and the first response in self.last_first.
+        self.last_challenge, the Authorization value in self.last_auth and the
+        first response in self.last_first.
         """
         if contacts is None:
             contacts = ["<%s>" % self.contact_uri(user)]
@@ -447,7 +507,8 @@ class SipClient:
 
         if challenge is not None:
             auth = authorization_value(challenge, auth_user, password, "REGISTER", ruri,
-                                       use_qop=use_qop, realm=realm)
+                                       use_qop=use_qop, realm=realm, qop=qop, userhash=userhash)
+            self.last_auth = auth
             self.last_challenge = challenge
             self.last_first = None
             return send(cseq, auth)
@@ -459,9 +520,10 @@ class SipClient:
             return first
         ch = first.challenges()
         assert ch, "401 without a Digest WWW-Authenticate: %r" % first.raw
-        self.last_challenge = ch[0]
-        auth = authorization_value(ch[0], auth_user, password, "REGISTER", ruri,
-                                   use_qop=use_qop, realm=realm)
+        self.last_challenge = pick_challenge(ch, algorithm)
+        auth = authorization_value(self.last_challenge, auth_user, password, "REGISTER", ruri,
+                                   use_qop=use_qop, realm=realm, qop=qop, userhash=userhash)
+        self.last_auth = auth
         return send(None if cseq is None else cseq + 1, auth)
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import DEFAULT_USERS, require_tool
-from sipclient import bindings
+from sipclient import SipClient, bindings
 
 HOST_DOMAIN = "127.0.0.1"
 PW = "baresip-Pw-7"
@@ -16,7 +16,9 @@ USERS = list(DEFAULT_USERS) + [("carol", HOST_DOMAIN, PW)]
 
 @pytest.fixture
 def host_daemon(sipwarden):
-    return sipwarden(users=USERS, domains=("example.com", HOST_DOMAIN))
+    # baresip 1.0 (libre) gives up with ENOSYS on any non-MD5 challenge in a
+    # response instead of skipping it (RFC 7616 §3.7): offer it MD5 alone.
+    return sipwarden(users=USERS, domains=("example.com", HOST_DOMAIN), auth={"algorithms": "MD5"})
 
 
 def run_baresip(tmp_path, port, password, seconds):
@@ -37,7 +39,9 @@ def run_baresip(tmp_path, port, password, seconds):
 
 
 def carol_bindings(daemon):
-    with daemon.client() as c:
+    # From another loopback address: after baresip's own retries with a wrong
+    # password, the limiter may have blocked carol from 127.0.0.1.
+    with SipClient(daemon.host, daemon.port, "udp", bind_ip="127.0.0.3") as c:
         r = c.register("carol", HOST_DOMAIN, PW, contacts=[])
         assert r is not None and r.status == 200, r and r.start_line
         return bindings(r)
@@ -55,7 +59,8 @@ def test_baresip_registers_and_unregisters(host_daemon, tmp_path):
 
 
 def test_baresip_wrong_password_gets_no_binding(host_daemon, tmp_path):
-    """With a wrong password baresip's registration fails and the daemon keeps no binding."""
+    """With a wrong password baresip's registration fails and the daemon keeps no binding.
+    (baresip keeps retrying, so its source may end up blocked: ask from another address.)"""
     p = run_baresip(tmp_path, host_daemon.port, "wrong-" + PW, 3)
     out = p.stdout + p.stderr
     assert "200 OK" not in out, out[-2000:]

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import DEFAULT_USERS, require_tool
+from conftest import DEFAULT_USERS, LEGACY_MD5_FIRST, require_tool
 from sipclient import bindings
 
 HOST_DOMAIN = "127.0.0.1"
@@ -26,7 +26,7 @@ def sipsak(daemon, *args):
 
 @pytest.fixture
 def host_daemon(sipwarden):
-    return sipwarden(users=USERS, domains=("example.com", HOST_DOMAIN))
+    return sipwarden(users=USERS, domains=("example.com", HOST_DOMAIN), auth=LEGACY_MD5_FIRST)
 
 
 def test_sipsak_registers(host_daemon):

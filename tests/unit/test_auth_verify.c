@@ -67,7 +67,7 @@ static int setup(void **state)
 					&(struct store_user_secrets){ .ha1 = ha1 }), 0);
 
 	assert_int_equal(auth_ctx_init(&f.ctx, "unit secret", 300), 0);
-	assert_int_equal(auth_nonce_make(&f.ctx.nonce_key, T0, f.nonce, sizeof(f.nonce)), 40);
+	assert_int_equal(auth_nonce_make(&f.ctx.nonce_key, T0, f.nonce, sizeof(f.nonce)), AUTH_NONCE_TEXT_MAX);
 	*state = &f;
 	return 0;
 }
@@ -78,6 +78,7 @@ static int teardown(void **state)
 	char side[160];
 
 	store_close(f->st);
+	auth_ctx_fini(&f->ctx);
 	unlink(f->path);
 	snprintf(side, sizeof(side), "%s-wal", f->path);
 	unlink(side);
@@ -168,6 +169,10 @@ static enum auth_verdict run_hdr(struct fx *f, const struct answer *a, const cha
 {
 	char cred[1024], hdrs[1200];
 
+	/* A fresh nonce each time: nonce-count tracking refuses a second nc=1. */
+	if (!a->nonce)
+		assert_int_equal(auth_nonce_make(&f->ctx.nonce_key, T0, f->nonce, sizeof(f->nonce)),
+				 AUTH_NONCE_TEXT_MAX);
 	credentials(f, a, cred, sizeof(cred));
 	snprintf(hdrs, sizeof(hdrs), "%s: %s\r\n", hdr_name, cred);
 	request(f, a->method, hdrs, a->body);
@@ -252,7 +257,7 @@ static void test_stale_nonce(void **state)
 	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw",
 			    .qop = "auth", .nonce = old };
 
-	assert_int_equal(auth_nonce_make(&f->ctx.nonce_key, T0 - 1000, old, sizeof(old)), 40);
+	assert_int_equal(auth_nonce_make(&f->ctx.nonce_key, T0 - 1000, old, sizeof(old)), AUTH_NONCE_TEXT_MAX);
 	assert_int_equal(run(f, &a), AUTH_STALE);
 	assert_true(wiped(&f->res.cred));
 	/* a stale nonce with a wrong answer is plainly denied */
@@ -269,7 +274,7 @@ static void test_forged_nonce(void **state)
 	struct auth_nonce_key other;
 
 	assert_int_equal(auth_nonce_key_init(&other, "not the server's", 300), 0);
-	assert_int_equal(auth_nonce_make(&other, T0, forged, sizeof(forged)), 40);
+	assert_int_equal(auth_nonce_make(&other, T0, forged, sizeof(forged)), AUTH_NONCE_TEXT_MAX);
 	assert_int_equal(run(f, &a), AUTH_DENIED);
 	assert_string_equal(f->res.detail, "nonce invalid");
 	a.nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093";
@@ -345,10 +350,13 @@ static void test_cleartext_row(void **state)
 	a.algo_text = "SHA-256";
 	assert_int_equal(run(f, &a), AUTH_OK);
 	store_cred_wipe(&f->res.cred);
+	/* an algorithm the server did not offer gets a challenge, however right */
 	a.algo = AUTH_ALGO_SHA512_256_SESS;
 	a.algo_text = "SHA-512-256-sess";
-	assert_int_equal(run(f, &a), AUTH_OK);
-	store_cred_wipe(&f->res.cred);
+	assert_int_equal(run(f, &a), AUTH_CHALLENGE);
+	assert_string_equal(f->res.detail, "algorithm not offered");
+	a.algo = AUTH_ALGO_SHA256;
+	a.algo_text = "SHA-256";
 	a.password = "nope";
 	assert_int_equal(run(f, &a), AUTH_DENIED);
 	assert_string_equal(f->res.detail, "user unknown or bad password");
@@ -441,8 +449,8 @@ static void test_proxy_auth_int(void **state)
 {
 	struct fx *f = *state;
 	struct answer a = { .user = "carol", .realm = DOMAIN, .password = "carol pw",
-			    .qop = "auth-int", .method = "MESSAGE",
-			    .body = "hello world" };
+			    .qop = "auth-int", .method = "MESSAGE", .algo = AUTH_ALGO_SHA256,
+			    .algo_text = "SHA-256", .body = "hello world" };
 
 	assert_int_equal(run_hdr(f, &a, "Proxy-Authorization", SIP_HDR_PROXY_AUTHORIZATION), AUTH_OK);
 	store_cred_wipe(&f->res.cred);
@@ -450,10 +458,12 @@ static void test_proxy_auth_int(void **state)
 	assert_int_equal(run_hdr(f, &a, "Authorization", SIP_HDR_PROXY_AUTHORIZATION), AUTH_CHALLENGE);
 }
 
+/* Default: one challenge per algorithm, SHA-256 first then MD5 (RFC 8760
+ * §2.4), both offering auth and auth-int, sharing one nonce. */
 static void test_challenge_shape(void **state)
 {
 	struct fx *f = *state;
-	char mem[512], expect[512], nonce[41];
+	char mem[1024], expect[1024], nonce[AUTH_NONCE_TEXT_MAX + 1];
 	struct sip_buf b;
 	struct sip_digest_chal chal;
 	const char *p;
@@ -463,31 +473,33 @@ static void test_challenge_shape(void **state)
 	mem[b.len] = '\0';
 	p = strstr(mem, "nonce=\"");
 	assert_non_null(p);
-	memcpy(nonce, p + 7, 40);
-	nonce[40] = '\0';
+	memcpy(nonce, p + 7, AUTH_NONCE_TEXT_MAX);
+	nonce[AUTH_NONCE_TEXT_MAX] = '\0';
 	snprintf(expect, sizeof(expect),
-		 "WWW-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", qop=\"auth\", "
-		 "algorithm=MD5\r\n",
-		 nonce, f->ctx.opaque);
+		 "WWW-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", "
+		 "qop=\"auth,auth-int\", algorithm=SHA-256\r\n"
+		 "WWW-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", "
+		 "qop=\"auth,auth-int\", algorithm=MD5\r\n",
+		 nonce, f->ctx.opaque, nonce, f->ctx.opaque);
 	assert_string_equal(mem, expect);
 	assert_null(strstr(mem, "stale"));
 	assert_int_equal(auth_nonce_check(&f->ctx.nonce_key, S(nonce), T0), AUTH_NONCE_VALID);
 	/* the sip layer reads back what we wrote */
-	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 18, b.len - 20)), 0);
+	p = strchr(mem, '\r');
+	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 18, (size_t)(p - mem) - 18)), 0);
 	assert_true(slice_eq_cstr(chal.realm, DOMAIN));
+	assert_true(slice_eq_cstr(chal.algorithm, "SHA-256"));
 	assert_false(chal.stale);
 
 	sip_buf_init(&b, mem, sizeof(mem));
 	assert_int_equal(auth_challenge_build(&f->ctx, S(DOMAIN), true, true, T0, &b), 0);
 	mem[b.len] = '\0';
-	p = strstr(mem, "nonce=\"");
-	memcpy(nonce, p + 7, 40);
-	snprintf(expect, sizeof(expect),
-		 "Proxy-Authenticate: Digest realm=\"" DOMAIN "\", nonce=\"%s\", opaque=\"%s\", "
-		 "qop=\"auth\", algorithm=MD5, stale=true\r\n",
-		 nonce, f->ctx.opaque);
-	assert_string_equal(mem, expect);
-	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 20, b.len - 22)), 0);
+	assert_int_equal(strncmp(mem, "Proxy-Authenticate: Digest realm=", 33), 0);
+	p = strstr(mem, "\r\nProxy-Authenticate: ");
+	assert_non_null(p);
+	assert_non_null(strstr(mem, "algorithm=SHA-256, stale=true\r\n"));
+	assert_non_null(strstr(p, "algorithm=MD5, stale=true\r\n"));
+	assert_int_equal(sip_digest_chal_parse(&chal, slice_from(mem + 20, (size_t)(strchr(mem, '\r') - mem) - 20)), 0);
 	assert_true(chal.stale);
 }
 
@@ -507,8 +519,92 @@ static void test_challenge_escaping_and_limits(void **state)
 	assert_int_equal(auth_challenge_build(&f->ctx, S(""), false, false, T0, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
 
-	sip_buf_init(&b, mem, 60);
+	sip_buf_init(&b, mem, 200);
 	assert_int_equal(auth_challenge_build(&f->ctx, S(DOMAIN), false, false, T0, &b), -ENOSPC);
+}
+
+/* A subscriber with only SHA-256 columns (no cleartext): SHA-256 works from
+ * the stored HA1; replay, Authentication-Info, account states after proof,
+ * and the downgrade pin. */
+static void test_sha_columns_policy_replay(void **state)
+{
+	struct fx *f = *state;
+	char h256[65], hmd5[65], cred[1024], hdrs[1200], mem[512];
+	struct answer a = { .user = "gina", .realm = DOMAIN, .password = "gina pw", .qop = "auth",
+			    .algo = AUTH_ALGO_SHA256, .algo_text = "SHA-256" };
+	struct sip_buf b;
+
+	auth_digest_ha1(AUTH_ALGO_SHA256, S("gina"), S(DOMAIN), S("gina pw"), h256);
+	auth_digest_ha1(AUTH_ALGO_MD5, S("gina"), S(DOMAIN), S("gina pw"), hmd5);
+	assert_int_equal(store_user_add(f->st, "gina", DOMAIN,
+					&(struct store_user_secrets){ .ha1 = hmd5, .ha1_sha256 = h256 }), 0);
+	assert_int_equal(run(f, &a), AUTH_OK);
+	assert_int_equal(f->res.algo, AUTH_ALGO_SHA256);
+	/* rspauth = response with an empty method (RFC 7616 §3.5) */
+	{
+		struct auth_digest_in in = { .algo = AUTH_ALGO_SHA256, .ha1 = S(h256), .nonce = S(f->nonce),
+					     .nc = S("00000001"), .cnonce = S("0a4f113b"), .qop = S("auth"),
+					     .method = S(""), .uri = S("sip:" DOMAIN), .body = S("") };
+		char want[65];
+
+		assert_int_equal(auth_digest_response(&in, want), 0);
+		assert_string_equal(f->res.rspauth, want);
+	}
+	sip_buf_init(&b, mem, sizeof(mem));
+	assert_int_equal(auth_info_add(&f->ctx, &f->res, false, NULL, T0, &b), 0);
+	mem[b.len] = '\0';
+	assert_int_equal(strncmp(mem, "Authentication-Info: qop=auth, rspauth=\"", 40), 0);
+	assert_non_null(strstr(mem, "\", cnonce=\"0a4f113b\", nc=00000001\r\n"));
+	store_cred_wipe(&f->res.cred);
+	/* the same header again: replayed */
+	credentials(f, &a, cred, sizeof(cred));
+	snprintf(hdrs, sizeof(hdrs), "Authorization: %s\r\n", cred);
+	assert_int_equal(run_raw(f, hdrs), AUTH_REPLAYED);
+	/* pinned to SHA-256 now: MD5 refused after proof, allowed again after a reset */
+	a.algo = AUTH_ALGO_MD5;
+	a.algo_text = "MD5";
+	assert_int_equal(run(f, &a), AUTH_FORBIDDEN);
+	assert_string_equal(f->res.reason, "Stronger Digest Algorithm Required");
+	assert_int_equal(store_user_set_field(f->st, "gina", DOMAIN, STORE_FIELD_PIN, STORE_RANK_NONE), 0);
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	/* account states: only after the right password */
+	a.algo = AUTH_ALGO_SHA256;
+	a.algo_text = "SHA-256";
+	assert_int_equal(store_user_set_field(f->st, "gina", DOMAIN, STORE_FIELD_LOCKED_UNTIL, (int64_t)T0 + 100), 0);
+	assert_int_equal(run(f, &a), AUTH_FORBIDDEN);
+	assert_string_equal(f->res.reason, "Account Locked");
+	a.password = "wrong";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "user unknown or bad password");
+	a.password = "gina pw";
+	assert_int_equal(store_user_set_field(f->st, "gina", DOMAIN, STORE_FIELD_LOCKED_UNTIL, 0), 0);
+	assert_int_equal(store_user_set_field(f->st, "gina", DOMAIN, STORE_FIELD_VALID_UNTIL, (int64_t)T0 - 1), 0);
+	assert_int_equal(run(f, &a), AUTH_FORBIDDEN);
+	assert_string_equal(f->res.reason, "Account Expired");
+	assert_int_equal(store_user_set_field(f->st, "gina", DOMAIN, STORE_FIELD_VALID_UNTIL, 0), 0);
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+}
+
+/* RFC 7616 §3.4.4: the store finds the user by H(user:realm), any hex case;
+ * the columns are computed by the store when a writer does not give them. */
+static void test_userhash_lookup(void **state)
+{
+	struct fx *f = *state;
+	char uh[65];
+	struct store_cred c;
+
+	auth_digest_userhash(AUTH_ALGO_SHA512_256, S("carol"), S(DOMAIN), uh);
+	assert_int_equal(store_get_cred_by_userhash(f->st, STORE_HASH_SHA512_256, S(uh), S(DOMAIN), &c), 0);
+	assert_string_equal(c.username, "carol");
+	store_cred_wipe(&c);
+	for (char *p = uh; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	assert_int_equal(store_get_cred_by_userhash(f->st, STORE_HASH_SHA512_256, S(uh), S(DOMAIN), &c), 0);
+	store_cred_wipe(&c);
+	assert_int_equal(store_get_cred_by_userhash(f->st, STORE_HASH_SHA256, S(uh), S(DOMAIN), &c), -ENOENT);
 }
 
 int main(void)
@@ -529,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_proxy_auth_int),
 		cmocka_unit_test(test_challenge_shape),
 		cmocka_unit_test(test_challenge_escaping_and_limits),
+		cmocka_unit_test(test_sha_columns_policy_replay),
+		cmocka_unit_test(test_userhash_lookup),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,159 @@
+/* Building what a proxy sends (RFC 3261 §16.6, §16.7 step 3): the request
+ * copy for one branch (new Request-URI, our Via on top, Max-Forwards - 1,
+ * Record-Route, our Route entry removed, our realm's Proxy-Authorization
+ * consumed, From and identity headers rewritten), and a response with our
+ * Via removed. Headers are copied as slices: nothing is allocated. */
+#include "proxy/proxy_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+static void put_hdr(struct sip_buf *b, const struct sip_hdr *h)
+{
+	sip_buf_slice(b, h->name);
+	sip_buf_puts(b, ": ");
+	sip_buf_slice(b, h->value);
+	sip_buf_puts(b, "\r\n");
+}
+
+/* "IP:PORT" of a listen address, IPv6 in brackets. */
+static void put_hostport(struct sip_buf *b, const struct tp_listen *l)
+{
+	char ip[64];
+	uint16_t port;
+
+	tp_addr_text(&l->addr, ip, sizeof(ip), &port);
+	if (l->addr.ss_family == AF_INET6)
+		sip_buf_printf(b, "[%s]:%u", ip, port);
+	else
+		sip_buf_printf(b, "%s:%u", ip, port);
+}
+
+static bool is_consumed(const struct sip_hdr *h, const char *realm)
+{
+	struct sip_digest_cred c;
+
+	if (!realm || sip_digest_cred_parse(&c, h->value))
+		return false;
+	return slice_caseeq_cstr(c.realm, realm);
+}
+
+int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const struct proxy_fwd *f)
+{
+	bool route_popped = false, mf_seen = false;
+
+	sip_buf_slice(b, msg->method_name);
+	sip_buf_puts(b, " ");
+	sip_buf_slice(b, f->ruri.len ? f->ruri : msg->ruri_str);
+	sip_buf_puts(b, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	put_hostport(b, f->via_lst);
+	sip_buf_printf(b, ";branch=%s\r\n", f->branch);
+	bool rr_done = !f->record_route;
+	for (unsigned i = 0; i < msg->nhdrs; i++) {
+		const struct sip_hdr *h = &msg->hdrs[i];
+		if (!rr_done && (h->id == SIP_HDR_RECORD_ROUTE || i + 1 == msg->nhdrs)) {
+			/* RFC 3261 §16.6 step 4: loose-routing Record-Route, topmost;
+			 * after the Vias so they stay together. */
+			sip_buf_puts(b, "Record-Route: <sip:");
+			put_hostport(b, f->via_lst);
+			sip_buf_puts(b, ";lr>\r\n");
+			rr_done = true;
+		}
+		switch (h->id) {
+		case SIP_HDR_MAX_FORWARDS:
+			/* RFC 3261 §16.6 step 3 */
+			mf_seen = true;
+			sip_buf_printf(b, "Max-Forwards: %d\r\n", msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
+			continue;
+		case SIP_HDR_ROUTE:
+			if (f->pop_route && !route_popped) {
+				/* RFC 3261 §16.4: drop only the first entry (ours). */
+				struct slice cur = h->value;
+				struct sip_addr a;
+				route_popped = true;
+				if (sip_addr_list_next(&cur, &a) == 1) {
+					while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
+						cur.p++;
+						cur.len--;
+					}
+					if (cur.len) {
+						sip_buf_puts(b, "Route: ");
+						sip_buf_slice(b, cur);
+						sip_buf_puts(b, "\r\n");
+					}
+				}
+				continue;
+			}
+			break;
+		case SIP_HDR_PROXY_AUTHORIZATION:
+			/* seed 001 consume_credentials(): ours go no further. */
+			if (is_consumed(h, f->consume_realm))
+				continue;
+			break;
+		case SIP_HDR_FROM:
+			if (f->from_value) {
+				sip_buf_puts(b, "From: ");
+				sip_buf_puts(b, f->from_value);
+				sip_buf_slice(b, msg->from.params); /* the tag stays */
+				sip_buf_puts(b, "\r\n");
+				continue;
+			}
+			break;
+		case SIP_HDR_P_ASSERTED_IDENTITY:
+			if (f->strip_identity || f->pai)
+				continue;
+			break;
+		default:
+			if (f->strip_identity && h->id == SIP_HDR_OTHER &&
+			    slice_caseeq_cstr(h->name, "P-Preferred-Identity"))
+				continue;
+			break;
+		}
+		put_hdr(b, h);
+	}
+	if (!mf_seen)
+		sip_buf_puts(b, "Max-Forwards: 70\r\n");
+	if (f->pai) {
+		sip_buf_puts(b, "P-Asserted-Identity: ");
+		sip_buf_puts(b, f->pai);
+		sip_buf_puts(b, "\r\n");
+	}
+	sip_buf_puts(b, "\r\n");
+	sip_buf_slice(b, msg->body);
+	return b->overflow ? -ENOSPC : 0;
+}
+
+int proxy_build_response(struct sip_buf *b, const struct sip_msg *rsp)
+{
+	bool via_done = false;
+
+	sip_buf_printf(b, "SIP/2.0 %d ", rsp->status);
+	sip_buf_slice(b, rsp->reason);
+	sip_buf_puts(b, "\r\n");
+	for (unsigned i = 0; i < rsp->nhdrs; i++) {
+		const struct sip_hdr *h = &rsp->hdrs[i];
+		if (h->id == SIP_HDR_VIA && !via_done) {
+			struct sip_via v;
+			struct slice rest;
+			via_done = true;
+			if (sip_via_parse(&v, h->value, &rest))
+				return -EBADMSG;
+			while (rest.len && (rest.p[0] == ',' || rest.p[0] == ' ' || rest.p[0] == '\t')) {
+				rest.p++;
+				rest.len--;
+			}
+			if (rest.len) {
+				sip_buf_slice(b, h->name);
+				sip_buf_puts(b, ": ");
+				sip_buf_slice(b, rest);
+				sip_buf_puts(b, "\r\n");
+			}
+			continue;
+		}
+		put_hdr(b, h);
+	}
+	sip_buf_puts(b, "\r\n");
+	sip_buf_slice(b, rsp->body);
+	return b->overflow ? -ENOSPC : 0;
+}

@@ -1,0 +1,120 @@
+/* Authentication policy for proxied requests (seed 001 route[AUTH], RFC 3261
+ * §22.3): trusted peers pass; requests whose From domain is served here are
+ * challenged with 407 + Proxy-Authenticate and verified with the same digest
+ * core as REGISTER; the authenticated user must be the From user; a disabled
+ * account gets 403. ACK and CANCEL are never challenged (they cannot be
+ * resubmitted with credentials, §22.1). Never logs credentials. */
+#include "proxy/proxy_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+static void challenge(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg,
+		      struct slice realm, bool stale, const char *ip, uint64_t now)
+{
+	struct sip_buf h;
+
+	sip_buf_init(&h, pw->hdrs, sizeof(pw->hdrs));
+	if (auth_challenge_add(pw->p->auth, realm, stale, true, ip, now, &h) || (sip_buf_put(&h, "", 1), h.overflow)) {
+		proxy_reply(pw, st, msg, 500, "Challenge Too Large", NULL);
+		return;
+	}
+	proxy_reply(pw, st, msg, 407, "Proxy Authentication Required", h.p);
+}
+
+int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
+		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller)
+{
+	const struct sip_uri *from = &msg->from.uri;
+	char ip[48];
+	uint16_t port;
+
+	memset(caller, 0, sizeof(*caller));
+	caller->trusted = proxy_trusted_find(pw->p->cfg, &src->peer);
+	caller->local = from->is_sip && from->host.len && from->host.len <= SW_MAX_DOMAIN &&
+			registrar_domain_is_local(pw->p->reg, from->host);
+	if (caller->trusted) {
+		tp_addr_text(&src->peer, ip, sizeof(ip), &port);
+		LOG_DBG("%.*s from trusted peer %s (%s): not challenged", (int)msg->method_name.len,
+			msg->method_name.p, caller->trusted->name[0] ? caller->trusted->name : "unnamed", ip);
+		return 0;
+	}
+	if (!caller->local || msg->method == SIP_ACK || msg->method == SIP_CANCEL)
+		return 0;
+	if (in_dialog && !pw->p->cfg->challenge_in_dialog)
+		return 0;
+
+	/* The realm is the From domain in lower case ($fd): stored HA1s use it. */
+	for (size_t i = 0; i < from->host.len; i++) {
+		char c = from->host.p[i];
+		caller->realm[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	caller->realm[from->host.len] = '\0';
+	struct slice realm = slice_from(caller->realm, from->host.len);
+	uint64_t now = base_wall_s();
+	struct auth_result res;
+	memset(&res, 0, sizeof(res));
+	tp_addr_text(&src->peer, ip, sizeof(ip), &port);
+	struct auth_req areq = {
+		.msg = msg,
+		.hdr = SIP_HDR_PROXY_AUTHORIZATION,
+		.realm = realm,
+		.src_ip = ip,
+		.now_s = now,
+	};
+	enum auth_verdict v = auth_verify(pw->p->auth, pw->store, &areq, &res);
+	switch (v) {
+	case AUTH_OK:
+		break;
+	case AUTH_DENIED:  /* logged by the auth layer; a fresh challenge as for none */
+	case AUTH_REPLAYED:
+	case AUTH_CHALLENGE:
+	case AUTH_STALE:
+		challenge(pw, st, msg, realm, v == AUTH_STALE, ip, now);
+		return 407;
+	case AUTH_FORBIDDEN:
+		proxy_reply(pw, st, msg, 403, res.reason ? res.reason : "Forbidden", NULL);
+		return 403;
+	case AUTH_BLOCKED:
+		if (!auth_block_drops(pw->p->auth))
+			proxy_reply(pw, st, msg, 403, res.reason ? res.reason : "Forbidden", NULL);
+		return 403;
+	case AUTH_SLOWED:
+		return 403; /* no answer: the transaction ends by its own timer */
+	case AUTH_MALFORMED:
+		proxy_reply(pw, st, msg, 400, "Malformed Proxy-Authorization Header", NULL);
+		return 400;
+	case AUTH_UNAVAILABLE:
+		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return 503;
+	}
+	int status = res.cred.status;
+	snprintf(caller->rpid, sizeof(caller->rpid), "%s", res.cred.rpid);
+	store_cred_wipe(&res.cred);
+	/* seed 001: the authenticated user must be the From user (or an alias of it). */
+	int idc = auth_identity_check(pw->store, res.username, realm, from);
+	if (idc == -EAGAIN || idc == -EIO) {
+		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return 503;
+	}
+	if (idc) {
+		char au[80], fu[80];
+		auth_log_value(res.username, au, sizeof(au));
+		auth_log_value(from->user, fu, sizeof(fu));
+		log_security("identity_mismatch", "src=%s user=%s from_user=%s realm=%s method=%.*s", ip, au, fu,
+			     caller->realm, (int)msg->method_name.len, msg->method_name.p);
+		proxy_reply(pw, st, msg, 403, "Forbidden auth ID", NULL);
+		return 403;
+	}
+	if (status != 0) {
+		proxy_reply(pw, st, msg, 403, "Account Disabled", NULL);
+		return 403;
+	}
+	caller->authenticated = true;
+	slice_copy(from->user.len <= SW_MAX_USER ? from->user : SLICE_NULL, caller->user, sizeof(caller->user));
+	return 0;
+}

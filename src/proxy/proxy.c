@@ -1,0 +1,444 @@
+/* Request routing (RFC 3261 §16): retransmissions and ACKs first (the
+ * transaction layer), CANCEL (§16.10), Max-Forwards (483), loop detection
+ * (482), the seed 001 authentication policy, then loose routing of in-dialog
+ * requests (§16.4, §16.12) or, for initial requests, the relay policy and the
+ * location service: parallel forking to every registered contact, or the
+ * configured next hop for foreign domains. Responses that land on another
+ * worker's socket are handed to the worker named in their branch. */
+#include "proxy/proxy_int.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+/* Why hand responses between workers instead of one shared outbound socket:
+ * every worker sends from its own SO_REUSEPORT socket on the listen port, so
+ * Via and Record-Route name the listen address and no extra port is needed;
+ * the kernel then spreads responses over the workers by 4-tuple hash. The
+ * branch carries the owning worker's index, and a response received elsewhere
+ * is copied once into a post for that worker (queue + eventfd, no lock). */
+struct rsp_post {
+	struct tp_post base;
+	struct proxy *p;
+	struct tp_src src;
+	size_t len;
+	char buf[];
+};
+
+static int loop_hook(struct tp_worker *w, uint64_t now_ms, void *arg)
+{
+	struct proxy_worker *pw = arg;
+	(void)w;
+	return txn_layer_run(pw->tl, now_ms);
+}
+
+int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worker *w, struct store *store)
+{
+	struct proxy_worker *pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return -ENOMEM;
+	pw->p = p;
+	pw->w = w;
+	pw->store = store;
+	if (txn_layer_new(&pw->tl, w, &proxy_txn_ops)) {
+		free(pw);
+		return -ENOMEM;
+	}
+	tp_worker_set_loop(w, loop_hook, pw);
+	unsigned idx = tp_worker_index(w);
+	if (idx < SW_MAX_WORKERS)
+		atomic_store(&p->workers[idx], pw);
+	*out = pw;
+	return 0;
+}
+
+void proxy_worker_free(struct proxy_worker *pw)
+{
+	if (!pw)
+		return;
+	unsigned idx = tp_worker_index(pw->w);
+	if (idx < SW_MAX_WORKERS)
+		atomic_store(&pw->p->workers[idx], NULL);
+	tp_worker_set_loop(pw->w, NULL, NULL);
+	txn_layer_free(pw->tl);
+	free(pw);
+}
+
+/* Stateless To tag: a retransmission of the same request gets the same tag. */
+void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
+		 const char *reason, const char *extra)
+{
+	char tag[20];
+	(void)pw;
+	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
+	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
+	h ^= base_hash(req->via1.branch.p, req->via1.branch.len) * 131u;
+	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
+	int err = txn_server_reply(st, code, reason, tag, extra);
+	if (err)
+		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
+}
+
+/* The Route entry after the first one (which named us), if any. */
+static bool next_route(const struct sip_msg *msg, bool skip_first, struct sip_addr *out)
+{
+	bool skipped = !skip_first;
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h; h = sip_msg_hdr_next(msg, h)) {
+		struct slice cur = h->value;
+		while (sip_addr_list_next(&cur, out) == 1) {
+			if (skipped)
+				return true;
+			skipped = true;
+		}
+	}
+	return false;
+}
+
+/* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
+ * P-Asserted-Identity; it is removed toward anyone else). */
+static void identity_for(struct proxy_worker *pw, const struct sockaddr_storage *dst, const struct proxy_identity *id,
+			 const struct proxy_caller *caller, struct proxy_fwd *f)
+{
+	bool trusted = proxy_trusted_find(pw->p->cfg, dst) != NULL;
+	f->strip_identity = !trusted;
+	f->pai = trusted && caller && caller->authenticated && id && id->pai[0] ? id->pai : NULL;
+}
+
+/* One target of a call: build the branch copy and start its transaction. */
+static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
+		      struct slice ruri, const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		      const struct proxy_caller *caller)
+{
+	char branch[48];
+	struct sip_buf b;
+
+	f->via_lst = tp_worker_udp_listen(pw->w, dst->ss_family);
+	if (!f->via_lst)
+		return -EAFNOSUPPORT;
+	txn_branch_make(pw->tl, branch, sizeof(branch));
+	f->branch = branch;
+	f->ruri = ruri;
+	identity_for(pw, dst, id, caller, f);
+	sip_buf_init(&b, pw->out, sizeof(pw->out));
+	if (proxy_build_request(&b, msg, f))
+		return -ENOSPC;
+	return proxy_call_branch(c, branch, dst, b.p, b.len);
+}
+
+/* ---- the location service (RFC 3261 §16.5) ---- */
+struct target {
+	char uri[SW_MAX_CONTACT_URI + 1];
+	struct sockaddr_storage dst;
+};
+struct targets {
+	struct target t[PROXY_MAX_BRANCHES];
+	unsigned n;
+};
+
+/* A contact is reached at its own address unless it is a private address
+ * (a phone behind NAT) or not an IP literal: then at the source its REGISTER
+ * came from (the received "udp:IP:PORT" the registrar kept). */
+static void on_binding(const struct registrar_contact *rc, void *arg)
+{
+	struct targets *ts = arg;
+	struct target *t = &ts->t[ts->n];
+	struct sip_uri u;
+	struct slice curi = slice_from(rc->contact, rc->contact_len);
+
+	if (ts->n == PROXY_MAX_BRANCHES || rc->contact_len > SW_MAX_CONTACT_URI)
+		return;
+	memcpy(t->uri, rc->contact, rc->contact_len);
+	t->uri[rc->contact_len] = '\0';
+	if (sip_uri_parse(&u, slice_from(t->uri, rc->contact_len)))
+		return;
+	(void)curi;
+	bool use_received = rc->received_len > 4 && (proxy_ip_is_private(u.host) || proxy_uri_addr(&u, &t->dst));
+	if (use_received) {
+		char rcv[128];
+		struct tp_listen l;
+		if (rc->received_len >= sizeof(rcv))
+			return;
+		memcpy(rcv, rc->received, rc->received_len);
+		rcv[rc->received_len] = '\0';
+		if (tp_listen_parse(&l, rcv) || l.proto != TP_UDP)
+			return; /* outbound TCP is not opened: such contacts are skipped */
+		t->dst = l.addr;
+	} else if (proxy_uri_addr(&u, &t->dst)) {
+		return;
+	}
+	ts->n++;
+}
+
+/* ---- CANCEL (RFC 3261 §16.10) ---- */
+static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg)
+{
+	struct txn_server *inv = txn_server_match(pw->tl, msg, SIP_INVITE);
+
+	if (!inv) {
+		proxy_reply(pw, st, msg, 481, "Call/Transaction Does Not Exist", NULL);
+		return;
+	}
+	proxy_reply(pw, st, msg, 200, "OK", NULL);
+	struct proxy_call *c = txn_server_user(inv);
+	if (c)
+		proxy_call_cancel(c);
+}
+
+/* ---- ACK for a 2xx and other in-dialog ACKs: stateless (§16.11) ---- */
+static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
+{
+	struct sip_addr first, next;
+	struct proxy_fwd f = { 0 };
+	const struct sip_uri *target = &msg->ruri;
+	struct sockaddr_storage dst;
+	char branch[48], realm[SW_MAX_DOMAIN + 1];
+	struct sip_buf b;
+
+	if (next_route(msg, false, &first) && proxy_uri_is_me(pw, &first.uri)) {
+		f.pop_route = true;
+		if (next_route(msg, true, &next))
+			target = &next.uri;
+	} else if (proxy_uri_is_me(pw, &msg->ruri)) {
+		return; /* for us, end-to-end: nothing to do */
+	}
+	if (proxy_uri_addr(target, &dst)) {
+		LOG_DBG("ACK dropped: next hop is not an IP address");
+		return;
+	}
+	f.via_lst = tp_worker_udp_listen(pw->w, dst.ss_family);
+	if (!f.via_lst)
+		return;
+	/* The same incoming ACK always gets the same branch (§16.11). */
+	snprintf(branch, sizeof(branch), "z9hG4bKsw%uxa%016llx", tp_worker_index(pw->w),
+		 (unsigned long long)base_hash(msg->via1.branch.p, msg->via1.branch.len));
+	f.branch = branch;
+	if (msg->from.uri.host.len && msg->from.uri.host.len <= SW_MAX_DOMAIN) {
+		for (size_t i = 0; i < msg->from.uri.host.len; i++) {
+			char c = msg->from.uri.host.p[i];
+			realm[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+		}
+		realm[msg->from.uri.host.len] = '\0';
+		f.consume_realm = realm;
+	}
+	identity_for(pw, &dst, NULL, NULL, &f);
+	sip_buf_init(&b, pw->out, sizeof(pw->out));
+	if (proxy_build_request(&b, msg, &f) == 0)
+		tp_send_to(pw->w, TP_UDP, &dst, b.p, b.len);
+}
+
+static bool is_dialog_forming(enum sip_method m)
+{
+	return m == SIP_INVITE || m == SIP_SUBSCRIBE || m == SIP_REFER;
+}
+
+/* The 404/480 answer for a local user that cannot be reached now. */
+static void not_reachable(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg, bool reveal)
+{
+	struct store_cred cred;
+	int err = store_get_cred(pw->store, msg->ruri.user, msg->ruri.host, &cred);
+	store_cred_wipe(&cred);
+	if (err && err != -ENOENT) {
+		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	/* Outsiders get one answer for both, so they cannot list users. */
+	if (!reveal || err == -ENOENT)
+		proxy_reply(pw, st, msg, 404, "Not Found", NULL);
+	else
+		proxy_reply(pw, st, msg, 480, "Temporarily Unavailable", NULL);
+}
+
+static void route_request(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg,
+			  const struct proxy_caller *caller, bool in_dialog)
+{
+	const struct proxy_cfg *cfg = pw->p->cfg;
+	struct proxy_fwd f = { 0 };
+	struct sip_addr first, next;
+	bool has_next_route = false;
+	bool caller_ok = caller->authenticated || caller->trusted;
+	struct proxy_identity id;
+	struct sockaddr_storage dst;
+
+	f.consume_realm = caller->authenticated ? caller->realm : NULL;
+	if (next_route(msg, false, &first) && proxy_uri_is_me(pw, &first.uri)) {
+		f.pop_route = true;
+		has_next_route = next_route(msg, true, &next);
+	} else if (sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
+		/* A Route that does not name us: we are not on this path. */
+		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
+		return;
+	}
+
+	struct proxy_call *c = proxy_call_new(pw, st, msg->method);
+	if (!c) {
+		proxy_reply(pw, st, msg, 500, "Server Internal Error", NULL);
+		return;
+	}
+
+	if (in_dialog) {
+		/* RFC 3261 §16.12: in-dialog requests follow the Route set we
+		 * are on; without our Route they are not ours to forward. */
+		if (!f.pop_route) {
+			proxy_call_started(c, msg, 404, "Not Here");
+			return;
+		}
+		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
+		if (proxy_uri_addr(target, &dst) != 0) {
+			if (!cfg->has_outbound) {
+				proxy_call_started(c, msg, 404, "No Route To Destination");
+				return;
+			}
+			dst = cfg->outbound.addr;
+		}
+		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, NULL, caller);
+		proxy_call_started(c, msg, 503, "Service Unavailable");
+		return;
+	}
+
+	/* Initial request: seed 001 relay policy and identity. */
+	bool callee_local = msg->ruri.host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, msg->ruri.host);
+	proxy_identity_decide(msg, caller, &id);
+	if (id.from[0])
+		f.from_value = id.from;
+	f.record_route = is_dialog_forming(msg->method);
+
+	if (has_next_route || !callee_local) {
+		/* Foreign destinations only for authenticated local callers (or
+		 * trusted peers with a preloaded route): never an open relay. */
+		if (!caller->authenticated && !(caller->trusted && has_next_route)) {
+			LOG_DBG("%.*s to %.*s refused: not relaying", (int)msg->method_name.len, msg->method_name.p,
+				(int)msg->ruri.host.len, msg->ruri.host.p);
+			proxy_call_started(c, msg, 403, "Not relaying");
+			return;
+		}
+		if (has_next_route) {
+			if (proxy_uri_addr(&next.uri, &dst)) {
+				proxy_call_started(c, msg, 404, "No Route To Destination");
+				return;
+			}
+		} else if (cfg->has_outbound) {
+			dst = cfg->outbound.addr;
+		} else if (proxy_uri_addr(&msg->ruri, &dst)) {
+			/* No DNS resolution (RFC 3263) here: a next hop must be configured. */
+			proxy_call_started(c, msg, 404, "No Route To Domain");
+			return;
+		}
+		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, &id, caller);
+		proxy_call_started(c, msg, 503, "Service Unavailable");
+		return;
+	}
+
+	/* A local user: every registered contact in parallel (§16.6, §16.7). */
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+	struct targets *ts = calloc(1, sizeof(*ts));
+	if (!ts || msg->ruri.user.len == 0 || msg->ruri.user.len > SW_MAX_USER) {
+		free(ts);
+		proxy_call_started(c, msg, 404, "Not Found");
+		return;
+	}
+	int n = snprintf(aor, sizeof(aor), "%.*s@", (int)msg->ruri.user.len, msg->ruri.user.p);
+	for (size_t i = 0; i < msg->ruri.host.len; i++) {
+		char ch = msg->ruri.host.p[i];
+		aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	aor[n] = '\0';
+	registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_binding, ts);
+	for (unsigned i = 0; i < ts->n; i++) {
+		int err = add_branch(pw, c, msg, &f, slice_cstr(ts->t[i].uri), &ts->t[i].dst, &id, caller);
+		if (err)
+			LOG_DBG("branch to %s not started: %s", ts->t[i].uri, strerror(-err));
+	}
+	unsigned started = c->nbranches;
+	free(ts);
+	if (started == 0) {
+		c->final_sent = true;
+		not_reachable(pw, st, msg, caller_ok || cfg->reveal_not_registered);
+	}
+}
+
+void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
+{
+	struct txn_server *st;
+	struct proxy_caller caller;
+
+	if (msg->method == SIP_ACK) {
+		if (!txn_server_absorb(pw->tl, msg) && msg->to.tag.len)
+			forward_ack(pw, msg);
+		return;
+	}
+	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer. */
+	if (txn_server_absorb(pw->tl, msg))
+		return;
+	int err = txn_server_new(&st, pw->tl, msg, src, NULL);
+	if (err) {
+		LOG_WARN("no transaction for %.*s: %s", (int)msg->method_name.len, msg->method_name.p, strerror(-err));
+		return;
+	}
+	if (msg->method == SIP_CANCEL) {
+		handle_cancel(pw, st, msg);
+		return;
+	}
+	if (msg->max_forwards == 0) {
+		proxy_reply(pw, st, msg, 483, "Too Many Hops", NULL);
+		return;
+	}
+	if (proxy_loop_detected(pw, msg)) {
+		proxy_reply(pw, st, msg, 482, "Loop Detected", NULL);
+		return;
+	}
+	bool in_dialog = msg->to.tag.len > 0;
+	if (proxy_policy_check(pw, st, src, msg, in_dialog, &caller))
+		return;
+	route_request(pw, st, msg, &caller, in_dialog);
+}
+
+/* ---- responses ---- */
+static void handle_response(struct proxy_worker *pw, struct sip_msg *msg)
+{
+	if (!txn_client_response(pw->tl, msg))
+		LOG_DBG("stray response %d dropped (no transaction)", msg->status);
+}
+
+static void on_post(struct tp_worker *w, struct tp_post *base)
+{
+	struct rsp_post *rp = (struct rsp_post *)base;
+	unsigned idx = tp_worker_index(w);
+	struct proxy_worker *pw = NULL;
+	if (idx < SW_MAX_WORKERS)
+		pw = atomic_load(&rp->p->workers[idx]);
+	struct sip_parse_err perr;
+
+	if (pw && sip_msg_parse(&pw->rmsg, rp->buf, rp->len, &perr) == 0 && !pw->rmsg.is_request)
+		handle_response(pw, &pw->rmsg);
+	free(rp);
+}
+
+void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
+{
+	int owner = txn_branch_owner(msg->via1.branch);
+
+	if (owner < 0) {
+		LOG_DBG("response %d not ours (branch): dropped", msg->status);
+		return;
+	}
+	if ((unsigned)owner == tp_worker_index(pw->w)) {
+		handle_response(pw, msg);
+		return;
+	}
+	struct rsp_post *rp = malloc(sizeof(*rp) + msg->len + 1);
+	if (!rp)
+		return;
+	rp->base.fn = on_post;
+	rp->p = pw->p;
+	rp->src = *src;
+	rp->len = msg->len;
+	memcpy(rp->buf, msg->buf, msg->len);
+	rp->buf[msg->len] = '\0';
+	if (tp_worker_post(pw->w, (unsigned)owner, &rp->base))
+		free(rp);
+}

@@ -1,0 +1,108 @@
+/* Private to src/proxy: per-worker state, calls (one forwarded request with its
+ * branches), and the helpers the files share. */
+#ifndef SW_PROXY_INT_H
+#define SW_PROXY_INT_H
+
+#include "proxy/proxy.h"
+#include "txn/txn.h"
+
+/* Parallel branches per request: one per registered contact (the registrar's
+ * per-AOR cap is SW_MAX_CONTACTS_CAP; more than 16 phones ringing is a
+ * misconfiguration, the first 16 are used). */
+#define PROXY_MAX_BRANCHES 16
+
+struct proxy_worker {
+	struct proxy *p;
+	struct tp_worker *w;
+	struct store *store;
+	struct txn_layer *tl;
+	struct sip_msg rmsg;             /**< re-parse of handed-off responses */
+	char out[SW_MAX_MSG_SIZE];       /**< message being built */
+	char hdrs[8192];                 /**< extra header lines for local replies */
+};
+
+/* One stateful forwarded request: its server transaction and client branches. */
+struct proxy_call {
+	struct proxy_worker *pw;
+	struct txn_server *st;
+	struct txn_client *ct[PROXY_MAX_BRANCHES];
+	int code[PROXY_MAX_BRANCHES];    /**< final status per branch, 0 = pending */
+	unsigned nbranches;
+	unsigned refs;                   /**< live transactions pointing here */
+	bool final_sent;
+	enum sip_method method;
+	int best_code;
+	char *best;                      /**< best final response so far, our Via removed */
+	size_t best_len;
+};
+
+/* What the policy decided about the caller (policy.c). */
+struct proxy_caller {
+	const struct proxy_trusted *trusted; /**< source is a trusted peer */
+	bool local;                      /**< From domain is served here */
+	bool authenticated;              /**< proved with Proxy-Authorization */
+	char realm[SW_MAX_DOMAIN + 1];   /**< realm whose credentials were consumed */
+	char rpid[SW_MAX_CONTACT_URI + 1]; /**< subscriber's rpid column, "" if none */
+	char user[SW_MAX_USER + 1];
+};
+
+/* Local reply through the server transaction (To tag derived from the request). */
+void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
+		 const char *reason, const char *extra);
+
+/* policy.c: seed 001 route[AUTH]. Returns 0 when the request may go on (caller
+ * filled), or the status already answered (407, 403, 400, 503). */
+int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
+		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller);
+
+/* route.c */
+/* True when uri names this server (a listen address, or a served domain with no user). */
+bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri);
+/* RFC 3261 §16.3 step 4 (simplified): our own sent-by in any Via. */
+bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg);
+/* An IP-literal URI host (and port, 5060 by default) as a socket address. 0 or -EINVAL. */
+int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out);
+/* True when an IP text is in RFC 1918, RFC 6598 or link-local space (a phone behind NAT). */
+bool proxy_ip_is_private(struct slice host);
+
+/* build.c: the request copy sent on one branch (RFC 3261 §16.6). */
+struct proxy_fwd {
+	struct slice ruri;               /**< new Request-URI (empty: keep) */
+	const char *branch;
+	const struct tp_listen *via_lst; /**< our address for Via / Record-Route */
+	bool record_route;
+	bool pop_route;                  /**< drop the first Route entry (it names us) */
+	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
+	const char *from_value;          /**< new From value without the tag params (NULL: keep) */
+	const char *pai;                 /**< P-Asserted-Identity value to add (NULL: none) */
+	bool strip_identity;             /**< remove P-Asserted-Identity / P-Preferred-Identity */
+};
+int proxy_build_request(struct sip_buf *out, const struct sip_msg *msg, const struct proxy_fwd *f);
+/* The response without its top Via entry (ours) (RFC 3261 §16.7 step 3). */
+int proxy_build_response(struct sip_buf *out, const struct sip_msg *rsp);
+
+/* callerid.c: From rewriting and identity headers for an initial request. */
+struct proxy_identity {
+	char from[SW_MAX_CONTACT_URI + 96];  /**< new From name-addr, "" = unchanged */
+	char pai[SW_MAX_CONTACT_URI + 96];   /**< P-Asserted-Identity value, "" = none */
+	bool anonymous;
+};
+void proxy_identity_decide(const struct sip_msg *msg, const struct proxy_caller *caller,
+			   struct proxy_identity *id);
+/* Split an rpid value ("Name" <sip:u@h>, <sip:u@h>, sip:u@h, or a bare
+ * display name) into display and URI slices (either may be empty). 0 or -EINVAL. */
+int proxy_rpid_parse(struct slice rpid, struct slice *display, struct slice *uri);
+
+/* call.c */
+struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);
+/* Add a branch sending req to dst. 0 or -errno. */
+int proxy_call_branch(struct proxy_call *c, const char *branch, const struct sockaddr_storage *dst,
+		      const char *req, size_t len);
+/* After the branches were started: when none started, answer fail_code and
+ * let the call end with its server transaction. */
+void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fail_code, const char *fail_reason);
+/* CANCEL every pending branch (RFC 3261 §16.10). */
+void proxy_call_cancel(struct proxy_call *c);
+extern const struct txn_ops proxy_txn_ops;
+
+#endif

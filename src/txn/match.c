@@ -1,0 +1,125 @@
+/* Transaction matching (RFC 3261 §17.1.3 for responses, §17.2.3 for requests)
+ * and the per-worker hash tables. A server key is the top Via branch (when it
+ * starts with the magic cookie "z9hG4bK"), its sent-by and the method, ACK
+ * counting as INVITE; for RFC 2543 peers it is Call-ID, CSeq number, From tag
+ * and top Via sent-by instead (§17.2.3's older rules, simplified). */
+#include "txn/txn_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/util.h"
+
+static bool has_cookie(struct slice branch)
+{
+	return branch.len > 7 && memcmp(branch.p, "z9hG4bK", 7) == 0;
+}
+
+int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key, uint16_t *len)
+{
+	const struct sip_via *v = &req->via1;
+	enum sip_method m = method == SIP_ACK ? SIP_INVITE : method;
+	int n;
+
+	if (has_cookie(v->branch))
+		n = snprintf(key, TXN_KEY_MAX, "%d|%.*s|%.*s:%u", (int)m, (int)v->branch.len, v->branch.p,
+			     (int)v->host.len, v->host.p, v->port);
+	else
+		n = snprintf(key, TXN_KEY_MAX, "%d|2543|%.*s|%u|%.*s|%.*s:%u", (int)m, (int)req->call_id.len,
+			     req->call_id.p, req->cseq, (int)req->from.tag.len, req->from.tag.p, (int)v->host.len,
+			     v->host.p, v->port);
+	if (n < 0 || n >= TXN_KEY_MAX)
+		return -EINVAL;
+	/* Retransmissions repeat the Via byte for byte, so no case folding. */
+	*len = (uint16_t)n;
+	return 0;
+}
+
+uint64_t txn_key_hash(const char *key, size_t len)
+{
+	return base_hash(key, len);
+}
+
+struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len)
+{
+	uint64_t h = txn_key_hash(key, len);
+	for (struct txn_server *st = tl->servers[h % TXN_BUCKETS]; st; st = st->next)
+		if (st->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
+			return st;
+	return NULL;
+}
+
+void txn_server_link(struct txn_layer *tl, struct txn_server *st)
+{
+	struct txn_server **b = &tl->servers[st->hash % TXN_BUCKETS];
+	st->next = *b;
+	*b = st;
+	tl->nservers++;
+}
+
+void txn_server_unlink(struct txn_layer *tl, struct txn_server *st)
+{
+	for (struct txn_server **p = &tl->servers[st->hash % TXN_BUCKETS]; *p; p = &(*p)->next)
+		if (*p == st) {
+			*p = st->next;
+			tl->nservers--;
+			return;
+		}
+}
+
+static uint64_t client_hash(struct slice branch, enum sip_method method)
+{
+	return base_hash(branch.p, branch.len) ^ ((uint64_t)method * 0x9e3779b97f4a7c15ull);
+}
+
+struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method)
+{
+	uint64_t h = client_hash(branch, method);
+	for (struct txn_client *ct = tl->clients[h % TXN_BUCKETS]; ct; ct = ct->next)
+		if (ct->hash == h && ct->method == method && slice_eq_cstr(branch, ct->branch))
+			return ct;
+	return NULL;
+}
+
+void txn_client_link(struct txn_layer *tl, struct txn_client *ct)
+{
+	ct->hash = client_hash(slice_cstr(ct->branch), ct->method);
+	struct txn_client **b = &tl->clients[ct->hash % TXN_BUCKETS];
+	ct->next = *b;
+	*b = ct;
+	tl->nclients++;
+}
+
+void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct)
+{
+	for (struct txn_client **p = &tl->clients[ct->hash % TXN_BUCKETS]; *p; p = &(*p)->next)
+		if (*p == ct) {
+			*p = ct->next;
+			tl->nclients--;
+			return;
+		}
+}
+
+void txn_branch_make(struct txn_layer *tl, char *out, size_t cap)
+{
+	uint32_t rnd = 0;
+	if (tl->counter == 0 && base_random(&rnd, sizeof(rnd)) == 0)
+		tl->counter = (uint64_t)rnd << 24;
+	tl->counter++;
+	snprintf(out, cap, "z9hG4bKsw%ux%llx", tp_worker_index(tl->w), (unsigned long long)tl->counter);
+}
+
+int txn_branch_owner(struct slice branch)
+{
+	unsigned idx = 0;
+	size_t i = 9;
+
+	if (branch.len < 11 || memcmp(branch.p, "z9hG4bKsw", 9) != 0)
+		return -1;
+	while (i < branch.len && branch.p[i] >= '0' && branch.p[i] <= '9' && idx < 100000)
+		idx = idx * 10 + (unsigned)(branch.p[i++] - '0');
+	if (i == 9 || i >= branch.len || branch.p[i] != 'x')
+		return -1;
+	return (int)idx;
+}

@@ -1,0 +1,104 @@
+/* Private to src/txn: the per-worker timer heap, transaction records and the
+ * matching tables. */
+#ifndef SW_TXN_INT_H
+#define SW_TXN_INT_H
+
+#include "txn/txn.h"
+
+/* ---- timers: a binary min-heap per worker (timer.c) ---- */
+struct txn_timer;
+typedef void (*txn_timer_fn)(struct txn_timer *t);
+struct txn_timer {
+	uint64_t due_ms;
+	unsigned idx;        /**< position in the heap + 1; 0 = not armed */
+	txn_timer_fn fn;
+};
+struct txn_heap {
+	struct txn_timer **v;
+	unsigned n, cap;
+};
+void txn_heap_fini(struct txn_heap *h);
+/* Arm (or re-arm) t to fire at due_ms. 0 or -ENOMEM. */
+int txn_heap_add(struct txn_heap *h, struct txn_timer *t, uint64_t due_ms);
+/* Disarm t (no-op when not armed). */
+void txn_heap_del(struct txn_heap *h, struct txn_timer *t);
+/* The earliest armed timer, or NULL. */
+struct txn_timer *txn_heap_top(const struct txn_heap *h);
+
+/* ---- records ---- */
+#define TXN_BUCKETS 4096
+#define TXN_KEY_MAX 320
+
+struct txn_server {
+	struct txn_server *next;   /**< hash chain */
+	struct txn_layer *tl;
+	uint64_t hash;
+	enum sip_method method;    /**< INVITE, CANCEL, or the non-INVITE method */
+	enum txn_state state;
+	bool reliable;             /**< TCP/TLS: no retransmission timers */
+	int last_code;
+	void *user;
+	struct tp_src dst;         /**< where responses go */
+	struct txn_timer t_retx;   /**< G */
+	struct txn_timer t_end;    /**< H, I, J, L */
+	unsigned retx_ms;
+	char *last;                /**< last response sent */
+	size_t last_len, last_cap;
+	uint16_t key_len;
+	char key[TXN_KEY_MAX];
+	size_t req_len;
+	char req[];                /**< request copy */
+};
+
+struct txn_client {
+	struct txn_client *next;
+	struct txn_layer *tl;
+	uint64_t hash;
+	enum sip_method method;
+	enum txn_state state;
+	bool cancel_pending;       /**< CANCEL waits for a provisional (§9.1) */
+	bool cancelled;
+	int last_code;
+	void *user;
+	struct sockaddr_storage dst;
+	struct txn_timer t_retx;   /**< A, E */
+	struct txn_timer t_end;    /**< B, F, D, K, M */
+	unsigned retx_ms;
+	char *ack;                 /**< ACK sent for a non-2xx final, resent on retransmissions */
+	size_t ack_len;
+	char branch[48];
+	size_t req_len;
+	char req[];
+};
+
+struct txn_layer {
+	struct tp_worker *w;
+	const struct txn_ops *ops;
+	struct txn_heap heap;
+	uint64_t now_ms;
+	uint64_t counter;
+	unsigned nservers, nclients;
+	struct txn_server *servers[TXN_BUCKETS];
+	struct txn_client *clients[TXN_BUCKETS];
+	struct sip_msg scratch;    /**< re-parsing stored requests */
+	char out[SW_MAX_MSG_SIZE];
+};
+
+/* Matching keys (match.c). Server: RFC 3261 §17.2.3 branch + sent-by + method
+ * class (ACK counts as INVITE), or the RFC 2543 fallback; -EINVAL when the
+ * key would not fit. Client: branch + CSeq method (§17.1.3). */
+int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key, uint16_t *len);
+uint64_t txn_key_hash(const char *key, size_t len);
+struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len);
+void txn_server_link(struct txn_layer *tl, struct txn_server *st);
+void txn_server_unlink(struct txn_layer *tl, struct txn_server *st);
+struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method);
+void txn_client_link(struct txn_layer *tl, struct txn_client *ct);
+void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct);
+
+/* Arm a timer relative to the layer's current time. */
+void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn);
+void txn_server_destroy(struct txn_server *st);
+void txn_client_destroy(struct txn_client *ct);
+
+#endif

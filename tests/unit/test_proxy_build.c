@@ -1,0 +1,138 @@
+/* Proxy pieces without the network: the forwarded request (RFC 3261 §16.6:
+ * Via on top, Max-Forwards - 1, Record-Route, our Route entry popped, our
+ * realm's Proxy-Authorization consumed, From rewritten with its tag), the
+ * relayed response without our Via (§16.7), rpid parsing, trusted networks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/proxy_int.h"
+
+static char in[4096], out[8192];
+static struct sip_msg msg;
+
+static void parse(const char *text)
+{
+	struct sip_parse_err err;
+	size_t n = strlen(text);
+	memcpy(in, text, n);
+	assert_int_equal(sip_msg_parse(&msg, in, n, &err), 0);
+}
+
+static void test_forwarded_request(void **state)
+{
+	(void)state;
+	struct tp_listen l;
+	struct sip_buf b;
+	assert_int_equal(tp_listen_parse(&l, "udp:192.0.2.1:5060"), 0);
+	parse("INVITE sip:bob@example.com SIP/2.0\r\n"
+	      "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "Route: <sip:192.0.2.1:5060;lr>, <sip:198.51.100.7;lr>\r\n"
+	      "Max-Forwards: 10\r\n"
+	      "From: \"Al\" <sip:alice@example.com>;tag=t1\r\n"
+	      "To: <sip:bob@example.com>\r\nCall-ID: c@x\r\nCSeq: 2 INVITE\r\n"
+	      "Proxy-Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", uri=\"sip:bob@example.com\", response=\"r\"\r\n"
+	      "Proxy-Authorization: Digest username=\"al\", realm=\"other.net\", nonce=\"n\", uri=\"sip:x\", response=\"r\"\r\n"
+	      "P-Asserted-Identity: <sip:forged@example.com>\r\n"
+	      "Content-Length: 4\r\n\r\nbody");
+	struct proxy_fwd f = {
+		.ruri = slice_cstr("sip:bob@10.0.0.9:5070"),
+		.branch = "z9hG4bKsw0x1",
+		.via_lst = &l,
+		.record_route = true,
+		.pop_route = true,
+		.consume_realm = "example.com",
+		.from_value = "\"Anonymous\" <sip:anonymous@anonymous.invalid>",
+		.strip_identity = true,
+	};
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	out[b.len] = '\0';
+	assert_non_null(strstr(out, "INVITE sip:bob@10.0.0.9:5070 SIP/2.0\r\n"
+				    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsw0x1\r\n"
+				    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"));
+	assert_non_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+	assert_non_null(strstr(out, "\r\nRoute: <sip:198.51.100.7;lr>\r\n"));
+	assert_null(strstr(out, "\r\nRoute: <sip:192.0.2.1"));
+	assert_non_null(strstr(out, "Max-Forwards: 9\r\n"));
+	assert_non_null(strstr(out, "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=t1\r\n"));
+	assert_null(strstr(out, "realm=\"example.com\""));
+	assert_non_null(strstr(out, "realm=\"other.net\""));
+	assert_null(strstr(out, "P-Asserted-Identity"));
+	assert_non_null(strstr(out, "\r\n\r\nbody"));
+}
+
+static void test_relayed_response_loses_our_via(void **state)
+{
+	(void)state;
+	struct sip_buf b;
+	parse("SIP/2.0 180 Ringing\r\n"
+	      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsw0x1, SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:bob@example.com>;tag=b\r\n"
+	      "Call-ID: c@x\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n");
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_response(&b, &msg), 0);
+	out[b.len] = '\0';
+	assert_non_null(strstr(out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"));
+	assert_null(strstr(out, "z9hG4bKsw0x1"));
+}
+
+static void test_rpid_forms(void **state)
+{
+	(void)state;
+	struct slice d, u;
+	assert_int_equal(proxy_rpid_parse(slice_cstr("\"Alice Smith\" <sip:+15551234@example.com>"), &d, &u), 0);
+	assert_true(slice_eq_cstr(d, "Alice Smith"));
+	assert_true(slice_eq_cstr(u, "sip:+15551234@example.com"));
+	assert_int_equal(proxy_rpid_parse(slice_cstr("sip:1000@example.com"), &d, &u), 0);
+	assert_true(d.len == 0 && slice_eq_cstr(u, "sip:1000@example.com"));
+	assert_int_equal(proxy_rpid_parse(slice_cstr("Front Desk"), &d, &u), 0);
+	assert_true(slice_eq_cstr(d, "Front Desk") && u.len == 0);
+	assert_int_equal(proxy_rpid_parse(slice_cstr("\"bad\r\nX: y\" <sip:a@b>"), &d, &u), -EINVAL);
+	assert_int_equal(proxy_rpid_parse(slice_cstr("<sip:a@b"), &d, &u), -EINVAL);
+}
+
+static void test_trusted_networks(void **state)
+{
+	(void)state;
+	struct proxy_cfg cfg;
+	struct sockaddr_storage a;
+	socklen_t len;
+
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(proxy_trusted_parse(&cfg.trusted[0], "10.1.2.3/8 name=gw1"), 0);
+	assert_int_equal(proxy_trusted_parse(&cfg.trusted[1], "::1"), 0);
+	cfg.ntrusted = 2;
+	assert_string_equal(cfg.trusted[0].name, "gw1");
+	assert_int_equal(tp_addr_from_text("10.200.0.1", 10, 5060, &a, &len), 0);
+	assert_ptr_equal(proxy_trusted_find(&cfg, &a), &cfg.trusted[0]);
+	assert_int_equal(tp_addr_from_text("11.0.0.1", 8, 5060, &a, &len), 0);
+	assert_null(proxy_trusted_find(&cfg, &a));
+	assert_int_equal(tp_addr_from_text("::1", 3, 5060, &a, &len), 0);
+	assert_ptr_equal(proxy_trusted_find(&cfg, &a), &cfg.trusted[1]);
+	assert_int_equal(proxy_trusted_parse(&cfg.trusted[2], "10.0.0.0/33"), -EINVAL);
+	assert_int_equal(proxy_trusted_parse(&cfg.trusted[2], "10.0.0.0/8 nom=x"), -EINVAL);
+	assert_int_equal(proxy_trusted_parse(&cfg.trusted[2], "example.com"), -EINVAL);
+	assert_true(proxy_ip_is_private(slice_cstr("192.168.1.20")));
+	assert_true(proxy_ip_is_private(slice_cstr("172.20.0.1")));
+	assert_false(proxy_ip_is_private(slice_cstr("127.0.0.1")));
+	assert_false(proxy_ip_is_private(slice_cstr("phone.example.com")));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forwarded_request),
+		cmocka_unit_test(test_relayed_response_loses_our_via),
+		cmocka_unit_test(test_rpid_forms),
+		cmocka_unit_test(test_trusted_networks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
