@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "txn/txn.h"
 
 #define ALLOW_HDR                                                                                 \
 	"Allow: REGISTER, INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, "  \
@@ -21,6 +22,8 @@
 struct worker_ctx {
 	struct store *store;
 	struct proxy_worker *proxy;
+	struct txn_reply_cache *rcache; /**< final answers to REGISTER, for retransmissions */
+	uint64_t cache_key;             /**< non-zero: remember the final reply sent for it */
 	struct sip_msg msg;
 	char out[SW_MAX_MSG_SIZE];
 	char hdrs[16384];
@@ -40,8 +43,11 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 			free(ctx);
 			return -1;
 		}
-		err = proxy_worker_new(&ctx->proxy, &d->proxy, w, ctx->store);
+		err = txn_reply_cache_new(&ctx->rcache);
+		if (!err)
+			err = proxy_worker_new(&ctx->proxy, &d->proxy, w, ctx->store);
 		if (err) {
+			txn_reply_cache_free(ctx->rcache);
 			LOG_ERR("worker %u: cannot start the proxy: %s", index, strerror(-err));
 			store_close(ctx->store);
 			free(ctx);
@@ -53,6 +59,7 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 	struct worker_ctx *ctx = tp_worker_data(w);
 	if (ctx) {
 		proxy_worker_free(ctx->proxy);
+		txn_reply_cache_free(ctx->rcache);
 		store_close(ctx->store);
 		free(ctx);
 		tp_worker_set_data(w, NULL);
@@ -69,6 +76,26 @@ static void make_to_tag(const struct sip_msg *msg, char *out)
 	snprintf(out, 20, "%016llx", (unsigned long long)h);
 }
 
+/* Send a built response where RFC 3261 §18.2.2 says: over UDP without rport
+ * (RFC 3581) to the source address and the port the top Via names (5060 by
+ * default); otherwise back to the source / on the same connection. */
+static void send_bytes(struct worker_ctx *ctx, const struct tp_src *src, int code, const char *buf, size_t len)
+{
+	struct tp_src dst = *src;
+	const struct sip_via *via = &ctx->msg.via1;
+
+	if (src->proto == TP_UDP && via->protocol.len && !via->rport) {
+		uint16_t port = via->port ? via->port : 5060;
+		if (dst.peer.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&dst.peer)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&dst.peer)->sin_port = htons(port);
+	}
+	int err = tp_send_reply(&dst, buf, len);
+	if (err)
+		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
+}
+
 static void send_reply(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_src *sipsrc, int code,
 		       const char *reason, const char *extra)
 {
@@ -81,20 +108,9 @@ static void send_reply(struct worker_ctx *ctx, const struct tp_src *src, const s
 		LOG_WARN("reply %d too large to build; dropped", code);
 		return;
 	}
-	/* RFC 3261 §18.2.2: over UDP without rport (RFC 3581) the reply goes to
-	 * the source address and the port the top Via names (5060 by default). */
-	struct tp_src dst = *src;
-	const struct sip_via *via = &ctx->msg.via1;
-	if (src->proto == TP_UDP && via->protocol.len && !via->rport) {
-		uint16_t port = via->port ? via->port : 5060;
-		if (dst.peer.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&dst.peer)->sin6_port = htons(port);
-		else
-			((struct sockaddr_in *)&dst.peer)->sin_port = htons(port);
-	}
-	int err = tp_send_reply(&dst, out.p, out.len);
-	if (err)
-		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
+	if (ctx->cache_key && code >= 200)
+		txn_reply_cache_put(ctx->rcache, ctx->cache_key, base_mono_ms(), out.p, out.len);
+	send_bytes(ctx, src, code, out.p, out.len);
 }
 
 /* Option-tags this server supports in Require (none yet). */
@@ -129,6 +145,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 
 	if (!ctx)
 		return;
+	ctx->cache_key = 0;
 	msg = &ctx->msg;
 	tp_addr_text(&src->peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
 	if (sip_msg_parse(msg, buf, len, &perr)) {
@@ -166,6 +183,20 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 
 	switch (msg->method) {
 	case SIP_REGISTER: {
+		/* A retransmission gets the answer its original got, unprocessed: a
+		 * second digest check would take it for a replay (nonce-count). */
+		size_t cached_len;
+		uint64_t now_ms = base_mono_ms();
+		uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
+		const char *cached = txn_reply_cache_find(ctx->rcache, key, now_ms, &cached_len);
+		if (cached) {
+			send_bytes(ctx, src, 0, cached, cached_len);
+			return;
+		}
+		/* Only answers to credentials are kept: a retransmitted unauthenticated
+		 * REGISTER may as well get a fresh challenge. */
+		if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION))
+			ctx->cache_key = key;
 		char received[96];
 		struct registrar_reply rep = { .hdrs = hdrs };
 		snprintf(received, sizeof(received), src->peer.ss_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
@@ -188,9 +219,12 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		}
 		LOG_DBG("REGISTER %.*s from %s:%u -> %d", (int)msg->to.uri_str.len, msg->to.uri_str.p, sipsrc.ip,
 			sipsrc.port, rep.code);
-		if (rep.code == 0)
+		if (rep.code == 0) {
+			ctx->cache_key = 0;
 			return; /* the auth limiter answers a blocked or hurried source with silence */
+		}
 		send_reply(ctx, src, &sipsrc, rep.code, rep.reason, rep.hdrs.p);
+		ctx->cache_key = 0;
 		return;
 	}
 	case SIP_OPTIONS:

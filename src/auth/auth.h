@@ -82,7 +82,8 @@ int auth_nonce_make(const struct auth_nonce_key *key, uint64_t now_s, char *out,
 /* What a well-signed nonce says about itself. */
 struct auth_nonce_info {
 	uint64_t issued; /**< UNIX seconds */
-	uint64_t tag;    /**< 64 bits of its MAC: keyed, uniform; names its replay slot */
+	uint64_t tag;    /**< 64 bits of its MAC: keyed, uniform; tells nonces apart */
+	uint32_t counter;/**< issue counter of this node: names its replay slot */
 	bool bound;      /**< bound to the client address */
 };
 /* VALID: well-signed (for src_ip when the nonce is bound; NULL src_ip never

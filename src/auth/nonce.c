@@ -215,6 +215,7 @@ enum auth_nonce_state auth_nonce_check_from(const struct auth_nonce_key *key, st
 {
 	uint8_t raw[NONCE_RAW_LEN], mac[AUTH_SHA256_LEN];
 	uint64_t issued = 0, tag = 0;
+	uint32_t counter = 0;
 	size_t signed_len;
 	bool v1 = nonce.len == NONCE_V1_TEXT_LEN, bound;
 
@@ -236,10 +237,12 @@ enum auth_nonce_state auth_nonce_check_from(const struct auth_nonce_key *key, st
 		issued = issued << 8 | raw[2 + i];
 	for (int i = 0; i < 8; i++)
 		tag = tag << 8 | raw[signed_len + i];
+	for (int i = 0; !v1 && i < 4; i++)
+		counter = counter << 8 | raw[10 + i];
 	if (issued > now_s + NONCE_FUTURE_SKEW_S)
 		return AUTH_NONCE_INVALID;
 	if (info)
-		*info = (struct auth_nonce_info){ .issued = issued, .tag = tag, .bound = bound };
+		*info = (struct auth_nonce_info){ .issued = issued, .tag = tag, .counter = counter, .bound = bound };
 	if (v1 || (now_s > issued && now_s - issued > key->lifetime_s))
 		return AUTH_NONCE_STALE;
 	return AUTH_NONCE_VALID;

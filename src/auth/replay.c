@@ -1,10 +1,13 @@
 /* Nonce-count replay protection (RFC 7616 §3.4 "nc", §5.12; RFC 2617 §3.2.2):
  * a fixed table of slots, each holding one nonce's highest accepted nc and a
- * 64-bit window of the nc values below it. Memory never grows with traffic. A
- * nonce that lost its slot is never trusted again: each slot keeps a floor, the
- * newest issuing time it ever evicted, and an untracked nonce issued at or
- * before the floor is answered stale (never valid). Slots are claimed on the
- * first accepted use only, so unauthenticated traffic cannot churn the table. */
+ * 64-bit window of the nc values below it. Memory never grows with traffic.
+ * A nonce's slot is its issue counter modulo the table size, so two nonces of
+ * this node share a slot only when one was issued a whole table's worth of
+ * nonces after the other. A nonce that lost its slot is never trusted again:
+ * each slot keeps a floor, the newest issue order (time, counter) it ever
+ * evicted, and an untracked nonce at or below the floor is answered stale
+ * (never valid). Slots are claimed on the first accepted use only, so
+ * unauthenticated traffic cannot churn the table. */
 #include "auth/auth_int.h"
 
 #include <errno.h>
@@ -16,9 +19,9 @@
 
 struct slot {
 	uint64_t tag;     /**< nonce MAC bits; 0 with issued 0 = empty */
-	uint64_t issued;
+	uint64_t issued;  /**< issue order: UNIX seconds << 32 | counter */
 	uint64_t window;  /**< bit i: nc == max_nc - i was accepted */
-	uint64_t floor;   /**< newest issuing time evicted from this slot */
+	uint64_t floor;   /**< newest issue order evicted from this slot */
 	uint32_t max_nc;
 	bool used;
 	bool one_time_spent;
@@ -69,15 +72,16 @@ void auth_replay_free(struct auth_replay *r)
 enum auth_replay_verdict auth_replay_use(struct auth_replay *r, const struct auth_nonce_info *nonce, uint32_t nc,
 					 bool one_time)
 {
-	unsigned idx = (unsigned)(nonce->tag % r->nslots);
+	unsigned idx = (unsigned)(nonce->counter % r->nslots);
 	pthread_mutex_t *lock = &r->locks[idx % SHARDS];
 	struct slot *s = &r->slots[idx];
+	uint64_t order = nonce->issued << 32 | nonce->counter;
 	enum auth_replay_verdict v;
 
 	if (nc == 0)
 		return AUTH_REPLAY_SEEN;
 	pthread_mutex_lock(lock);
-	if (s->used && s->tag == nonce->tag && s->issued == nonce->issued) {
+	if (s->used && s->tag == nonce->tag && s->issued == order) {
 		if (nc > s->max_nc) {
 			uint32_t shift = nc - s->max_nc;
 
@@ -103,14 +107,14 @@ enum auth_replay_verdict auth_replay_use(struct auth_replay *r, const struct aut
 		goto out;
 	}
 	/* Not tracked: a first use, unless this slot may have evicted it. */
-	if (nonce->issued <= s->floor) {
+	if (order <= s->floor) {
 		v = AUTH_REPLAY_STALE;
 		goto out;
 	}
 	if (s->used && s->issued > s->floor)
 		s->floor = s->issued;
 	s->tag = nonce->tag;
-	s->issued = nonce->issued;
+	s->issued = order;
 	s->max_nc = nc;
 	s->window = 1;
 	s->used = true;

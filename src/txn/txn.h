@@ -123,4 +123,18 @@ void txn_client_detach(struct txn_client *ct);
  * source, with the Via port instead when UDP and no rport. */
 void txn_reply_dest(const struct tp_src *src, const struct sip_via *via, struct tp_src *out);
 
+/* ---- retransmission cache for stateless answers (REGISTER) ---- */
+struct txn_reply_cache;
+/* A per-worker cache of recent final responses (fixed size). 0 or -ENOMEM. */
+int txn_reply_cache_new(struct txn_reply_cache **out);
+void txn_reply_cache_free(struct txn_reply_cache *c);
+/* Key of a request: its bytes as received plus its source (never 0). */
+uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *src);
+/* The response sent to the same request within Timer J, or NULL. The bytes
+ * stay valid until the next put. */
+const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, size_t *len);
+/* Remember the response sent for key (responses over 2 KiB are not kept). */
+void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply,
+			 size_t len);
+
 #endif
