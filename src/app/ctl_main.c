@@ -833,8 +833,8 @@ static void help(FILE *f)
 		fprintf(f, "  %s %s %s\n      %s\n", c->group, c->name, c->args, c->help);
 	}
 	fputs("\nPasswords: given as PASSWORD, read from one line of stdin with --password-stdin, or\n"
-	      "asked twice without echo on a terminal. Only HA1 = MD5(user:domain:password) and\n"
-	      "HA1b = MD5(user@domain:domain:password) are stored unless --plaintext is given.\n"
+	      "asked twice without echo on a terminal. Only hashes are stored (HA1 and HA1b for\n"
+	      "MD5, SHA-256 and SHA-512-256, and userhashes); --plaintext also keeps the password.\n"
 	      "\nExit status: 0 success, 1 usage error, 2 not found or already exists, 3 store error.\n",
 	      f);
 }
