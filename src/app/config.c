@@ -101,6 +101,8 @@ static const struct setting settings[] = {
 	  "simultaneous TCP and TLS connections from one IP address (all workers)" },
 	{ "server", "tcp_message_timeout", SET_UINT, OFF(tcp_message_timeout), 0, 1, 3600, "10",
 	  "seconds within which a started TCP/TLS message must be complete (slow senders are cut)" },
+	{ "server", "overload_delay_ms", SET_UINT, OFF(overload_delay_ms), 0, 0, SW_MAX_OVERLOAD_DELAY_MS, "200",
+	  "a new UDP request queued longer than this is answered 503 with Retry-After (no auth, no database); 0 never sheds" },
 	{ "tls", "certificate", SET_STRING, OFF(tls.cert), SZ(tls.cert), 0, 0, "(none)",
 	  "server certificate chain (PEM); required by a tls: listen address" },
 	{ "tls", "private_key", SET_STRING, OFF(tls.key), SZ(tls.key), 0, 0, "(none)",
@@ -184,6 +186,7 @@ void config_defaults(struct sw_config *c)
 	c->max_tcp_conns = SW_MAX_TCP_CONNS;
 	c->max_conns_per_ip = SW_DEFAULT_MAX_CONNS_PER_IP;
 	c->tcp_message_timeout = SW_TCP_MESSAGE_TIMEOUT_S;
+	c->overload_delay_ms = SW_DEFAULT_OVERLOAD_DELAY_MS;
 	c->tls.min_version = 12;
 	c->tls.handshake_timeout_s = SW_TLS_HANDSHAKE_TIMEOUT_S;
 	c->reg.min_expires = SW_DEFAULT_MIN_EXPIRES;

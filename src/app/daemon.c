@@ -1,4 +1,8 @@
-/* Request dispatch for the daemon. Checks run in RFC order: syntax (400/505),
+/* Request dispatch for the daemon. A new request that waited in the UDP queue
+ * past [server] overload_delay_ms is shed first: 503 + Retry-After, built from
+ * the parsed headers alone (no auth, no database); ACK, CANCEL, in-dialog
+ * requests and retransmissions (reply cache, server transactions) are never
+ * shed. Then checks run in RFC order: syntax (400/505),
  * Request-URI scheme (416), Max-Forwards (483) and Require (420) for what would
  * be forwarded, then REGISTER -> registrar, OPTIONS to the server -> 200, the
  * methods a proxy relays (and every ACK) -> proxy (RFC 3261 §16), anything else
@@ -12,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "base/overload.h"
 #include "base/util.h"
 #include "txn/txn.h"
 
@@ -24,6 +29,7 @@ struct worker_ctx {
 	struct proxy_worker *proxy;
 	struct txn_reply_cache *rcache; /**< final answers to REGISTER, for retransmissions */
 	uint64_t cache_key;             /**< non-zero: remember the final reply sent for it */
+	struct overload ovl;            /**< shedding state of this worker */
 	struct sip_msg msg;
 	char out[SW_MAX_MSG_SIZE];
 	char hdrs[16384];
@@ -53,11 +59,13 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 			free(ctx);
 			return -1;
 		}
+		overload_init(&ctx->ovl, d->cfg->overload_delay_ms, index);
 		tp_worker_set_data(w, ctx);
 		return 0;
 	}
 	struct worker_ctx *ctx = tp_worker_data(w);
 	if (ctx) {
+		overload_tick(&ctx->ovl, UINT64_MAX / 2); /* an open episode gets its closing line */
 		proxy_worker_free(ctx->proxy);
 		txn_reply_cache_free(ctx->rcache);
 		store_close(ctx->store);
@@ -73,7 +81,9 @@ static void make_to_tag(const struct sip_msg *msg, char *out)
 	uint64_t h = base_hash(msg->call_id.p, msg->call_id.len);
 	h ^= base_hash(msg->from.tag.p, msg->from.tag.len) * 31u;
 	h ^= base_hash(msg->via1.branch.p, msg->via1.branch.len) * 131u;
-	snprintf(out, 20, "%016llx", (unsigned long long)h);
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = "0123456789abcdef"[h & 15];
+	out[16] = '\0';
 }
 
 /* Send a built response where RFC 3261 §18.2.2 says: over UDP without rport
@@ -134,6 +144,43 @@ static bool require_ok(const struct sip_msg *msg, struct sip_buf *hdrs)
 	return ok;
 }
 
+void daemon_on_tick(struct tp_worker *w, void *arg)
+{
+	struct worker_ctx *ctx = tp_worker_data(w);
+
+	(void)arg;
+	if (ctx)
+		overload_tick(&ctx->ovl, base_mono_ms());
+}
+
+/* Shed msg when it is a new request that queued too long: answer 503 with
+ * Retry-After, or absorb it when it retransmits something already answered.
+ * true when msg was dealt with here. ACK (handled before), CANCEL and
+ * in-dialog requests always go on: they end or continue work already paid for. */
+static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_src *sipsrc)
+{
+	struct sip_msg *msg = &ctx->msg;
+
+	if (!overload_exceeded(&ctx->ovl, src->queued_ms) || msg->method == SIP_CANCEL || msg->to.tag.len)
+		return false;
+	if (msg->method == SIP_REGISTER) {
+		size_t cached_len;
+		uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
+		const char *cached = txn_reply_cache_find(ctx->rcache, key, base_mono_ms(), &cached_len);
+		if (cached) {
+			send_bytes(ctx, src, 0, cached, cached_len);
+			return true;
+		}
+	} else if (proxy_absorb(ctx->proxy, msg)) {
+		return true;
+	}
+	overload_note_shed(&ctx->ovl, src->queued_ms, base_mono_ms());
+	char extra[40];
+	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", (unsigned)SW_OVERLOAD_RETRY_AFTER_S);
+	send_reply(ctx, src, sipsrc, 503, "Service Unavailable", extra);
+	return true;
+}
+
 void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 {
 	struct daemon *d = arg;
@@ -167,6 +214,8 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		proxy_on_request(ctx->proxy, src, msg); /* absorbed, or forwarded end-to-end */
 		return;
 	}
+	if (shed_if_overloaded(ctx, src, &sipsrc))
+		return;
 
 	sip_buf_init(&hdrs, ctx->hdrs, sizeof(ctx->hdrs));
 	/* RFC 3261 §8.2.2.1 / §16.3 step 2 */

@@ -19,6 +19,8 @@ struct daemon {
 
 /* Per-worker thread setup/teardown (opens that thread's store handle). */
 int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *arg);
+/* Once per second on each worker: ends an overload episode that went quiet. */
+void daemon_on_tick(struct tp_worker *w, void *arg);
 /* One received message. */
 void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg);
 

@@ -211,6 +211,7 @@ int main(int argc, char **argv)
 		.nworkers = cfg.workers,
 		.on_msg = daemon_on_msg,
 		.on_thread = daemon_on_thread,
+		.on_tick = daemon_on_tick,
 		.arg = &d,
 		.tcp_idle_timeout_s = cfg.tcp_idle_timeout,
 		.max_tcp_conns = cfg.max_tcp_conns,

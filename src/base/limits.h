@@ -89,6 +89,21 @@
  * "sip:user@domain" or a DNS name; longer ones are refused, not cut). */
 #define SW_MAX_PEER_IDENTITY 160
 
+/* Overload shedding ([server] overload_delay_ms): a new request that waited
+ * longer than this in the UDP receive queue is answered 503 + Retry-After
+ * without auth or database work. A UAC retransmits an unanswered request
+ * after T1 = 500 ms (RFC 3261 §17.1.1.2); a backlog past 200 ms means its
+ * answer is about to race a retransmission that only deepens the queue, yet
+ * it is well above the few ms a burst of a healthy server costs. */
+#define SW_DEFAULT_OVERLOAD_DELAY_MS 200
+#define SW_MAX_OVERLOAD_DELAY_MS 60000
+/* Retry-After (seconds) of a shed request: long enough for the queue to
+ * drain, short enough that phones come back within one refresh period. */
+#define SW_OVERLOAD_RETRY_AFTER_S 5
+/* An overload episode ends (and its count is logged) after this long
+ * without shedding. */
+#define SW_OVERLOAD_QUIET_MS 1000
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

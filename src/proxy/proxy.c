@@ -361,6 +361,11 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	}
 }
 
+bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg)
+{
+	return msg->method != SIP_ACK && txn_server_absorb(pw->tl, msg);
+}
+
 void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
 {
 	struct txn_server *st;

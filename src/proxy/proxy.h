@@ -63,6 +63,10 @@ void proxy_worker_free(struct proxy_worker *pw);
  * already answered 400/505/416/420). ACK included. Always either answers,
  * forwards, or absorbs (retransmissions, ACKs). */
 void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg);
+/* RFC 3261 §17.2.3: when msg (a request, not ACK) retransmits one of pw's
+ * server transactions, resend that transaction's last answer and return
+ * true; false when msg is new. Costs a lookup, no auth or store work. */
+bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg);
 /* A response: matched to its client transaction (handed to the owning worker
  * when it arrived elsewhere) and relayed upstream per RFC 3261 §16.7. */
 void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg);

@@ -69,10 +69,19 @@ static void unlink_binding(struct loc_shard *sh, struct aor_rec *rec, struct bin
 static void list_bindings(struct aor_rec *rec, int64_t now, struct sip_buf *out)
 {
 	for (struct binding *b = rec ? rec->bindings : NULL; b; b = b->next) {
-		sip_buf_printf(out, "Contact: <%.*s>;expires=%lld", (int)b->contact_len, binding_contact(b),
-			       (long long)(b->expires - now));
-		if (b->q >= 0)
-			sip_buf_printf(out, ";q=%d.%03d", b->q / 1000, b->q % 1000);
+		sip_buf_put(out, "Contact: <", 10);
+		sip_buf_put(out, binding_contact(b), b->contact_len);
+		sip_buf_put(out, ">;expires=", 10);
+		sip_buf_i64(out, b->expires - now);
+		if (b->q >= 0) {
+			char q[6] = { ';', 'q', '=', (char)('0' + b->q / 1000 % 10), '.', 0 };
+
+			sip_buf_put(out, q, 5);
+			q[0] = (char)('0' + b->q / 100 % 10);
+			q[1] = (char)('0' + b->q / 10 % 10);
+			q[2] = (char)('0' + b->q % 10);
+			sip_buf_put(out, q, 3);
+		}
 		sip_buf_puts(out, "\r\n");
 	}
 }

@@ -46,7 +46,32 @@ void sip_buf_slice(struct sip_buf *b, struct slice s)
 	sip_buf_put(b, s.p, s.len);
 }
 
-/* Append formatted text; overflow sticks when it does not fit. */
+/* Append v in decimal (no padding); the reply path's replacement for "%u". */
+void sip_buf_u64(struct sip_buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sip_buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* Append v in decimal with a '-' when negative. */
+void sip_buf_i64(struct sip_buf *b, int64_t v)
+{
+	if (v < 0) {
+		sip_buf_put(b, "-", 1);
+		sip_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		sip_buf_u64(b, (uint64_t)v);
+	}
+}
+
+/* Append formatted text; overflow sticks when it does not fit. Kept off the
+ * REGISTER and challenge reply paths (see sip_buf_u64). */
 void sip_buf_printf(struct sip_buf *b, const char *fmt, ...)
 {
 	char tmp[256];
@@ -101,13 +126,19 @@ static void put_top_via(struct sip_buf *out, const struct sip_via *via, const st
 			if (slice_caseeq_cstr(prm.name, "received") && add_received)
 				continue;
 			if (slice_caseeq_cstr(prm.name, "rport") && prm.value.len == 0)
-				sip_buf_printf(out, ";rport=%u", (unsigned)src->port);
+			{
+				sip_buf_put(out, ";rport=", 7);
+				sip_buf_u64(out, src->port);
+			}
 			else
 				sip_buf_slice(out, prm.raw);
 		}
 	}
 	if (add_received)
-		sip_buf_printf(out, ";received=%s", src->ip);
+	{
+		sip_buf_put(out, ";received=", 10);
+		sip_buf_puts(out, src->ip);
+	}
 	sip_buf_puts(out, "\r\n");
 }
 
@@ -128,7 +159,11 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 		return -EINVAL;
 	if (!reason)
 		reason = sip_reason_phrase(code);
-	sip_buf_printf(out, "SIP/2.0 %d %s\r\n", code, reason);
+	sip_buf_put(out, "SIP/2.0 ", 8);
+	sip_buf_u64(out, (uint64_t)code);
+	sip_buf_put(out, " ", 1);
+	sip_buf_puts(out, reason);
+	sip_buf_put(out, "\r\n", 2);
 
 	/* RFC 3261 §8.2.6.2: every Via, in order; the top one carries received/rport */
 	put_top_via(out, &req->via1, src);
@@ -148,11 +183,17 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 	sip_buf_puts(out, "\r\nTo: ");
 	sip_buf_slice(out, to->value);
 	if (code > 100 && req->to.tag.len == 0 && to_tag && *to_tag)
-		sip_buf_printf(out, ";tag=%s", to_tag);
+	{
+		sip_buf_put(out, ";tag=", 5);
+		sip_buf_puts(out, to_tag);
+	}
 	sip_buf_puts(out, "\r\nCall-ID: ");
 	sip_buf_slice(out, req->call_id);
-	sip_buf_printf(out, "\r\nCSeq: %u %.*s\r\n", (unsigned)req->cseq, (int)req->cseq_method_name.len,
-		       req->cseq_method_name.p);
+	sip_buf_put(out, "\r\nCSeq: ", 8);
+	sip_buf_u64(out, (uint32_t)req->cseq);
+	sip_buf_put(out, " ", 1);
+	sip_buf_slice(out, req->cseq_method_name);
+	sip_buf_put(out, "\r\n", 2);
 	sip_buf_puts(out, extra_hdrs);
 	sip_buf_puts(out, "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
 	return out->overflow ? -ENOSPC : 0;

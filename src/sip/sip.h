@@ -213,6 +213,9 @@ void sip_buf_init(struct sip_buf *b, char *mem, size_t cap);
 void sip_buf_put(struct sip_buf *b, const void *data, size_t len);
 void sip_buf_puts(struct sip_buf *b, const char *s);
 void sip_buf_slice(struct sip_buf *b, struct slice s);
+/* Decimal appenders, cheaper than sip_buf_printf on hot reply paths. */
+void sip_buf_u64(struct sip_buf *b, uint64_t v);
+void sip_buf_i64(struct sip_buf *b, int64_t v);
 void sip_buf_printf(struct sip_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Where a request came from, used for Via received/rport (RFC 3261 §18.2.1, RFC 3581). */

@@ -47,6 +47,10 @@ struct tp_src {
 	 * first SAN DNS name, else subject CN); NULL when there is none. Valid
 	 * only during the tp_msg_fn call. */
 	const char *peer_identity;
+	/** UDP: milliseconds the datagram waited in the socket's receive queue
+	 * (kernel receive timestamp, SO_TIMESTAMPNS, to the moment it is handed
+	 * over); 0 when unknown, and always 0 on TCP/TLS. */
+	uint32_t queued_ms;
 };
 
 /* Called for each complete message; buf is writable and valid only during the
@@ -88,6 +92,7 @@ struct tp_server_cfg {
 	unsigned nworkers;
 	tp_msg_fn on_msg;
 	tp_thread_fn on_thread;
+	tp_tick_fn on_tick;         /**< optional; once per second on each worker */
 	void *arg;
 	unsigned tcp_idle_timeout_s;
 	unsigned max_tcp_conns;     /**< per worker */

@@ -32,6 +32,9 @@ static int open_socket(const struct tp_listen *l)
 		int sz = 4 << 20;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		/* Kernel receive timestamps give each datagram's queueing delay
+		 * (tp_src.queued_ms); without them the delay reads 0. */
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	}
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0)
 		goto fail;
@@ -139,6 +142,8 @@ static void *worker_main(void *arg)
 		if (now >= next_tick) {
 			next_tick = now + 1000;
 			tp_conn_sweep_idle(w, now);
+			if (cfg->on_tick)
+				cfg->on_tick(w, cfg->arg);
 		}
 	}
 	tp_worker_drain_posts(w); /* items posted during shutdown are freed by their fn */
