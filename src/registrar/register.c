@@ -172,25 +172,6 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 	registrar_save(r, req, slice_from(aor, to->user.len + 1 + to->host.len), rep);
 }
 
-int registrar_lookup(struct registrar *r, struct slice aor, uint64_t now_s, registrar_contact_fn fn, void *arg)
-{
-	uint64_t h = location_hash(aor);
-	struct loc_shard *sh = location_shard(&r->loc, h);
-	int n = 0;
-
-	pthread_mutex_lock(&sh->lock);
-	struct aor_rec *rec = location_find(sh, aor, h);
-	for (struct binding *b = rec ? rec->bindings : NULL; b; b = b->next) {
-		if (b->expires <= (int64_t)now_s)
-			continue;
-		if (fn)
-			fn(binding_contact(b), b->contact_len, b->expires, arg);
-		n++;
-	}
-	pthread_mutex_unlock(&sh->lock);
-	return n;
-}
-
 int registrar_lookup_bindings(struct registrar *r, struct slice aor, uint64_t now_s, registrar_binding_fn fn,
 			      void *arg)
 {

@@ -74,11 +74,8 @@ bool registrar_tls_required(const struct registrar_cfg *cfg, struct slice domain
  * equal to host (a certificate for the whole domain). Case-insensitive host. */
 bool registrar_cert_identity_matches(const char *identity, struct slice user, struct slice host);
 
-/* Current bindings of an AOR ("user@domain"), for tests and the proxy:
- * calls fn for each unexpired contact; returns how many. */
-typedef void (*registrar_contact_fn)(const char *contact, size_t len, int64_t expires, void *arg);
-int registrar_lookup(struct registrar *r, struct slice aor, uint64_t now_s, registrar_contact_fn fn, void *arg);
-/* The same with the source the REGISTER came from ("udp:IP:PORT", empty when
+/* Current bindings of an AOR ("user@domain"), for the proxy: calls fn for each
+ * unexpired contact with the source the REGISTER came from ("udp:IP:PORT", empty when
  * unknown), for reaching contacts behind NAT (RFC 3261 §10.3 step 7 keeps it). */
 struct registrar_contact {
 	const char *contact;

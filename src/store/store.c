@@ -93,7 +93,6 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	store_cache_free(s);
 	s->ops->close(s);
 	free(s);
 }
@@ -114,7 +113,7 @@ int store_get_cred(struct store *s, struct slice username, struct slice domain, 
 	 * hostile over-long username ends in a denial and not in a 500. */
 	if (!username.len || username.len > SW_MAX_USER || !domain.len || domain.len > SW_MAX_DOMAIN)
 		return -ENOENT;
-	return store_cache_get_cred(s, username, domain, out);
+	return s->ops->get_cred(s, username, domain, out);
 }
 
 int store_get_cred_by_userhash(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,
@@ -156,7 +155,6 @@ int store_user_update(struct store *s, const char *username, const char *domain,
 {
 	if (!user_ok(s, username, domain) || !secrets_ok(sec))
 		return -EINVAL;
-	store_cache_forget(s, username, domain);
 	return s->ops->user_update(s, username, domain, sec);
 }
 
@@ -164,7 +162,6 @@ int store_user_del(struct store *s, const char *username, const char *domain)
 {
 	if (!user_ok(s, username, domain))
 		return -EINVAL;
-	store_cache_forget(s, username, domain);
 	return s->ops->user_del(s, username, domain);
 }
 
@@ -178,7 +175,6 @@ int store_user_set_field(struct store *s, const char *username, const char *doma
 {
 	if (!user_ok(s, username, domain) || (unsigned)f >= STORE_FIELD__COUNT)
 		return -EINVAL;
-	store_cache_forget(s, username, domain);
 	return s->ops->user_set_field(s, username, domain, f, value);
 }
 
@@ -186,7 +182,6 @@ int store_user_raise_pin(struct store *s, const char *username, const char *doma
 {
 	if (!user_ok(s, username, domain) || rank < 0 || rank >= STORE_HASH__COUNT)
 		return -EINVAL;
-	store_cache_forget(s, username, domain);
 	return s->ops->user_raise_pin(s, username, domain, rank);
 }
 

@@ -110,15 +110,6 @@ int store_set_busy_timeout(struct store *s, unsigned ms);
  * -ENOENT also for an empty or over-long name (it cannot exist). */
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
 
-/* Put a credential cache in front of store_get_cred on this handle (off by
- * default; the daemon turns it on for each worker's handle): up to `entries`
- * users (rounded up to a power of two, at most 65536), each answer reused for
- * ttl_ms at most. Changes made through this handle apply at once; changes made
- * by another process (sipwarden-ctl) within ttl_ms. Unknown users are never
- * cached. 0, -EINVAL, -EEXIST or -ENOMEM. */
-#define STORE_CACHE_TTL_MS 5000
-#define STORE_CACHE_ENTRIES 1024
-int store_cache_enable(struct store *s, unsigned entries, unsigned ttl_ms);
 /* The same, finding the subscriber by its RFC 7616 §3.4.4 userhash (hex, any
  * case) for family h in domain. -ENOENT when none, -EINVAL for a bad h. */
 int store_get_cred_by_userhash(struct store *s, enum store_hash h, struct slice userhash, struct slice domain,

@@ -44,19 +44,11 @@ struct store_ops {
 	int (*rollback)(struct store *s);
 };
 
-struct store_cache;
-
 struct store {
 	const struct store_ops *ops;
 	void *be; /**< backend state, owned by ops->open/close */
-	struct store_cache *cache; /**< credential cache (cache.c), NULL when off */
 };
 
-/* cache.c: get_cred through the cache (the backend's when off), and dropping
- * one user's entry after a change made through this handle. */
-int store_cache_get_cred(struct store *s, struct slice user, struct slice domain, struct store_cred *out);
-void store_cache_forget(struct store *s, const char *username, const char *domain);
-void store_cache_free(struct store *s);
 
 extern const struct store_ops store_sqlite_ops;
 
