@@ -1,6 +1,6 @@
 /* sipwarden UA library: a SIP user agent client (RFC 3261 §8.1, §10.2, §17.1)
  * that registers, refreshes and unregisters, sends any request (OPTIONS,
- * MESSAGE, INVITE/ACK/BYE without media) over UDP or TCP, and answers 401/407
+ * MESSAGE, INVITE/ACK/BYE without media) over UDP, TCP or TLS, and answers 401/407
  * digest challenges itself (RFC 3261 §22, RFC 7616, RFC 8760) or hands them to
  * the application. Every function returns 0 or a negative errno unless its
  * comment says otherwise; nothing here logs a password or an HA1. */
@@ -17,14 +17,18 @@ extern "C" {
 /* Opaque handle: one local AOR talking to one server (registrar or proxy). */
 struct sw_ua;
 
-enum sw_ua_transport { SW_UA_UDP = 0, SW_UA_TCP };
+/* TLS (RFC 3261 §26.2, RFC 5630): OpenSSL, TLS 1.2 at least, the server's
+ * certificate verified (see the tls_* fields of sw_ua_cfg); port 5061 by
+ * default and Via SIP/2.0/TLS. */
+enum sw_ua_transport { SW_UA_UDP = 0, SW_UA_TCP, SW_UA_TLS };
 
 /* Outcome class of an operation, what scripts and applications branch on. */
 enum sw_ua_class {
 	SW_UA_OK = 0,        /**< 2xx final response */
 	SW_UA_AUTH_FAILED,   /**< 401/403/407 after answering, no credentials, or handling off */
 	SW_UA_TIMEOUT,       /**< no final response within the transaction timeout */
-	SW_UA_TRANSPORT,     /**< socket error, connection refused or closed */
+	SW_UA_TRANSPORT,     /**< socket error, connection refused or closed, TLS handshake
+				  or server certificate verification failed */
 	SW_UA_SIP_FAILURE,   /**< any other non-2xx final response */
 };
 
@@ -63,7 +67,8 @@ struct sw_ua_challenge {
 struct sw_ua_result {
 	enum sw_ua_class cls;
 	int status;             /**< final status code; 0 when none arrived */
-	char reason[64];        /**< reason phrase, or a short local explanation */
+	char reason[128];       /**< reason phrase, or a short local explanation (e.g. why
+				     a TLS handshake or certificate verification failed) */
 	int expires;            /**< REGISTER: expiry granted to our contact, -1 if unknown */
 	unsigned nchallenges;   /**< challenges of the last 401/407 (always set on one) */
 	struct sw_ua_challenge challenges[SW_UA_MAX_CHALLENGES];
@@ -79,9 +84,12 @@ typedef void (*sw_ua_challenge_fn)(struct sw_ua *ua, const struct sw_ua_challeng
 				   void *arg);
 
 struct sw_ua_cfg {
-	const char *server;       /**< "HOST", "HOST:PORT", "[v6]:PORT"; port 5060 by default */
-	enum sw_ua_transport transport;
-	const char *aor;          /**< "alice@example.com" or "sip:alice@example.com" */
+	const char *server;       /**< "HOST", "HOST:PORT", "[v6]:PORT", optionally with a
+				       "sip:" or "sips:" prefix; port 5060 by default (5061 for TLS) */
+	enum sw_ua_transport transport; /**< a sips: server or AOR selects SW_UA_TLS whatever
+					     this says (RFC 3261 §26.2.2) */
+	const char *aor;          /**< "alice@example.com", "sip:alice@..." or "sips:alice@..."
+				       (sips: also in From, To, Contact and the REGISTER URI) */
 	const char *display_name; /**< optional */
 	const char *user_agent;   /**< optional User-Agent value */
 	unsigned t1_ms;           /**< RFC 3261 T1, 0 = 500 */
@@ -89,10 +97,23 @@ struct sw_ua_cfg {
 	unsigned timeout_ms;      /**< Timer B/F and connect timeout, 0 = 64*T1 */
 	sw_ua_trace_fn trace;     /**< optional */
 	void *trace_arg;
+
+	/* TLS only (ignored for UDP and TCP). The server certificate must chain to
+	 * a trusted CA and name the host (DNS or IP subjectAltName, RFC 6125)
+	 * unless tls_insecure is set. */
+	const char *tls_ca_file;     /**< PEM CA certificates to trust; NULL = the system store */
+	const char *tls_cert_file;   /**< client certificate chain (PEM) to present; NULL = none */
+	const char *tls_key_file;    /**< its private key (PEM); NULL = in tls_cert_file */
+	const char *tls_server_name; /**< name sent as SNI and verified; NULL = the server host
+					  (an IP address is verified but never sent as SNI) */
+	bool tls_insecure;           /**< do not verify the server certificate (labs only:
+					  anyone on the path can then read and change the traffic) */
 };
 
 /* Create a UA for cfg (copied). No network I/O happens until the first
- * operation. 0, -EINVAL (bad server or AOR), -ENOMEM. */
+ * operation; for TLS the CA, certificate and key files are loaded here.
+ * 0, -EINVAL (bad server or AOR, unusable TLS file or a key that does not
+ * match the certificate), -ENOENT (a TLS file cannot be read), -ENOMEM. */
 int sw_ua_new(struct sw_ua **out, const struct sw_ua_cfg *cfg);
 /* Close the socket, wipe credentials and free; NULL-safe. Does not unregister. */
 void sw_ua_free(struct sw_ua *ua);
@@ -151,12 +172,19 @@ int sw_ua_challenge_parse(struct sw_ua_challenge *ch, const char *value, bool pr
  * with its base). Returns -ENOENT when none is computable. */
 int sw_ua_challenge_pick(const struct sw_ua_challenge *chs, unsigned n);
 
+/* The current TLS connection as text ("TLSv1.3 TLS_AES_256_GCM_SHA384, server
+ * certificate verified"), NUL-terminated in out. The length, -ENOTCONN when no
+ * TLS connection is open, -ENOSPC. */
+int sw_ua_tls_info(const struct sw_ua *ua, char *out, size_t cap);
+
 /* Name of a class ("ok", "auth failed", ...) and of an algorithm ("SHA-256"). */
 const char *sw_ua_class_name(enum sw_ua_class cls);
 const char *sw_ua_algo_name(enum sw_ua_algo algo);
 
 /* ---- Non-blocking use: poll sw_ua_fd() for input, wake after
- * sw_ua_timeout_ms(), and call sw_ua_process(). One operation runs at a time. */
+ * sw_ua_timeout_ms(), and call sw_ua_process(). One operation runs at a time.
+ * Opening the connection (TCP connect, TLS handshake) is the one wait: it
+ * happens in the call that sends, bounded by timeout_ms. */
 
 /* Socket to poll for POLLIN, or -1 while none is open. */
 int sw_ua_fd(const struct sw_ua *ua);

@@ -1,7 +1,8 @@
 /* sipwarden-ua: command-line SIP client on the UA library (register,
  * unregister, options, message, call). Progress goes to stderr, one final
  * status line to stdout, and the exit code says what happened:
- * 0 success, 1 usage, 2 authentication failed, 3 timeout or transport, 4 other SIP failure. */
+ * 0 success, 1 usage, 2 authentication failed, 3 timeout or transport
+ * (TLS handshake and certificate failures included), 4 other SIP failure. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -26,6 +27,12 @@ struct opts {
 	const char *server;
 	const char *display;
 	enum sw_ua_transport transport;
+	bool transport_set;
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_server_name;
+	bool tls_insecure;
 	unsigned expires;
 	const char *realm_creds[MAX_REALM_CREDS];
 	unsigned nrealm_creds;
@@ -62,8 +69,15 @@ static void usage(FILE *f)
 		"                             (default for 64), SHA-512-256\n"
 		"  --auth-user NAME           digest username (default: user part of --user)\n"
 		"  --realm-credentials R=U:P  credentials for realm R only (repeatable)\n"
-		"  --server HOST[:PORT]       registrar/proxy to talk to (default port 5060)\n"
-		"  --transport udp|tcp        default udp\n"
+		"  --server HOST[:PORT]       registrar/proxy to talk to (default port 5060, 5061\n"
+		"                             for TLS); a sips: AOR or server means TLS\n"
+		"  --transport udp|tcp|tls    default udp\n"
+		"  --tls-ca FILE              CA certificates (PEM) to verify the server with\n"
+		"                             (default: the system store)\n"
+		"  --tls-cert FILE            client certificate (PEM) to present\n"
+		"  --tls-key FILE             its private key (default: in --tls-cert)\n"
+		"  --tls-server-name NAME     name to ask for (SNI) and verify (default: host of --server)\n"
+		"  --tls-insecure             do not verify the server certificate (labs only)\n"
 		"  --expires S                registration expiry asked (default 3600)\n"
 		"  --display-name TEXT        display name in From\n"
 		"  --to URI                   target of options/message/call\n"
@@ -79,7 +93,8 @@ static void usage(FILE *f)
 		"  -h, --help                 this text\n"
 		"\n"
 		"Exit codes: 0 success, 1 usage, 2 authentication failed, 3 timeout or\n"
-		"transport error, 4 other SIP failure.\n");
+		"transport error (including a failed TLS handshake or an unverified server\n"
+		"certificate), 4 other SIP failure.\n");
 }
 
 static bool parse_seconds(const char *s, double *out)
@@ -107,6 +122,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "stay", required_argument, 0, 'S' },	    { "hold", required_argument, 0, 'O' },
 		{ "display-name", required_argument, 0, 'd' },  { "trace", no_argument, 0, 'x' },
 		{ "no-auth", no_argument, 0, 'n' },		    { "help", no_argument, 0, 'h' },
+		{ "tls-ca", required_argument, 0, 'C' },	    { "tls-cert", required_argument, 0, 'c' },
+		{ "tls-key", required_argument, 0, 'k' },	    { "tls-insecure", no_argument, 0, 'I' },
+		{ "tls-server-name", required_argument, 0, 'N' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -133,13 +151,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'b': o->body = optarg; break;
 		case 'x': o->trace = true; break;
 		case 'n': o->no_auth = true; break;
+		case 'C': o->tls_ca = optarg; break;
+		case 'c': o->tls_cert = optarg; break;
+		case 'k': o->tls_key = optarg; break;
+		case 'N': o->tls_server_name = optarg; break;
+		case 'I': o->tls_insecure = true; break;
 		case 'T':
 			if (strcmp(optarg, "udp") == 0)
 				o->transport = SW_UA_UDP;
 			else if (strcmp(optarg, "tcp") == 0)
 				o->transport = SW_UA_TCP;
+			else if (strcmp(optarg, "tls") == 0)
+				o->transport = SW_UA_TLS;
 			else
-				return fprintf(stderr, "sipwarden-ua: --transport must be udp or tcp\n"), -1;
+				return fprintf(stderr, "sipwarden-ua: --transport must be udp, tcp or tls\n"), -1;
+			o->transport_set = true;
 			break;
 		case 'e':
 		case 'r':
@@ -181,6 +207,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return fprintf(stderr, "sipwarden-ua: give one of --password, --password-file, --ha1\n"), -1;
 	if (o->timeout_s < 0.05 || o->t1_s < 0.01)
 		return fprintf(stderr, "sipwarden-ua: --timeout/--t1 too small\n"), -1;
+	if (strncasecmp(o->user, "sips:", 5) == 0 || strncasecmp(o->server, "sips:", 5) == 0) {
+		if (o->transport_set && o->transport != SW_UA_TLS)
+			return fprintf(stderr, "sipwarden-ua: a sips: --user or --server needs --transport tls\n"), -1;
+		o->transport = SW_UA_TLS;
+	}
+	if (o->tls_key && !o->tls_cert)
+		return fprintf(stderr, "sipwarden-ua: --tls-key needs --tls-cert\n"), -1;
+	if ((o->tls_ca || o->tls_cert || o->tls_server_name || o->tls_insecure) && o->transport != SW_UA_TLS)
+		return fprintf(stderr, "sipwarden-ua: --tls-* options need --transport tls (or a sips: URI)\n"), -1;
 	return 0;
 }
 
@@ -253,7 +288,9 @@ static int setup_credentials(struct sw_ua *ua, const struct opts *o)
 	if (o->auth_user) {
 		snprintf(user, sizeof(user), "%s", o->auth_user);
 	} else {
-		const char *u = strncasecmp(o->user, "sip:", 4) == 0 ? o->user + 4 : o->user;
+		const char *u = strncasecmp(o->user, "sip:", 4) == 0	 ? o->user + 4
+				: strncasecmp(o->user, "sips:", 5) == 0 ? o->user + 5
+									 : o->user;
 
 		at = strchr(u, '@');
 		snprintf(user, sizeof(user), "%.*s", at ? (int)(at - u) : (int)strlen(u), u);
@@ -367,6 +404,32 @@ static int run_once(struct sw_ua *ua, const struct opts *o, struct sw_ua_result 
 	return err;
 }
 
+/* Why sw_ua_new() refused: a TLS file or the addresses. */
+static void report_new_error(const struct opts *o, int err)
+{
+	const char *files[3] = { o->tls_ca, o->tls_cert, o->tls_key };
+
+	if (err == -ENOMEM) {
+		fprintf(stderr, "sipwarden-ua: out of memory\n");
+		return;
+	}
+	for (unsigned i = 0; err != -EINVAL && i < 3; i++) {
+		FILE *f = files[i] ? fopen(files[i], "r") : NULL;
+
+		if (files[i] && !f) {
+			fprintf(stderr, "sipwarden-ua: cannot read %s: %s\n", files[i], strerror(errno));
+			return;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (o->transport == SW_UA_TLS)
+		fprintf(stderr, "sipwarden-ua: bad --user or --server, or a TLS file that is not PEM or a key "
+				"that does not match its certificate\n");
+	else
+		fprintf(stderr, "sipwarden-ua: bad --user or --server: %s\n", strerror(-err));
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -396,11 +459,18 @@ int main(int argc, char **argv)
 	cfg.t1_ms = (unsigned)(o.t1_s * 1000);
 	cfg.timeout_ms = (unsigned)(o.timeout_s * 1000);
 	cfg.trace = o.trace ? trace : NULL;
+	cfg.tls_ca_file = o.tls_ca;
+	cfg.tls_cert_file = o.tls_cert;
+	cfg.tls_key_file = o.tls_key;
+	cfg.tls_server_name = o.tls_server_name;
+	cfg.tls_insecure = o.tls_insecure;
 	err = sw_ua_new(&ua, &cfg);
 	if (err) {
-		fprintf(stderr, "sipwarden-ua: bad --user or --server: %s\n", strerror(-err));
+		report_new_error(&o, err);
 		return EXIT_USAGE;
 	}
+	if (o.tls_insecure)
+		fprintf(stderr, "sipwarden-ua: warning: --tls-insecure: the server certificate is not verified\n");
 	if (setup_credentials(ua, &o) != 0) {
 		sw_ua_free(ua);
 		return EXIT_USAGE;
@@ -410,11 +480,15 @@ int main(int argc, char **argv)
 	sw_ua_set_refresh_handler(ua, on_refresh, NULL);
 
 	fprintf(stderr, "sipwarden-ua: %s as %s via %s %s\n", o.cmd, o.user,
-		o.transport == SW_UA_TCP ? "tcp" : "udp", o.server);
+		o.transport == SW_UA_TLS ? "tls" : o.transport == SW_UA_TCP ? "tcp" : "udp", o.server);
 	for (unsigned i = 0; i < (o.repeat ? o.repeat : 1); i++) {
+		char info[160];
+
 		if (i > 0 && o.interval_s > 0)
 			sw_ua_run(ua, (unsigned)(o.interval_s * 1000));
 		err = run_once(ua, &o, &res);
+		if (i == 0 && sw_ua_tls_info(ua, info, sizeof(info)) > 0)
+			fprintf(stderr, "sipwarden-ua: TLS: %s\n", info);
 		if (err) {
 			rc = EXIT_NET;
 			break;

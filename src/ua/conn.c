@@ -1,6 +1,7 @@
 /* The UA's one connection to its server: a connected UDP socket (so ICMP
- * errors surface and only the server's datagrams arrive) or one TCP stream
- * framed by Content-Length (RFC 3261 §18.3). Opened lazily, non-blocking. */
+ * errors surface and only the server's datagrams arrive) or one TCP stream,
+ * plain or with TLS on it (tls.c), framed by Content-Length (RFC 3261
+ * §18.3). Opened lazily, non-blocking; set-up is bounded by the timeout. */
 #include "ua/ua_int.h"
 
 #include <errno.h>
@@ -16,65 +17,82 @@
 #include "base/util.h"
 #include "transport/tp.h"
 
-static int resolve(struct sw_ua *ua)
-{
-	struct addrinfo hints = { 0 }, *res = NULL;
-	char port[8];
-	int rc;
-
-	hints.ai_socktype = ua->transport == SW_UA_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", ua->server_port);
-	rc = getaddrinfo(ua->server_host, port, &hints, &res);
-	if (rc != 0 || !res)
-		return -EHOSTUNREACH;
-	memcpy(&ua->peer, res->ai_addr, res->ai_addrlen);
-	ua->peerlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* Bounded connect: the transaction timeout also bounds connection set-up. */
-static int connect_wait(struct sw_ua *ua)
+static int connect_wait(int fd, const struct addrinfo *ai, uint64_t deadline_ms)
 {
-	struct pollfd p = { .fd = ua->fd, .events = POLLOUT };
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	uint64_t now = base_mono_ms();
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 
-	if (connect(ua->fd, (struct sockaddr *)&ua->peer, ua->peerlen) == 0)
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return -errno;
-	if (poll(&p, 1, (int)ua->timeout_ms) <= 0)
+	if (now >= deadline_ms || poll(&p, 1, (int)(deadline_ms - now)) <= 0)
 		return -ETIMEDOUT;
-	if (getsockopt(ua->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
 		return -errno;
 	return soerr ? -soerr : 0;
+}
+
+/* Connect to the first address of the server that answers (a name such as
+ * "localhost" may give ::1 before 127.0.0.1); UDP takes the first address. */
+static int connect_any(struct sw_ua *ua, uint64_t deadline_ms)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int type = ua_stream(ua) ? SOCK_STREAM : SOCK_DGRAM;
+	char port[8];
+	int err = -EHOSTUNREACH;
+
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", ua->server_port);
+	if (getaddrinfo(ua->server_host, port, &hints, &res) != 0 || !res)
+		return -EHOSTUNREACH;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		ua->fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (ua->fd < 0) {
+			err = -errno;
+			continue;
+		}
+		if (type == SOCK_STREAM) {
+			int one = 1;
+
+			setsockopt(ua->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
+		err = connect_wait(ua->fd, ai, deadline_ms);
+		if (err == 0) {
+			memcpy(&ua->peer, ai->ai_addr, ai->ai_addrlen);
+			ua->peerlen = ai->ai_addrlen;
+			break;
+		}
+		close(ua->fd);
+		ua->fd = -1;
+		if (type != SOCK_STREAM || err == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	return err;
 }
 
 int ua_conn_open(struct sw_ua *ua)
 {
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
+	uint64_t deadline = base_mono_ms() + ua->timeout_ms;
 	int err;
 
 	if (ua->fd >= 0)
 		return 0;
-	err = resolve(ua);
+	ua->conn_err[0] = '\0';
+	err = connect_any(ua, deadline);
 	if (err)
 		return err;
-	ua->fd = socket(ua->peer.ss_family, (ua->transport == SW_UA_TCP ? SOCK_STREAM : SOCK_DGRAM) |
-						   SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ua->fd < 0)
-		return -errno;
-	if (ua->transport == SW_UA_TCP) {
-		int one = 1;
-
-		setsockopt(ua->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	err = connect_wait(ua);
-	if (!err && getsockname(ua->fd, (struct sockaddr *)&local, &ll) != 0)
+	if (getsockname(ua->fd, (struct sockaddr *)&local, &ll) != 0)
 		err = -errno;
+	if (!err && ua->transport == SW_UA_TLS)
+		err = ua_tls_connect(ua, deadline);
 	if (err) {
 		ua_conn_close(ua);
 		return err;
@@ -84,8 +102,17 @@ int ua_conn_open(struct sw_ua *ua)
 	return 0;
 }
 
+void ua_conn_why(const struct sw_ua *ua, int err, char *out, size_t cap)
+{
+	if (ua->conn_err[0])
+		snprintf(out, cap, "%s", ua->conn_err);
+	else
+		snprintf(out, cap, "transport error: %s", strerror(-err));
+}
+
 void ua_conn_close(struct sw_ua *ua)
 {
+	ua_tls_close(ua);
 	if (ua->fd >= 0)
 		close(ua->fd);
 	ua->fd = -1;
@@ -101,12 +128,14 @@ int ua_conn_send(struct sw_ua *ua, const char *buf, size_t len)
 	if (err)
 		return err;
 	ua_trace(ua, true, buf, len);
+	if (ua->transport == SW_UA_TLS)
+		return ua_tls_send(ua, buf, len);
 	while (off < len) {
 		ssize_t n = send(ua->fd, buf + off, len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN && ua->transport == SW_UA_TCP) {
+		if (n < 0 && errno == EAGAIN && ua_stream(ua)) {
 			struct pollfd p = { .fd = ua->fd, .events = POLLOUT };
 
 			if (poll(&p, 1, (int)ua->timeout_ms) <= 0)
@@ -171,7 +200,12 @@ int ua_conn_recv(struct sw_ua *ua, char **buf, size_t *len)
 			return r;
 		if (ua->rlen >= SW_MAX_MSG_SIZE)
 			return -EMSGSIZE;
-		n = recv(ua->fd, ua->rbuf + ua->rlen, SW_MAX_MSG_SIZE - ua->rlen, 0);
+		if (ua->transport == SW_UA_TLS)
+			n = ua_tls_recv(ua, ua->rbuf + ua->rlen, SW_MAX_MSG_SIZE - ua->rlen);
+		else
+			n = recv(ua->fd, ua->rbuf + ua->rlen, SW_MAX_MSG_SIZE - ua->rlen, 0);
+		if (ua->transport == SW_UA_TLS && n <= 0)
+			return (int)n; /* 0: nothing more now; closed is -ECONNRESET */
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0)

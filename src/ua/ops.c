@@ -93,9 +93,9 @@ static int op_launch(struct sw_ua *ua)
 		return err;
 	}
 	if (err) {
-		char why[96];
+		char why[sizeof(ua->conn_err) + 32];
 
-		snprintf(why, sizeof(why), "transport error: %s", strerror(-err));
+		ua_conn_why(ua, err, why, sizeof(why));
 		ua_op_fail(ua, SW_UA_TRANSPORT, why);
 	}
 	return 0;
@@ -144,7 +144,7 @@ static int register_start(struct sw_ua *ua, unsigned expires, bool wildcard, con
 
 	if (!ua)
 		return -EINVAL;
-	snprintf(ruri, sizeof(ruri), "sip:%s", ua->domain);
+	snprintf(ruri, sizeof(ruri), "%s:%s", ua->sips ? "sips" : "sip", ua->domain);
 	err = op_init(ua, "REGISTER", ruri, extra_headers, NULL, 0, NULL, done, arg);
 	if (err)
 		return err;
@@ -180,8 +180,9 @@ int sw_ua_request_start(struct sw_ua *ua, const struct sw_ua_req *req, sw_ua_don
 		return sw_ua_bye_start(ua, req->extra_headers, done, arg);
 	if (req->method && (strcasecmp(req->method, "REGISTER") == 0 || strcasecmp(req->method, "ACK") == 0))
 		return -EINVAL; /* REGISTER has its own call; ACK is sent by the transaction */
-	snprintf(server, sizeof(server), strchr(ua->server_host, ':') ? "sip:[%s]:%u" : "sip:%s:%u",
-		 ua->server_host, ua->server_port);
+	snprintf(server, sizeof(server), strchr(ua->server_host, ':') ? "%s:[%s]:%u%s" : "%s:%s:%u%s",
+		 ua->sips ? "sips" : "sip", ua->server_host, ua->server_port,
+		 ua->transport == SW_UA_TLS && !ua->sips ? ";transport=tls" : "");
 	target = req->target ? req->target : server;
 	if (strlen(target) >= sizeof(ua->dlg.remote_uri))
 		return -EINVAL;

@@ -22,7 +22,13 @@ static void put_hostport(struct sip_buf *b, const char *ip, uint16_t port)
 
 static const char *tp_name(const struct sw_ua *ua)
 {
-	return ua->transport == SW_UA_TCP ? "TCP" : "UDP";
+	return ua->transport == SW_UA_TLS ? "TLS" : ua->transport == SW_UA_TCP ? "TCP" : "UDP";
+}
+
+/* URI scheme of our AOR (RFC 3261 §19.1): sips: asks for TLS end to end. */
+static const char *scheme(const struct sw_ua *ua)
+{
+	return ua->sips ? "sips" : "sip";
 }
 
 static void put_via(struct sw_ua *ua, struct sip_buf *b, const char *branch)
@@ -38,14 +44,17 @@ static void put_from(struct sw_ua *ua, struct sip_buf *b, const char *tag)
 	sip_buf_puts(b, "From: ");
 	if (ua->display[0])
 		sip_buf_printf(b, "\"%s\" ", ua->display);
-	sip_buf_printf(b, "<sip:%s@%s>;tag=%s\r\n", ua->user, ua->domain, tag);
+	sip_buf_printf(b, "<%s:%s@%s>;tag=%s\r\n", scheme(ua), ua->user, ua->domain, tag);
 }
 
 static void put_contact(struct sw_ua *ua, struct sip_buf *b)
 {
-	sip_buf_printf(b, "Contact: <sip:%s@", ua->user);
+	const char *tp = ua->transport == SW_UA_TLS ? ";transport=tls" : ua->transport == SW_UA_TCP ? ";transport=tcp" : "";
+
+	sip_buf_printf(b, "Contact: <%s:%s@", scheme(ua), ua->user);
 	put_hostport(b, ua->local_ip, ua->local_port);
-	sip_buf_printf(b, "%s>\r\n", ua->transport == SW_UA_TCP ? ";transport=tcp" : "");
+	/* A sips: URI implies TLS; transport=tls is deprecated there (RFC 5630 §3.1.3). */
+	sip_buf_printf(b, "%s>\r\n", ua->sips ? "" : tp);
 }
 
 /* The Request-URI the operation's request goes to. */
@@ -66,7 +75,7 @@ int ua_msg_build(struct sw_ua *ua)
 	sip_buf_puts(&b, "Max-Forwards: 70\r\n");
 	if (op->kind == UA_OP_REGISTER) {
 		put_from(ua, &b, op->dlg->local_tag);
-		sip_buf_printf(&b, "To: <sip:%s@%s>\r\n", ua->user, ua->domain);
+		sip_buf_printf(&b, "To: <%s:%s@%s>\r\n", scheme(ua), ua->user, ua->domain);
 	} else {
 		put_from(ua, &b, op->dlg->local_tag);
 		sip_buf_printf(&b, "To: <%s>", op->in_dialog ? op->dlg->remote_uri : op->target);

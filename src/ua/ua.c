@@ -10,14 +10,33 @@
 
 #include "base/util.h"
 
-/* "host", "host:port", "[v6]", "[v6]:port" -> host without brackets and port. */
+/* "sips:" or "sip:" in front of a URI: 2 (sips), 1 (sip), 0 (none); *s moves past it. */
+static int skip_scheme(const char **s)
+{
+	if (strncasecmp(*s, "sips:", 5) == 0) {
+		*s += 5;
+		return 2;
+	}
+	if (strncasecmp(*s, "sip:", 4) == 0) {
+		*s += 4;
+		return 1;
+	}
+	return 0;
+}
+
+/* "host", "host:port", "[v6]", "[v6]:port", optionally after "sip:"/"sips:"
+ * -> host without brackets and port (0 = the transport's default). */
 static int parse_server(struct sw_ua *ua, const char *s)
 {
 	const char *colon;
 	size_t hl;
-	unsigned long port = 5060;
+	unsigned long port = 0;
 
-	if (!s || !s[0])
+	if (!s)
+		return -EINVAL;
+	if (skip_scheme(&s) == 2)
+		ua->sips = true;
+	if (!s[0])
 		return -EINVAL;
 	if (s[0] == '[') {
 		const char *end = strchr(s, ']');
@@ -56,8 +75,8 @@ static int parse_aor(struct sw_ua *ua, const char *aor)
 
 	if (!aor)
 		return -EINVAL;
-	if (strncasecmp(aor, "sip:", 4) == 0)
-		aor += 4;
+	if (skip_scheme(&aor) == 2)
+		ua->sips = true;
 	at = strchr(aor, '@');
 	if (!at || at == aor || !at[1] || (size_t)(at - aor) >= sizeof(ua->user) ||
 	    strlen(at + 1) >= sizeof(ua->domain) || strpbrk(aor, " \t\r\n<>\";"))
@@ -75,7 +94,7 @@ int sw_ua_new(struct sw_ua **out, const struct sw_ua_cfg *cfg)
 	if (!out || !cfg)
 		return -EINVAL;
 	*out = NULL;
-	if (cfg->transport != SW_UA_UDP && cfg->transport != SW_UA_TCP)
+	if (cfg->transport != SW_UA_UDP && cfg->transport != SW_UA_TCP && cfg->transport != SW_UA_TLS)
 		return -EINVAL;
 	ua = calloc(1, sizeof(*ua));
 	if (!ua)
@@ -95,6 +114,23 @@ int sw_ua_new(struct sw_ua **out, const struct sw_ua_cfg *cfg)
 		free(ua);
 		return -EINVAL;
 	}
+	if (ua->sips)
+		ua->transport = SW_UA_TLS; /* RFC 3261 §26.2.2: sips: means TLS on every hop */
+	if (!ua->server_port)
+		ua->server_port = ua->transport == SW_UA_TLS ? 5061 : 5060;
+	if (ua->transport == SW_UA_TLS) {
+		int err = ua_copy(ua->tls_name, sizeof(ua->tls_name),
+				  cfg->tls_server_name ? cfg->tls_server_name : ua->server_host);
+
+		if (!err && !ua->tls_name[0])
+			err = -EINVAL;
+		if (!err)
+			err = ua_tls_ctx_new(ua, cfg);
+		if (err) {
+			free(ua);
+			return err;
+		}
+	}
 	ua_rand_hex(ua->reg.d.call_id, 16);
 	ua_rand_hex(ua->reg.d.local_tag, 8);
 	*out = ua;
@@ -106,6 +142,7 @@ void sw_ua_free(struct sw_ua *ua)
 	if (!ua)
 		return;
 	ua_conn_close(ua);
+	ua_tls_ctx_free(ua);
 	free(ua->op.target);
 	free(ua->op.extra);
 	free(ua->op.body);
@@ -159,7 +196,7 @@ int sw_ua_timeout_ms(const struct sw_ua *ua)
 
 	if (!ua)
 		return -1;
-	if (ua->op.finished)
+	if (ua->op.finished || ua_tls_pending(ua))
 		return 0;
 	t = ua_txn_next_ms(ua, now);
 	if (ua->reg.refresh_ms && ua->op.kind == UA_OP_NONE) {
@@ -203,9 +240,9 @@ int sw_ua_process(struct sw_ua *ua)
 			 * TCP): whatever was in flight cannot complete. */
 			ua_conn_close(ua);
 			if (ua->op.kind != UA_OP_NONE && !ua->op.finished) {
-				char why[96];
+				char why[sizeof(ua->conn_err) + 32];
 
-				snprintf(why, sizeof(why), "transport error: %s", strerror(-r));
+				ua_conn_why(ua, r, why, sizeof(why));
 				ua_op_fail(ua, SW_UA_TRANSPORT, why);
 			}
 			rc = r;

@@ -57,6 +57,8 @@ struct ua_try {
 };
 
 struct ua_dialog;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX and SSL, kept out of this header */
+struct ssl_st;
 
 enum ua_op_kind { UA_OP_NONE = 0, UA_OP_REGISTER, UA_OP_REQUEST };
 
@@ -120,6 +122,10 @@ struct sw_ua {
 	char server_host[256];
 	uint16_t server_port;
 	enum sw_ua_transport transport;
+	bool sips;                /**< sips: AOR or server: sips: URIs in our requests */
+	char tls_name[256];       /**< SNI and verified name */
+	bool tls_verify;
+	struct ssl_ctx_st *tls_ctx; /**< TLS only: client context (CA store, our certificate) */
 	char user[SW_MAX_USER + 1];
 	char domain[SW_MAX_DOMAIN + 64];
 	char display[64];
@@ -135,6 +141,9 @@ struct sw_ua {
 
 	/* connection */
 	int fd;
+	struct ssl_st *ssl;       /**< TLS session on fd, NULL otherwise */
+	bool tls_heard;           /**< the server sent application data on this session */
+	char conn_err[128];       /**< why the connection failed, "" = see the errno */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	char local_ip[48];
@@ -155,13 +164,33 @@ struct sw_ua {
 	char tmp[UA_MAX_OUT];     /**< scratch for ACKs and replies */
 };
 
-/* conn.c: connect lazily, send, receive whole messages. */
+/* conn.c: connect lazily, send, receive whole messages. Stream transports
+ * (TCP, TLS) share the framing. */
+static inline bool ua_stream(const struct sw_ua *ua)
+{
+	return ua->transport != SW_UA_UDP;
+}
 int ua_conn_open(struct sw_ua *ua);
 void ua_conn_close(struct sw_ua *ua);
 int ua_conn_send(struct sw_ua *ua, const char *buf, size_t len);
 /* Next complete message into buf and len (valid until the next call): 1 got one,
  * 0 nothing more now, -errno on a socket failure or a closed connection. */
 int ua_conn_recv(struct sw_ua *ua, char **buf, size_t *len);
+/* "transport error: ..." or the recorded TLS failure for err, into out. */
+void ua_conn_why(const struct sw_ua *ua, int err, char *out, size_t cap);
+
+/* tls.c: the client side of TLS on the connected socket. */
+int ua_tls_ctx_new(struct sw_ua *ua, const struct sw_ua_cfg *cfg);
+void ua_tls_ctx_free(struct sw_ua *ua);
+/* Handshake on ua->fd until done or deadline_ms (monotonic); sets conn_err. */
+int ua_tls_connect(struct sw_ua *ua, uint64_t deadline_ms);
+void ua_tls_close(struct sw_ua *ua);
+/* Write all of buf (waiting up to timeout_ms for the socket). 0 or -errno. */
+int ua_tls_send(struct sw_ua *ua, const char *buf, size_t len);
+/* Read into buf: bytes read, 0 nothing now, -ECONNRESET closed, -EPROTO (conn_err set). */
+long ua_tls_recv(struct sw_ua *ua, char *buf, size_t cap);
+/* true when decrypted bytes wait inside OpenSSL (poll would not see them). */
+bool ua_tls_pending(const struct sw_ua *ua);
 
 /* cred.c: credentials and the nonce cache. */
 const struct ua_cred *ua_cred_find(const struct sw_ua *ua, const char *realm);
