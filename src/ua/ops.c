@@ -373,6 +373,41 @@ static void reg_done(struct sw_ua *ua, const struct sip_msg *resp)
 	ua->reg.expires = (unsigned)e;
 }
 
+/* RFC 3261 §12.1.2: the UAC's route set is the 2xx's Record-Route entries in
+ * reverse order; ACK and BYE then carry them as Route (loose routing, the
+ * Request-URI stays the remote target). false when it does not fit. */
+static bool save_route_set(struct ua_dialog *d, const struct sip_msg *resp)
+{
+	struct sip_addr rr[UA_MAX_ROUTES];
+	unsigned n = 0;
+	struct sip_buf b;
+
+	d->route[0] = '\0';
+	for (const struct sip_hdr *h = sip_msg_hdr(resp, SIP_HDR_RECORD_ROUTE); h; h = sip_msg_hdr_next(resp, h)) {
+		struct slice cur = h->value;
+		int r;
+
+		while ((r = sip_addr_list_next(&cur, &rr[n < UA_MAX_ROUTES ? n : 0])) == 1)
+			if (++n > UA_MAX_ROUTES)
+				return false;
+		if (r < 0)
+			return false;
+	}
+	sip_buf_init(&b, d->route, sizeof(d->route) - 1);
+	for (unsigned i = n; i-- > 0;) {
+		sip_buf_puts(&b, i + 1 == n ? "<" : ", <");
+		sip_buf_slice(&b, rr[i].uri_str);
+		sip_buf_puts(&b, ">");
+		sip_buf_slice(&b, rr[i].params);
+	}
+	if (b.overflow) {
+		d->route[0] = '\0';
+		return false;
+	}
+	d->route[b.len] = '\0';
+	return true;
+}
+
 static void invite_final(struct sw_ua *ua, const struct sip_msg *resp)
 {
 	size_t len;
@@ -389,6 +424,7 @@ static void invite_final(struct sw_ua *ua, const struct sip_msg *resp)
 			if (sip_addr_list_next(&cur, &a) == 1)
 				slice_copy(a.uri_str, ua->dlg.remote_target, sizeof(ua->dlg.remote_target));
 		}
+		(void)save_route_set(&ua->dlg, resp); /* too long: requests go without it */
 		ua->dlg.confirmed = true;
 	}
 	if (ua_msg_ack(ua, resp, ua->tmp, sizeof(ua->tmp), &len) == 0)

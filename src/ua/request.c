@@ -73,6 +73,8 @@ int ua_msg_build(struct sw_ua *ua)
 	sip_buf_printf(&b, "%s %s SIP/2.0\r\n", op->method_name, ruri(ua));
 	put_via(ua, &b, t->branch);
 	sip_buf_puts(&b, "Max-Forwards: 70\r\n");
+	if (op->in_dialog && op->dlg->route[0])
+		sip_buf_printf(&b, "Route: %s\r\n", op->dlg->route);
 	if (op->kind == UA_OP_REGISTER) {
 		put_from(ua, &b, op->dlg->local_tag);
 		sip_buf_printf(&b, "To: <%s:%s@%s>\r\n", scheme(ua), ua->user, ua->domain);
@@ -134,6 +136,8 @@ int ua_msg_ack(struct sw_ua *ua, const struct sip_msg *resp, char *out, size_t c
 		       ok && ua->dlg.remote_target[0] ? ua->dlg.remote_target : ua->op.target);
 	put_via(ua, &b, branch);
 	sip_buf_puts(&b, "Max-Forwards: 70\r\n");
+	if (ok && ua->dlg.route[0])
+		sip_buf_printf(&b, "Route: %s\r\n", ua->dlg.route);
 	put_from(ua, &b, ua->dlg.local_tag);
 	sip_buf_puts(&b, "To: ");
 	sip_buf_slice(&b, slice_from(resp->hdrs[resp->first[SIP_HDR_TO]].value.p,

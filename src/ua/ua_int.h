@@ -19,6 +19,9 @@
 #define UA_MAX_NONCES 8
 /* Challenge rounds in one operation: each realm once plus its stale retries. */
 #define UA_MAX_ROUNDS 8
+/* Record-Route entries kept for a dialog's route set: one per proxy on the
+ * path; calls through more proxies than this are rare enough to refuse. */
+#define UA_MAX_ROUTES 8
 /* Largest request we build: headers plus a MESSAGE/SDP body. */
 #define UA_MAX_OUT 16384
 
@@ -107,6 +110,7 @@ struct ua_dialog {
 	char remote_tag[128];
 	char remote_uri[256];     /**< To URI of the INVITE */
 	char remote_target[256];  /**< Contact of the 2xx: BYE's Request-URI */
+	char route[1024];         /**< route set (Route header value), "" when none */
 	uint32_t cseq;
 };
 
