@@ -1,6 +1,8 @@
 /* Example: register with the UA library's built-in security handling, which
  * answers the registrar's 401 itself, then unregister.
- * usage: register SERVER AOR PASSWORD [udp|tcp]   (exit 0 when both succeed) */
+ * usage: register SERVER AOR PASSWORD [udp|tcp|tls [CA-FILE]]   (exit 0 when both succeed)
+ * With tls the server certificate is verified against CA-FILE, or the system
+ * store without it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,15 +16,22 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s SERVER AOR PASSWORD [udp|tcp]\n", argv[0]);
+		fprintf(stderr, "usage: %s SERVER AOR PASSWORD [udp|tcp|tls [CA-FILE]]\n", argv[0]);
 		return 1;
 	}
 	cfg.server = argv[1];
 	cfg.aor = argv[2];
-	cfg.transport = argc > 4 && strcmp(argv[4], "tcp") == 0 ? SW_UA_TCP : SW_UA_UDP;
+	cfg.transport = SW_UA_UDP;
+	if (argc > 4 && strcmp(argv[4], "tcp") == 0)
+		cfg.transport = SW_UA_TCP;
+	else if (argc > 4 && strcmp(argv[4], "tls") == 0)
+		cfg.transport = SW_UA_TLS;
+	cfg.tls_ca_file = argc > 5 ? argv[5] : NULL;
 	cfg.timeout_ms = 5000;
-	if (sw_ua_new(&ua, &cfg) != 0)
+	if (sw_ua_new(&ua, &cfg) != 0) {
+		fprintf(stderr, "bad server, AOR or CA file\n");
 		return 1;
+	}
 	/* The digest username is the AOR's user part; NULL realm = any realm. */
 	{
 		char user[64];

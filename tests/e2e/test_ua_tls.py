@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOMAIN, PASSWORDS, binary, free_port, require_tool
+from conftest import DOMAIN, PASSWORDS, binary, build_dir, free_port, require_tool
 
 ALICE = "alice@%s" % DOMAIN
 ALICE_PW = PASSWORDS[("alice", DOMAIN)]
@@ -260,3 +260,18 @@ def test_message_over_tls(sipwarden, pki):
             bob.wait(5)
     assert bob.returncode == 0, err
     assert "MESSAGE sip:bob@127.0.0.1:" in err and "hello over TLS" in err, err
+
+
+def test_register_example_over_tls(sipwarden, pki):
+    """examples/register.c with transport tls and a CA file: the library API alone."""
+    d, port = start_tls(sipwarden, pki)
+    prog = build_dir() / "examples" / "register"
+    if not prog.exists():
+        pytest.fail("%s not built" % prog, pytrace=False)
+    r = subprocess.run([str(prog), "127.0.0.1:%d" % port, ALICE, ALICE_PW, "tls", str(pki / "ca.crt")],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "registered: 200 OK" in r.stdout and "unregistered: 200 OK" in r.stdout, r.stdout
+    r = subprocess.run([str(prog), "127.0.0.1:%d" % port, ALICE, ALICE_PW, "tls", str(pki / "rogue-ca.crt")],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert r.returncode == 1 and "server certificate not accepted" in r.stdout, r.stdout + r.stderr
