@@ -3,7 +3,8 @@ alice's INVITE with 407 (realm example.com), the callee, a SIPp UAS registered
 as bob (sipp/uas_double_auth.xml), challenges it again with 401 (realm
 bobrealm). sipwarden-ua must put both answers in one re-sent INVITE;
 sipwarden consumes its Proxy-Authorization and forwards the Authorization,
-which the UAS verifies before answering 200. The scenario itself is checked
+which the UAS verifies before answering 200 (alice over UDP, and over TLS to
+sipwarden with a certificate from scripts/make-cert). The scenario itself is checked
 too: it refuses a missing or wrong Authorization and a leaked
 Proxy-Authorization, and SIPp's exit code then says so."""
 
@@ -17,6 +18,7 @@ from conftest import DOMAIN, PASSWORDS, binary, free_port, require_tool
 from sipclient import SipClient, authorization_value, rand_token
 
 SCENARIO = Path(__file__).resolve().parent / "sipp" / "uas_double_auth.xml"
+MAKE_CERT = Path(__file__).resolve().parents[2] / "scripts" / "make-cert"
 ALICE_PW = PASSWORDS[("alice", DOMAIN)]
 BOB_SIDE_PW = "bob-side-secret"  # what the scenario verifies for user alice, realm bobrealm
 
@@ -67,11 +69,14 @@ def register_bob(daemon, port):
         assert r is not None and r.status == 200, r
 
 
-def call(daemon, bob_side_pw, trace=True):
+def call(daemon, bob_side_pw, trace=True, tls=None):
+    """alice calls bob through the daemon; tls=(port, ca file) for TLS to the daemon."""
+    server = ["--server", "127.0.0.1:%d" % daemon.port]
+    if tls:
+        server = ["--server", "127.0.0.1:%d" % tls[0], "--transport", "tls", "--tls-ca", str(tls[1])]
     cmd = [str(binary("sipwarden-ua")), "call", "--user", "alice@%s" % DOMAIN, "--password", ALICE_PW,
-           "--realm-credentials", "bobrealm=alice:%s" % bob_side_pw,
-           "--server", "127.0.0.1:%d" % daemon.port, "--to", "sip:bob@%s" % DOMAIN,
-           "--timeout", "8", "--hold", "0.2"] + (["--trace"] if trace else [])
+           "--realm-credentials", "bobrealm=alice:%s" % bob_side_pw] + server + [
+           "--to", "sip:bob@%s" % DOMAIN, "--timeout", "8", "--hold", "0.2"] + (["--trace"] if trace else [])
     return subprocess.run(cmd, capture_output=True, text=True, timeout=40)
 
 
@@ -84,14 +89,31 @@ def auth_lines(msg, name):
     return [l for l in msg.splitlines() if l.lower().startswith(name.lower() + ":")]
 
 
-def test_double_challenge_answered_in_one_invite(sipwarden):
-    d = sipwarden()
+def tls_daemon(sipwarden, tmp_path):
+    """A daemon with a tls: listen address and a certificate from scripts/make-cert."""
+    r = subprocess.run([str(MAKE_CERT), str(tmp_path / "tls"), "localhost"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    crt, key = tmp_path / "tls" / "localhost.crt", tmp_path / "tls" / "localhost.key"
+    port = free_port()
+    d = sipwarden(args=["--listen", "tls:127.0.0.1:%d" % port, "--tls-cert", str(crt), "--tls-key", str(key)])
+    return d, (port, crt)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tls"])
+def test_double_challenge_answered_in_one_invite(sipwarden, tmp_path, transport):
+    """alice reaches sipwarden over UDP or TLS; the callee leg is UDP either way."""
+    if transport == "tls":
+        require_tool("openssl")
+        d, tls = tls_daemon(sipwarden, tmp_path)
+    else:
+        d, tls = sipwarden(), None
     port = free_port()
     uas = start_uas(d.dir, port)
     try:
         wait_listening(port)
         register_bob(d, port)
-        r = call(d, BOB_SIDE_PW)
+        r = call(d, BOB_SIDE_PW, tls=tls)
     finally:
         rc, log = uas_result(uas, d.dir, port)
     assert r.returncode == 0, "exit %d\n%s\n%s\nsipp: %s" % (r.returncode, r.stdout, r.stderr, log)
@@ -99,6 +121,8 @@ def test_double_challenge_answered_in_one_invite(sipwarden):
     assert "SIP/2.0 407 " in r.stderr and "SIP/2.0 401 " in r.stderr, r.stderr
     assert 'realm="bobrealm"' in r.stderr.split("SIP/2.0 401 ")[1].split("----")[0]
     assert "BYE: 200 OK" in r.stderr, r.stderr
+    if tls:
+        assert "TLS: TLSv1." in r.stderr and "Via: SIP/2.0/TLS" in r.stderr, r.stderr
     invites = sent_invites(r.stderr)
     # 1: no credentials -> 407; 2: Proxy-Authorization -> 401 from bob;
     # 3: both answers in one INVITE -> 200.
