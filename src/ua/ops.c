@@ -385,11 +385,14 @@ static bool save_route_set(struct ua_dialog *d, const struct sip_msg *resp)
 	d->route[0] = '\0';
 	for (const struct sip_hdr *h = sip_msg_hdr(resp, SIP_HDR_RECORD_ROUTE); h; h = sip_msg_hdr_next(resp, h)) {
 		struct slice cur = h->value;
+		struct sip_addr a;
 		int r;
 
-		while ((r = sip_addr_list_next(&cur, &rr[n < UA_MAX_ROUTES ? n : 0])) == 1)
-			if (++n > UA_MAX_ROUTES)
+		while ((r = sip_addr_list_next(&cur, &a)) == 1) {
+			if (n == UA_MAX_ROUTES)
 				return false;
+			rr[n++] = a;
+		}
 		if (r < 0)
 			return false;
 	}
