@@ -288,9 +288,12 @@ static int setup_credentials(struct sw_ua *ua, const struct opts *o)
 	if (o->auth_user) {
 		snprintf(user, sizeof(user), "%s", o->auth_user);
 	} else {
-		const char *u = strncasecmp(o->user, "sip:", 4) == 0	 ? o->user + 4
-				: strncasecmp(o->user, "sips:", 5) == 0 ? o->user + 5
-									 : o->user;
+		const char *u = o->user;
+
+		if (strncasecmp(u, "sip:", 4) == 0)
+			u += 4;
+		else if (strncasecmp(u, "sips:", 5) == 0)
+			u += 5;
 
 		at = strchr(u, '@');
 		snprintf(user, sizeof(user), "%.*s", at ? (int)(at - u) : (int)strlen(u), u);
