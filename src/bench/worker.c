@@ -634,11 +634,19 @@ static void worker_run(struct worker *w)
 		if ((j >= mine || stop_requested) && now > last_start + drain_ns)
 			break;
 
-		uint64_t wait = 1000000u; /* the wheel's 1 ms tick */
+		uint64_t wait = next_start == UINT64_MAX ? 100000000u : next_start > now ? next_start - now : 0;
 		struct timespec ts;
 
-		if (next_start != UINT64_MAX)
-			wait = next_start > now ? (next_start - now < wait ? next_start - now : wait) : 0;
+		/* sleep until the next start or the next armed wheel tick, whichever
+		 * comes first (at most 100 ms: the drain and stop checks) */
+		if (wait > 100000000u)
+			wait = 100000000u;
+		for (uint64_t t = w->tick + 1; t * 1000000u < now + wait; t++) {
+			if (w->wheel[t & WHEEL_MASK] >= 0) {
+				wait = t * 1000000u > now ? t * 1000000u - now : 0;
+				break;
+			}
+		}
 		for (unsigned i = 0; i < w->nconns; i++)
 			pfd[i].events = POLLIN | (cfg->tcp && w->conns[i].tx_len ? POLLOUT : 0);
 		ts.tv_sec = 0;
