@@ -44,6 +44,9 @@
 /* Longest nonce / opaque kept per flow for the refreshes of scenario 2;
  * sipwarden's nonces are 44 characters, Kamailio's 40. */
 #define BENCH_MAX_NONCE 128u
+/* Longest UDP tick: the generator sleeps that long between batches; beyond
+ * 10 ms the open-loop start times bunch up too much. */
+#define BENCH_MAX_TICK_US 10000u
 /* Buffer for one outgoing REGISTER (with Authorization: about 600 bytes). */
 #define BENCH_MAX_REQ 1400u
 
@@ -86,7 +89,8 @@ struct bench_stats {
 	uint64_t early_200;    /**< 200 to a REGISTER without credentials */
 	uint64_t conn_errors;  /**< TCP connects/sends/reads that failed */
 	uint32_t fail_status[700]; /**< final status that failed a flow */
-	struct bench_hist flow;  /**< first request of a flow to its last 200 */
+	struct bench_hist flow;  /**< a flow's transaction times summed (its requests
+				  *   sent to their final answers) */
 	struct bench_hist txn;   /**< each request (first send) to its final answer */
 };
 void bench_stats_merge(struct bench_stats *into, const struct bench_stats *from);
@@ -112,6 +116,7 @@ struct bench_cfg {
 	unsigned inflight;       /**< flow slots per thread */
 	unsigned refreshes;      /**< scenario 2 */
 	unsigned expires;
+	unsigned tick_us;        /**< UDP: wake every tick (0: on every event) */
 	uint32_t run_id;         /**< random: Call-IDs never repeat across runs */
 };
 

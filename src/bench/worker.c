@@ -43,7 +43,8 @@ static uint64_t now_ns(void)
 }
 
 struct flow {
-	uint64_t t_start, t_sent, due, deadline; /* ns */
+	uint64_t t_sent, due, deadline; /* ns */
+	uint64_t busy_ns; /* sum of the flow's transaction times so far */
 	uint32_t gen, user, nc, rtx_ms, cseq;
 	int32_t tnext, tprev;
 	uint32_t tbucket;
@@ -75,6 +76,7 @@ struct worker {
 	char *txbuf, *rxbuf;
 	struct mmsghdr txm[UDP_BATCH], rxm[UDP_BATCH];
 	struct iovec txv[UDP_BATCH], rxv[UDP_BATCH];
+	char rxctl[UDP_BATCH][64] __attribute__((aligned(8))); /* SCM_TIMESTAMPNS */
 	unsigned ntx;
 	struct sip_msg msg;
 	unsigned steps; /* requests per flow */
@@ -272,7 +274,7 @@ static void flow_start(struct worker *w, uint64_t k, uint64_t now)
 	f->user = (uint32_t)(k % cfg->nusers);
 	f->cseq = 1;
 	f->nc = 0;
-	f->t_start = now;
+	f->busy_ns = 0;
 	f->conn = (uint16_t)((k / cfg->threads) % w->nconns);
 	w->active++;
 	w->st->started++;
@@ -324,8 +326,9 @@ static void timers_run(struct worker *w, uint64_t now)
 	}
 }
 
-/* One response: advance, finish or fail its flow. */
-static void on_response(struct worker *w, char *buf, size_t len, uint64_t now)
+/* One response, arrived at `at`: advance, finish or fail its flow (a next
+ * request goes out now). */
+static void on_response(struct worker *w, char *buf, size_t len, uint64_t at, uint64_t now)
 {
 	const struct bench_cfg *cfg = w->cfg;
 	struct bench_resp r;
@@ -349,7 +352,10 @@ static void on_response(struct worker *w, char *buf, size_t len, uint64_t now)
 	}
 	if (r.status < 200)
 		return;
-	bench_hist_add(&w->st->txn, (now - f->t_sent) / 1000u);
+	if (at < f->t_sent)
+		at = f->t_sent;
+	bench_hist_add(&w->st->txn, (at - f->t_sent) / 1000u);
+	f->busy_ns += at - f->t_sent;
 	if (f->cseq == 1) {
 		/* correctness: the first REGISTER has no credentials; only a
 		 * challenge is right, a 200 here means no digest was checked */
@@ -385,21 +391,53 @@ static void on_response(struct worker *w, char *buf, size_t len, uint64_t now)
 		flow_step(w, r.slot, now);
 		return;
 	}
-	bench_hist_add(&w->st->flow, (now - f->t_start) / 1000u);
+	/* the generator's own time between an answer and the next request
+	 * (up to one tick) is not the server's: left out */
+	bench_hist_add(&w->st->flow, f->busy_ns / 1000u);
 	w->st->ok++;
 	flow_end(w, r.slot);
 }
 
 /* ---------------------------------------------------------------- receiving */
 
+/* Arrival time of a datagram: the kernel's receive timestamp (CLOCK_REALTIME,
+ * moved to the monotonic clock) when the socket has SO_TIMESTAMPNS, else now. */
+static uint64_t rx_time(struct msghdr *mh, uint64_t now, int64_t real_minus_mono)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			int64_t t;
+
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - real_minus_mono;
+			return t > 0 && (uint64_t)t < now ? (uint64_t)t : now;
+		}
+	}
+	return now;
+}
+
+static int64_t real_minus_mono(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+}
+
 static void udp_read(struct worker *w)
 {
+	int64_t off = real_minus_mono();
+
 	for (unsigned round = 0; round < 16; round++) {
 		int n;
 
 		for (unsigned i = 0; i < UDP_BATCH; i++) {
 			w->rxv[i].iov_len = RX_SLOT - 1;
 			w->rxm[i].msg_hdr.msg_flags = 0;
+			w->rxm[i].msg_hdr.msg_control = w->rxctl[i];
+			w->rxm[i].msg_hdr.msg_controllen = sizeof(w->rxctl[i]);
 		}
 		n = recvmmsg(w->conns[0].fd, w->rxm, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -407,7 +445,8 @@ static void udp_read(struct worker *w)
 		uint64_t now = now_ns();
 
 		for (int i = 0; i < n; i++)
-			on_response(w, w->rxbuf + (size_t)i * RX_SLOT, w->rxm[i].msg_len, now);
+			on_response(w, w->rxbuf + (size_t)i * RX_SLOT, w->rxm[i].msg_len,
+				    rx_time(&w->rxm[i].msg_hdr, now, off), now);
 		if ((unsigned)n < UDP_BATCH)
 			return;
 	}
@@ -470,7 +509,7 @@ static void tcp_read(struct worker *w, struct conn *c)
 			}
 			if (m == 0)
 				break;
-			on_response(w, c->rx + off, (size_t)m, now);
+			on_response(w, c->rx + off, (size_t)m, now, now);
 			off += (size_t)m;
 		}
 		memmove(c->rx, c->rx + off, c->rx_len - off);
@@ -519,6 +558,8 @@ static int open_conn(struct worker *w, struct conn *c)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (cfg->tcp)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	else if (cfg->tick_us)
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&cfg->server, cfg->server_len))
 		return -errno;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
@@ -599,6 +640,8 @@ static void worker_run(struct worker *w)
 	const uint64_t mine = total > idx ? (total - idx + T - 1) / T : 0;
 	/* after the last start, every flow ends by its last step's timeout */
 	const uint64_t drain_ns = ((uint64_t)w->steps * cfg->timeout_ms + 1000u) * 1000000u;
+	/* tick mode is for UDP: TCP has no per-message receive timestamps */
+	const uint64_t tick_ns = cfg->tcp ? 0 : (uint64_t)cfg->tick_us * 1000u;
 	uint64_t j = 0, now = now_ns(), last_start = w->th->start_ns;
 	struct pollfd pfd[BENCH_MAX_CONNS];
 
@@ -636,6 +679,21 @@ static void worker_run(struct worker *w)
 
 		uint64_t wait = next_start == UINT64_MAX ? 100000000u : next_start > now ? next_start - now : 0;
 		struct timespec ts;
+
+		if (tick_ns) {
+			/* tick mode: sleep to the next tick whatever arrives, then take
+			 * every datagram queued meanwhile in one go (their kernel
+			 * timestamps keep the latencies exact) */
+			uint64_t at = (now / tick_ns + 1) * tick_ns;
+
+			ts.tv_sec = (time_t)(at / 1000000000u);
+			ts.tv_nsec = (long)(at % 1000000000u);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+				;
+			udp_read(w);
+			flush_all(w);
+			continue;
+		}
 
 		/* sleep until the next start or the next armed wheel tick, whichever
 		 * comes first (at most 100 ms: the drain and stop checks) */

@@ -40,13 +40,14 @@ def daemon(sipwarden):
     return sipwarden(users=bench_users())
 
 
-def test_new_registrations_udp_all_succeed(daemon):
-    rc, res, out = run_bench(daemon.port, "--scenario", 1, "--rate", 20, "--duration", 1.5)
+@pytest.mark.parametrize("tick_us", [1000, 0])  # batched reads on a tick / on every datagram
+def test_new_registrations_udp_all_succeed(daemon, tick_us):
+    rc, res, out = run_bench(daemon.port, "--scenario", 1, "--rate", 20, "--duration", 1.5, "--tick-us", tick_us)
     assert rc == 0, out
     assert int(res["planned"]) == 30
     assert int(res["ok"]) == 30 and int(res["auth_ok"]) == 30, out
     assert int(res["failed"]) == 0 and int(res["timeouts"]) == 0, out
-    assert res["transport"] == "udp" and res["threads"] == "2"
+    assert res["transport"] == "udp" and res["threads"] == "2" and res["tick_us"] == str(tick_us)
     # two transactions per flow, every one timed; CPU time reported
     assert int(res["received"]) >= 60
     assert 0 < int(res["flow_p50_us"]) <= int(res["flow_p99_us"]) <= int(res["flow_max_us"])
@@ -141,6 +142,7 @@ def test_200_without_digest_counts_as_failure():
     ["--server", "127.0.0.1:5", "--duration", "100000"],
     ["--server", "127.0.0.1:5", "--scenario", "3"],
     ["--server", "127.0.0.1:5", "--user-fmt", "u%s"],
+    ["--server", "127.0.0.1:5", "--tick-us", "20000"],
     ["--server", "127.0.0.1:5", "--rate", "1", "--duration", "0.2"],  # no flow at all
 ])
 def test_bad_arguments_exit_2(args):
