@@ -77,6 +77,7 @@ struct worker {
 	struct mmsghdr txm[UDP_BATCH], rxm[UDP_BATCH];
 	struct iovec txv[UDP_BATCH], rxv[UDP_BATCH];
 	char rxctl[UDP_BATCH][64] __attribute__((aligned(8))); /* SCM_TIMESTAMPNS */
+	uint32_t txslot[UDP_BATCH], txgen[UDP_BATCH]; /* first transmissions; txgen+1, 0 for retransmissions */
 	unsigned ntx;
 	struct sip_msg msg;
 	unsigned steps; /* requests per flow */
@@ -125,6 +126,16 @@ static void timer_arm(struct worker *w, uint32_t slot, uint64_t due)
 static int udp_flush(struct worker *w)
 {
 	unsigned done = 0;
+	uint64_t t = now_ns();
+
+	/* a transaction's clock starts when its datagram leaves, not when the
+	 * request was queued earlier in this round */
+	for (unsigned i = 0; i < w->ntx; i++) {
+		struct flow *f = &w->flows[w->txslot[i]];
+
+		if (w->txgen[i] && f->active && f->gen == w->txgen[i] - 1 && t > f->t_sent)
+			f->t_sent = t;
+	}
 
 	while (done < w->ntx) {
 		int n = sendmmsg(w->conns[0].fd, w->txm + done, w->ntx - done, 0);
@@ -209,6 +220,8 @@ static int send_req(struct worker *w, uint32_t slot, bool retrans)
 		c->tx_len += (size_t)len;
 	} else {
 		w->txv[w->ntx].iov_len = (size_t)len;
+		w->txslot[w->ntx] = slot;
+		w->txgen[w->ntx] = retrans ? 0 : f->gen + 1;
 		w->ntx++;
 	}
 	w->st->sent++;
