@@ -30,9 +30,11 @@ static void usage(FILE *f)
 		"  --server HOST:PORT     registrar to load (IPv6 as [addr]:port)\n"
 		"  --domain DOMAIN        Request-URI / From / To domain (default example.com)\n"
 		"  --realm REALM          challenge realm expected (default: the domain)\n"
-		"  --scenario 1|2|4       1 new registrations (REGISTER, 401, REGISTER+auth, 200),\n"
+		"  --scenario 1|2|3|4     1 new registrations (REGISTER, 401, REGISTER+auth, 200),\n"
 		"                         2 the same then --refreshes re-REGISTERs on the Call-ID\n"
-		"                         reusing the nonce (nc+1), 4 = 1 over TCP (default 1)\n"
+		"                         reusing the nonce (nc+1), 3 calls to --callee through an\n"
+		"                         authenticating proxy (UDP), 4 = 1 over TCP (default 1)\n"
+		"  --callee USER          scenario 3: the callee's user part (default callee)\n"
 		"  --transport udp|tcp    (default udp; tcp for scenario 4)\n"
 		"  --rate N               flows started per second, all threads (default 100)\n"
 		"  --duration S           seconds of load (default 5, at most %.0f)\n"
@@ -174,6 +176,7 @@ static const char *scenario_name(enum bench_scenario s)
 	case BENCH_REG_NEW: return "REGISTER+digest, new registrations";
 	case BENCH_REG_REFRESH: return "REGISTER+digest, then refreshes reusing the nonce";
 	case BENCH_REG_NEW_TCP: return "REGISTER+digest, new registrations over TCP";
+	case BENCH_CALL: return "authenticated calls INVITE/407/ACK/INVITE/200/ACK/BYE/200";
 	}
 	return "?";
 }
@@ -195,7 +198,7 @@ static void report(const struct bench_cfg *cfg, const char *server, const struct
 	printf("flows: %llu started, %llu ok, %llu failed, %llu timed out, %llu not started (no free slot)\n",
 	       (unsigned long long)s->started, (unsigned long long)s->ok, (unsigned long long)s->failed,
 	       (unsigned long long)s->timeouts, (unsigned long long)s->not_started);
-	printf("authenticated REGISTER -> 200: %llu (%.0f/s); requests sent %llu (%llu retransmissions); "
+	printf("authenticated requests answered 200: %llu (%.0f/s); requests sent %llu (%llu retransmissions); "
 	       "responses %llu (%llu stray, %llu unparseable)\n",
 	       (unsigned long long)s->auth_ok, elapsed > 0 ? (double)s->auth_ok / elapsed : 0.0,
 	       (unsigned long long)s->sent, (unsigned long long)s->retrans, (unsigned long long)s->received,
@@ -250,7 +253,7 @@ static void report(const struct bench_cfg *cfg, const char *server, const struct
 enum {
 	OPT_SERVER = 256, OPT_DOMAIN, OPT_REALM, OPT_SCENARIO, OPT_TRANSPORT, OPT_RATE, OPT_DURATION,
 	OPT_THREADS, OPT_CONNS, OPT_USERS, OPT_FIRST, OPT_USER_FMT, OPT_PASS_FMT, OPT_PASSWORD, OPT_TIMEOUT,
-	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_HELP
+	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_CALLEE, OPT_HELP
 };
 
 static const struct option longopts[] = {
@@ -274,6 +277,7 @@ static const struct option longopts[] = {
 	{ "expires", required_argument, NULL, OPT_EXPIRES },
 	{ "max-fail-ratio", required_argument, NULL, OPT_MAXFAIL },
 	{ "tick-us", required_argument, NULL, OPT_TICK },
+	{ "callee", required_argument, NULL, OPT_CALLEE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -283,7 +287,7 @@ int main(int argc, char **argv)
 	struct bench_cfg cfg = {
 		.scenario = BENCH_REG_NEW, .domain = "example.com", .nusers = 10000, .user_fmt = "u%05d",
 		.pass_fmt = "pw-%05d-Bench", .rate = 100, .duration_s = 5, .conns = 1, .timeout_ms = 4000,
-		.refreshes = 9, .expires = 3600, .tick_us = 1000,
+		.refreshes = 9, .expires = 3600, .tick_us = 1000, .callee = "callee",
 	};
 	const char *server = NULL, *transport = NULL;
 	char *fixed_pw = NULL;
@@ -298,7 +302,7 @@ int main(int argc, char **argv)
 		case OPT_DOMAIN: cfg.domain = optarg; bad = !*optarg || strlen(optarg) > SW_MAX_DOMAIN; break;
 		case OPT_REALM: cfg.realm = optarg; bad = !*optarg || strlen(optarg) > SW_MAX_DOMAIN; break;
 		case OPT_SCENARIO:
-			bad = num_arg(optarg, 1, 4, &v) || (v != 1 && v != 2 && v != 4);
+			bad = num_arg(optarg, 1, 4, &v) || (v != 1 && v != 2 && v != 3 && v != 4);
 			cfg.scenario = (enum bench_scenario)(int)v;
 			break;
 		case OPT_TRANSPORT:
@@ -346,6 +350,7 @@ int main(int argc, char **argv)
 			cfg.expires = (unsigned)v;
 			break;
 		case OPT_MAXFAIL: bad = num_arg(optarg, 0, 1, &max_fail); break;
+		case OPT_CALLEE: cfg.callee = optarg; bad = !*optarg || strlen(optarg) > SW_MAX_USER; break;
 		case OPT_TICK:
 			bad = num_arg(optarg, 0, BENCH_MAX_TICK_US, &v);
 			cfg.tick_us = (unsigned)v;
@@ -377,6 +382,10 @@ int main(int argc, char **argv)
 	cfg.tcp = cfg.scenario == BENCH_REG_NEW_TCP || (transport && !strcmp(transport, "tcp"));
 	if (cfg.scenario == BENCH_REG_NEW_TCP && transport && !strcmp(transport, "udp")) {
 		fprintf(stderr, "sipwarden-bench: scenario 4 is TCP\n");
+		goto out;
+	}
+	if (cfg.scenario == BENCH_CALL && cfg.tcp) {
+		fprintf(stderr, "sipwarden-bench: scenario 3 runs over UDP only\n");
 		goto out;
 	}
 	if (!cfg.threads)

@@ -53,6 +53,7 @@
 enum bench_scenario {
 	BENCH_REG_NEW = 1,     /**< REGISTER, 401, REGISTER+Authorization, 200 */
 	BENCH_REG_REFRESH = 2, /**< the same, then refreshes reusing the nonce (nc+1) */
+	BENCH_CALL = 3,        /**< INVITE, 407, ACK, INVITE+Proxy-Authorization, 200, ACK, BYE, 200 */
 	BENCH_REG_NEW_TCP = 4, /**< scenario 1 over TCP */
 };
 
@@ -117,6 +118,7 @@ struct bench_cfg {
 	unsigned refreshes;      /**< scenario 2 */
 	unsigned expires;
 	unsigned tick_us;        /**< UDP: wake every tick (0: on every event) */
+	const char *callee;      /**< scenario 3: the user part every call goes to */
 	uint32_t run_id;         /**< random: Call-IDs never repeat across runs */
 };
 
@@ -154,6 +156,7 @@ int bench_req_build(const struct bench_cfg *cfg, const struct bench_local *lo, u
 struct bench_resp {
 	int status;
 	uint32_t cseq;
+	enum sip_method method; /**< of the CSeq */
 	uint32_t slot, gen; /**< decoded from our Call-ID */
 };
 /* Parse a response and decode our Call-ID ("<run>-<thread>-<slot>-<gen>@...").
@@ -161,10 +164,47 @@ struct bench_resp {
  * message is kept in *msg for bench_resp_chal. */
 int bench_resp_parse(const struct bench_cfg *cfg, unsigned thread, char *buf, size_t len, struct sip_msg *msg,
 		     struct bench_resp *out);
-/* The challenge to answer in a 401: the first WWW-Authenticate offering MD5
+/* The challenge to answer in a 401 / 407: the first `which` header
+ * (WWW-Authenticate / Proxy-Authenticate) offering MD5
  * (or, when none does, SHA-256) with qop auth or none. 0 or -ENOENT. The realm
  * must be cfg->realm (else -EPERM: the table's HA1 would not match). */
-int bench_resp_chal(const struct bench_cfg *cfg, const struct sip_msg *msg, struct bench_chal *out);
+int bench_resp_chal(const struct bench_cfg *cfg, const struct sip_msg *msg, enum sip_hdr_id which,
+		    struct bench_chal *out);
+
+/* Pieces shared by the REGISTER and call builders. */
+void bench_put_id(struct sip_buf *b, const struct bench_cfg *cfg, unsigned thread, uint32_t slot, uint32_t gen);
+void bench_put_host(struct sip_buf *b, const struct bench_local *lo);
+/* "<hdr>: Digest ..." answering chal for method and uri; 0 or -errno. */
+int bench_put_auth(struct sip_buf *b, const struct bench_cfg *cfg, const char *hdr, const char *method,
+		   const char *uri, uint32_t user, uint32_t slot, uint32_t gen, uint32_t nc,
+		   const struct bench_chal *chal);
+
+/* What a call (scenario 3) keeps from the final answer to its INVITE: the To
+ * tag (the ACK of a 407 needs it too), and from the 200 the remote target and
+ * the route set (Record-Route reversed, RFC 3261 §12.1.2). */
+#define BENCH_MAX_TAG 64u
+#define BENCH_MAX_TARGET 160u
+#define BENCH_MAX_ROUTE 320u
+struct bench_dialog {
+	uint8_t tag_len, target_len;
+	uint16_t route_len;
+	char tag[BENCH_MAX_TAG];
+	char target[BENCH_MAX_TARGET];
+	char route[BENCH_MAX_ROUTE]; /**< "Route: <..>, <..>\r\n" or empty */
+};
+enum bench_call_req {
+	BENCH_CALL_INVITE, /**< cseq 1 without, cseq 2 with Proxy-Authorization */
+	BENCH_CALL_ACK,    /**< for the final answer to INVITE cseq */
+	BENCH_CALL_BYE,    /**< cseq 3, inside the dialog */
+};
+/* Build one request of a call into out. 2xx ACK and BYE go to the dialog's
+ * target along its route set. Returns the length or -ENOSPC / -EINVAL. */
+int bench_call_build(const struct bench_cfg *cfg, const struct bench_local *lo, unsigned thread, uint32_t slot,
+		     uint32_t gen, uint32_t user, enum bench_call_req kind, uint32_t cseq, bool ack_2xx,
+		     const struct bench_chal *chal, const struct bench_dialog *dlg, char *out, size_t cap);
+/* Keep the To tag of a final INVITE answer and, for a 2xx, its Contact and
+ * route set. 0, or -EINVAL (2xx without a usable Contact, or too long). */
+int bench_dialog_take(const struct sip_msg *msg, bool is_2xx, struct bench_dialog *d);
 
 /* One load thread: runs until its share of flows has been offered and every
  * flow ended (bounded by the timeout). Thread-safe with other instances. */

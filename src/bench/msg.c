@@ -5,12 +5,13 @@
 #include "bench/bench.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
 #include "base/util.h"
 
-static void put_id(struct sip_buf *b, const struct bench_cfg *cfg, unsigned thread, uint32_t slot, uint32_t gen)
+void bench_put_id(struct sip_buf *b, const struct bench_cfg *cfg, unsigned thread, uint32_t slot, uint32_t gen)
 {
 	sip_buf_u64(b, cfg->run_id);
 	sip_buf_put(b, "-", 1);
@@ -21,7 +22,7 @@ static void put_id(struct sip_buf *b, const struct bench_cfg *cfg, unsigned thre
 	sip_buf_u64(b, gen);
 }
 
-static void put_host(struct sip_buf *b, const struct bench_local *lo)
+void bench_put_host(struct sip_buf *b, const struct bench_local *lo)
 {
 	if (lo->v6) {
 		sip_buf_put(b, "[", 1);
@@ -42,12 +43,12 @@ static void put_nc(struct sip_buf *b, uint32_t nc)
 	sip_buf_put(b, s, 8);
 }
 
-/* Authorization header for user with the flow's challenge and nonce-count. */
-static int put_auth(struct sip_buf *b, const struct bench_cfg *cfg, uint32_t user, uint32_t slot, uint32_t gen,
-		    uint32_t nc, const struct bench_chal *chal)
+int bench_put_auth(struct sip_buf *b, const struct bench_cfg *cfg, const char *hdr, const char *method,
+		   const char *uri, uint32_t user, uint32_t slot, uint32_t gen, uint32_t nc,
+		   const struct bench_chal *chal)
 {
 	const char *name = cfg->users[user];
-	char ha1[SW_MAX_HASH_HEX + 1], resp[SW_MAX_HASH_HEX + 1], uri[SW_MAX_DOMAIN + 8];
+	char ha1[SW_MAX_HASH_HEX + 1], resp[SW_MAX_HASH_HEX + 1];
 	char ncs[9], cnonce[24];
 	struct sip_buf t;
 	enum auth_algo algo = (enum auth_algo)chal->algo;
@@ -64,11 +65,6 @@ static int put_auth(struct sip_buf *b, const struct bench_cfg *cfg, uint32_t use
 		auth_digest_ha1(algo, slice_cstr(name), slice_cstr(cfg->realm), slice_from(pw, (size_t)n), ha1);
 		base_wipe(pw, sizeof(pw));
 	}
-	sip_buf_init(&t, uri, sizeof(uri));
-	sip_buf_puts(&t, "sip:");
-	sip_buf_puts(&t, cfg->domain);
-	if (t.overflow)
-		return -ENOSPC;
 	sip_buf_init(&t, ncs, sizeof(ncs));
 	put_nc(&t, nc);
 	sip_buf_init(&t, cnonce, sizeof(cnonce));
@@ -82,7 +78,7 @@ static int put_auth(struct sip_buf *b, const struct bench_cfg *cfg, uint32_t use
 		.nc = chal->qop_auth ? slice_from(ncs, 8) : SLICE_NULL,
 		.cnonce = chal->qop_auth ? slice_from(cnonce, t.len) : SLICE_NULL,
 		.qop = chal->qop_auth ? slice_cstr("auth") : SLICE_NULL,
-		.method = slice_cstr("REGISTER"),
+		.method = slice_cstr(method),
 		.uri = slice_from(uri, strlen(uri)),
 	};
 	int rc = auth_digest_response(&in, resp);
@@ -90,7 +86,8 @@ static int put_auth(struct sip_buf *b, const struct bench_cfg *cfg, uint32_t use
 	memset(ha1, 0, sizeof(ha1));
 	if (rc)
 		return rc;
-	sip_buf_puts(b, "Authorization: Digest username=\"");
+	sip_buf_puts(b, hdr);
+	sip_buf_puts(b, ": Digest username=\"");
 	sip_buf_puts(b, name);
 	sip_buf_puts(b, "\", realm=\"");
 	sip_buf_puts(b, cfg->realm);
@@ -127,11 +124,11 @@ int bench_req_build(const struct bench_cfg *cfg, const struct bench_local *lo, u
 	sip_buf_puts(&b, "REGISTER sip:");
 	sip_buf_puts(&b, cfg->domain);
 	sip_buf_puts(&b, cfg->tcp ? " SIP/2.0\r\nVia: SIP/2.0/TCP " : " SIP/2.0\r\nVia: SIP/2.0/UDP ");
-	put_host(&b, lo);
+	bench_put_host(&b, lo);
 	sip_buf_put(&b, ":", 1);
 	sip_buf_u64(&b, lo->port);
 	sip_buf_puts(&b, ";branch=z9hG4bK-");
-	put_id(&b, cfg, thread, slot, gen);
+	bench_put_id(&b, cfg, thread, slot, gen);
 	sip_buf_put(&b, "-", 1);
 	sip_buf_u64(&b, cseq);
 	sip_buf_puts(&b, ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:");
@@ -139,26 +136,30 @@ int bench_req_build(const struct bench_cfg *cfg, const struct bench_local *lo, u
 	sip_buf_put(&b, "@", 1);
 	sip_buf_puts(&b, cfg->domain);
 	sip_buf_puts(&b, ">;tag=");
-	put_id(&b, cfg, thread, slot, gen);
+	bench_put_id(&b, cfg, thread, slot, gen);
 	sip_buf_puts(&b, "\r\nTo: <sip:");
 	sip_buf_puts(&b, name);
 	sip_buf_put(&b, "@", 1);
 	sip_buf_puts(&b, cfg->domain);
 	sip_buf_puts(&b, ">\r\nCall-ID: ");
-	put_id(&b, cfg, thread, slot, gen);
+	bench_put_id(&b, cfg, thread, slot, gen);
 	sip_buf_put(&b, "@", 1);
-	put_host(&b, lo);
+	bench_put_host(&b, lo);
 	sip_buf_puts(&b, "\r\nCSeq: ");
 	sip_buf_u64(&b, cseq);
 	sip_buf_puts(&b, " REGISTER\r\nContact: <sip:");
 	sip_buf_puts(&b, name);
 	sip_buf_put(&b, "@", 1);
-	put_host(&b, lo);
+	bench_put_host(&b, lo);
 	sip_buf_puts(&b, ">\r\nExpires: ");
 	sip_buf_u64(&b, cfg->expires);
 	sip_buf_puts(&b, "\r\n");
 	if (cseq >= 2) {
-		int rc = put_auth(&b, cfg, user, slot, gen, nc, chal);
+		char uri[SW_MAX_DOMAIN + 8];
+		int rc;
+
+		snprintf(uri, sizeof(uri), "sip:%s", cfg->domain);
+		rc = bench_put_auth(&b, cfg, "Authorization", "REGISTER", uri, user, slot, gen, nc, chal);
 
 		if (rc)
 			return rc;
@@ -200,8 +201,9 @@ int bench_resp_parse(const struct bench_cfg *cfg, unsigned thread, char *buf, si
 	const char *p = msg->call_id.p, *end = p + msg->call_id.len;
 
 	if (take_u32(&p, end, '-', &run) || run != cfg->run_id || take_u32(&p, end, '-', &th) || th != thread ||
-	    take_u32(&p, end, '-', &out->slot) || take_u32(&p, end, '@', &out->gen) || msg->cseq_method != SIP_REGISTER)
+	    take_u32(&p, end, '-', &out->slot) || take_u32(&p, end, '@', &out->gen))
 		return -ENOENT;
+	out->method = msg->cseq_method;
 	out->status = msg->status;
 	out->cseq = msg->cseq;
 	return 0;
@@ -223,12 +225,13 @@ static bool has_qop_auth(struct slice qop)
 	return false;
 }
 
-int bench_resp_chal(const struct bench_cfg *cfg, const struct sip_msg *msg, struct bench_chal *out)
+int bench_resp_chal(const struct bench_cfg *cfg, const struct sip_msg *msg, enum sip_hdr_id which,
+		    struct bench_chal *out)
 {
 	struct sip_digest_chal c, pick;
 	enum auth_algo best = AUTH_ALGO__COUNT;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_WWW_AUTHENTICATE); h; h = sip_msg_hdr_next(msg, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, which); h; h = sip_msg_hdr_next(msg, h)) {
 		enum auth_algo a;
 
 		if (sip_digest_chal_parse(&c, h->value))

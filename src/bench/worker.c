@@ -51,6 +51,7 @@ struct flow {
 	uint16_t conn;
 	bool active, armed;
 	struct bench_chal chal;
+	struct bench_dialog dlg; /* scenario 3 only */
 };
 
 struct conn {
@@ -191,8 +192,9 @@ static void flush_all(struct worker *w)
 			tcp_flush(w, &w->conns[i]);
 }
 
-/* Build and queue the flow's current request. 0 or -errno (flow cannot go on). */
-static int send_req(struct worker *w, uint32_t slot, bool retrans)
+/* Build and queue the flow's current request, or (calls) the ACK of the final
+ * answer to INVITE ack_cseq. 0 or -errno (flow cannot go on). */
+static int send_msg(struct worker *w, uint32_t slot, bool retrans, bool ack, uint32_t ack_cseq, bool ack_2xx)
 {
 	struct flow *f = &w->flows[slot];
 	struct conn *c = &w->conns[f->conn];
@@ -212,8 +214,13 @@ static int send_req(struct worker *w, uint32_t slot, bool retrans)
 			udp_flush(w);
 		buf = w->txbuf + (size_t)w->ntx * BENCH_MAX_REQ;
 	}
-	len = bench_req_build(w->cfg, &c->lo, w->th->index, slot, f->gen, f->user, f->cseq, f->nc, &f->chal, buf,
-			      BENCH_MAX_REQ);
+	if (w->cfg->scenario == BENCH_CALL)
+		len = bench_call_build(w->cfg, &c->lo, w->th->index, slot, f->gen, f->user,
+				       ack ? BENCH_CALL_ACK : f->cseq == 3 ? BENCH_CALL_BYE : BENCH_CALL_INVITE,
+				       ack ? ack_cseq : f->cseq, ack_2xx, &f->chal, &f->dlg, buf, BENCH_MAX_REQ);
+	else
+		len = bench_req_build(w->cfg, &c->lo, w->th->index, slot, f->gen, f->user, f->cseq, f->nc, &f->chal,
+				      buf, BENCH_MAX_REQ);
 	if (len < 0)
 		return len;
 	if (w->cfg->tcp) {
@@ -221,13 +228,18 @@ static int send_req(struct worker *w, uint32_t slot, bool retrans)
 	} else {
 		w->txv[w->ntx].iov_len = (size_t)len;
 		w->txslot[w->ntx] = slot;
-		w->txgen[w->ntx] = retrans ? 0 : f->gen + 1;
+		w->txgen[w->ntx] = retrans || ack ? 0 : f->gen + 1;
 		w->ntx++;
 	}
 	w->st->sent++;
 	if (retrans)
 		w->st->retrans++;
 	return 0;
+}
+
+static int send_req(struct worker *w, uint32_t slot, bool retrans)
+{
+	return send_msg(w, slot, retrans, false, 0, false);
 }
 
 /* ---------------------------------------------------------------- flows */
@@ -287,6 +299,9 @@ static void flow_start(struct worker *w, uint64_t k, uint64_t now)
 	f->user = (uint32_t)(k % cfg->nusers);
 	f->cseq = 1;
 	f->nc = 0;
+	f->dlg.tag_len = 0;
+	f->dlg.target_len = 0;
+	f->dlg.route_len = 0;
 	f->busy_ns = 0;
 	f->conn = (uint16_t)((k / cfg->threads) % w->nconns);
 	w->active++;
@@ -339,6 +354,79 @@ static void timers_run(struct worker *w, uint64_t now)
 	}
 }
 
+/* Scenario 3: a response to one of the call's requests. */
+static void on_call_response(struct worker *w, uint32_t slot, const struct bench_resp *r, uint64_t at, uint64_t now)
+{
+	const struct bench_cfg *cfg = w->cfg;
+	struct flow *f = &w->flows[slot];
+	bool invite = r->method == SIP_INVITE;
+
+	if (invite && r->cseq < f->cseq && r->cseq <= 2 && r->status >= 200) {
+		/* a final answer retransmitted: our ACK was lost, send it again */
+		if (send_msg(w, slot, true, true, r->cseq, r->status < 300) == 0)
+			w->st->sent--; /* counted as a retransmission only */
+		return;
+	}
+	if (r->cseq != f->cseq || invite != (f->cseq <= 2) || (!invite && r->method != SIP_BYE)) {
+		w->st->stray++;
+		return;
+	}
+	if (r->status < 200) {
+		/* INVITE: a provisional answer stops the retransmissions (Timer A) */
+		if (invite && f->armed)
+			timer_arm(w, slot, f->deadline);
+		return;
+	}
+	if (at < f->t_sent)
+		at = f->t_sent;
+	bench_hist_add(&w->st->txn, (at - f->t_sent) / 1000u);
+	f->busy_ns += at - f->t_sent;
+	if (f->cseq == 1) {
+		if (r->status < 300) {
+			/* correctness: a call without credentials must be challenged */
+			w->st->early_200++;
+			flow_fail(w, slot, r->status);
+			return;
+		}
+		if (bench_dialog_take(&w->msg, false, &f->dlg) || send_msg(w, slot, false, true, 1, false)) {
+			flow_fail(w, slot, r->status);
+			return;
+		}
+		if (r->status != 407) {
+			flow_fail(w, slot, r->status);
+			return;
+		}
+		if (bench_resp_chal(cfg, &w->msg, SIP_HDR_PROXY_AUTHENTICATE, &f->chal)) {
+			w->st->no_challenge++;
+			flow_fail(w, slot, 407);
+			return;
+		}
+		f->cseq = 2;
+		flow_step(w, slot, now);
+		return;
+	}
+	if (f->cseq == 2) {
+		bool ok = r->status < 300;
+
+		/* a 407 (or anything else) to the answered INVITE fails the call */
+		if (bench_dialog_take(&w->msg, ok, &f->dlg) || send_msg(w, slot, false, true, 2, ok) || !ok) {
+			flow_fail(w, slot, r->status);
+			return;
+		}
+		w->st->auth_ok++;
+		f->cseq = 3; /* the BYE, at once (no hold time, as call_uac.xml) */
+		flow_step(w, slot, now);
+		return;
+	}
+	if (r->status != 200) {
+		flow_fail(w, slot, r->status);
+		return;
+	}
+	bench_hist_add(&w->st->flow, f->busy_ns / 1000u);
+	w->st->ok++;
+	flow_end(w, slot);
+}
+
 /* One response, arrived at `at`: advance, finish or fail its flow (a next
  * request goes out now). */
 static void on_response(struct worker *w, char *buf, size_t len, uint64_t at, uint64_t now)
@@ -359,7 +447,11 @@ static void on_response(struct worker *w, char *buf, size_t len, uint64_t at, ui
 		return;
 	}
 	f = &w->flows[r.slot];
-	if (!f->active || f->gen != r.gen || f->cseq != r.cseq) {
+	if (f->active && f->gen == r.gen && cfg->scenario == BENCH_CALL) {
+		on_call_response(w, r.slot, &r, at, now);
+		return;
+	}
+	if (!f->active || f->gen != r.gen || f->cseq != r.cseq || r.method != SIP_REGISTER) {
 		w->st->stray++; /* late answer to a retransmission, or to an ended flow */
 		return;
 	}
@@ -381,7 +473,7 @@ static void on_response(struct worker *w, char *buf, size_t len, uint64_t at, ui
 			flow_fail(w, r.slot, r.status);
 			return;
 		}
-		if (bench_resp_chal(cfg, &w->msg, &f->chal)) {
+		if (bench_resp_chal(cfg, &w->msg, SIP_HDR_WWW_AUTHENTICATE, &f->chal)) {
 			w->st->no_challenge++;
 			flow_fail(w, r.slot, 401);
 			return;
@@ -624,7 +716,7 @@ static int worker_setup(struct worker *w)
 			w->rxm[i].msg_hdr.msg_iovlen = 1;
 		}
 	}
-	w->steps = cfg->scenario == BENCH_REG_REFRESH ? 2 + cfg->refreshes : 2;
+	w->steps = cfg->scenario == BENCH_REG_REFRESH ? 2 + cfg->refreshes : cfg->scenario == BENCH_CALL ? 3 : 2;
 	return 0;
 }
 

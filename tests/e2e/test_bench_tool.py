@@ -1,17 +1,22 @@
 """sipwarden-bench (the load generator of bench/run) against the daemon: short runs
-at a low rate. Every flow must succeed with the right passwords, over UDP, TCP
-and with nonce-reusing refreshes; with a wrong password every flow must fail and
-the tool must exit non-zero; a server that accepts a REGISTER without digest
-credentials must be reported as failing."""
+at a low rate. Every flow must succeed with the right passwords, over UDP, TCP,
+with nonce-reusing refreshes and for authenticated calls through the proxy to a
+SIPp UAS; with a wrong password every flow must fail and the tool must exit
+non-zero; a server that accepts a REGISTER without digest credentials must be
+reported as failing."""
 
 import socket
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
-from conftest import DOMAIN, binary
+from conftest import DOMAIN, binary, free_port, require_tool
 from sipclient import bindings
+
+UAS_SCENARIO = Path(__file__).resolve().parents[2] / "bench" / "sipp" / "call_uas.xml"
+CALLEE = ("callee", DOMAIN, "pw-callee-Bench")
 
 NUSERS = 10
 RUN_TIMEOUT = 30
@@ -96,6 +101,49 @@ def test_tolerated_failure_ratio(daemon):
     assert int(res["ok"]) == 0
 
 
+@pytest.fixture
+def call_daemon(sipwarden):
+    """The callers plus a callee whose one contact is a SIPp UAS answering 200
+    (bench/sipp/call_uas.xml); yields (daemon, uas process)."""
+    sipp = require_tool("sipp")
+    d = sipwarden(users=bench_users() + (CALLEE,))
+    port = free_port()
+    log = open(d.dir / "uas.log", "w")
+    uas = subprocess.Popen([sipp, "-sf", str(UAS_SCENARIO), "-i", "127.0.0.1", "-p", str(port),
+                            "-mp", str(free_port()), "-t", "u1", "-nostdin", "-timeout", "30s"],
+                           cwd=d.dir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    try:
+        with d.client() as c:
+            r = c.register(CALLEE[0], DOMAIN, CALLEE[2], contacts=["<sip:%s@127.0.0.1:%d>" % (CALLEE[0], port)])
+        assert r is not None and r.status == 200, r
+        yield d, uas
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+        uas.wait(5)
+
+
+def test_calls_through_the_proxy_all_succeed(call_daemon):
+    d, _ = call_daemon
+    rc, res, out = run_bench(d.port, "--scenario", 3, "--callee", CALLEE[0], "--rate", 5, "--duration", 1)
+    assert rc == 0, out
+    assert int(res["ok"]) == 5 and int(res["auth_ok"]) == 5, out
+    # INVITE, ACK (of the 407), INVITE with credentials, ACK (of the 200), BYE
+    assert int(res["sent"]) - int(res["retrans"]) == 25, out
+    assert int(res["failed"]) == 0 and int(res["timeouts"]) == 0, out
+
+
+def test_calls_with_a_wrong_password_fail(call_daemon):
+    d, _ = call_daemon
+    rc, res, out = run_bench(d.port, "--scenario", 3, "--callee", CALLEE[0], "--rate", 5, "--duration", 1,
+                             "--password", "not-the-Passw0rd", "--timeout", 1000)
+    assert rc == 1, out
+    assert int(res["ok"]) == 0 and int(res["auth_ok"]) == 0, out
+    assert int(res["failed"]) + int(res["timeouts"]) == 5, out
+    assert int(res.get("status_407", 0)) + int(res.get("status_403", 0)) >= 1, out
+
+
 class AcceptAll(threading.Thread):
     """A broken registrar on loopback: 200 OK to every request, no challenge."""
 
@@ -141,9 +189,10 @@ def test_200_without_digest_counts_as_failure():
     ["--server", "127.0.0.1"],                 # no port
     ["--server", "127.0.0.1:5", "--rate", "0"],
     ["--server", "127.0.0.1:5", "--duration", "100000"],
-    ["--server", "127.0.0.1:5", "--scenario", "3"],
+    ["--server", "127.0.0.1:5", "--scenario", "5"],
     ["--server", "127.0.0.1:5", "--user-fmt", "u%s"],
     ["--server", "127.0.0.1:5", "--tick-us", "20000"],
+    ["--server", "127.0.0.1:5", "--scenario", "3", "--transport", "tcp"],  # calls are UDP only
     ["--server", "127.0.0.1:5", "--rate", "1", "--duration", "0.2"],  # no flow at all
 ])
 def test_bad_arguments_exit_2(args):
