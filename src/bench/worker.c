@@ -1,11 +1,10 @@
-/* sipwarden-bench: one load thread. Its own UDP socket (or TCP connections),
- * a fixed table of flow slots, an open-loop start schedule (global flow k
- * starts at start + k/rate; thread i owns k = i, i+T, ...), a 1 ms timer wheel
- * for UDP retransmissions (T1 doubling to T2) and per-transaction timeouts,
- * batched sends (sendmmsg, one write per TCP connection) and batched receives
- * (recvmmsg; on UDP once per tick, with kernel receive timestamps, or on every
- * datagram). Nothing allocates or locks after the start. */
-#include "bench/bench.h"
+/* sipwarden-bench: one load thread's sockets and loop. Its own UDP socket (or
+ * TCP connections), an open-loop start schedule (global flow k starts at
+ * start + k/rate; thread i owns k = i, i+T, ...), batched sends (sendmmsg, one
+ * write per TCP connection) and batched receives (recvmmsg; on UDP once per
+ * tick, with kernel receive timestamps, or on every datagram). The flows
+ * themselves are flow.c's. Nothing allocates or locks after the start. */
+#include "bench/worker_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,15 +18,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define WHEEL_BITS 12u
-#define WHEEL_SIZE (1u << WHEEL_BITS)
-#define WHEEL_MASK (WHEEL_SIZE - 1u)
-#define UDP_BATCH 64u
-#define RX_SLOT 4096u
-#define TCP_RX_CAP 65536u
-#define TCP_TX_CAP (256u * 1024u)
-#define STARTS_PER_ROUND 512u
-
 static volatile sig_atomic_t stop_requested;
 
 void bench_request_stop(void)
@@ -35,100 +25,12 @@ void bench_request_stop(void)
 	stop_requested = 1;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-struct flow {
-	uint64_t t_sent, due, deadline; /* ns */
-	uint64_t busy_ns; /* sum of the flow's transaction times so far */
-	uint32_t gen, user, nc, rtx_ms, cseq;
-	int32_t tnext, tprev;
-	uint32_t tbucket;
-	uint16_t conn;
-	bool active, armed;
-	struct bench_chal chal;
-	struct bench_dialog dlg; /* scenario 3 only */
-};
-
-struct conn {
-	int fd;
-	bool dead;
-	struct bench_local lo;
-	size_t rx_len, tx_len;
-	char *rx, *tx;
-};
-
-struct worker {
-	const struct bench_cfg *cfg;
-	struct bench_thread *th;
-	struct bench_stats *st;
-	struct flow *flows;
-	uint32_t *free_slots;
-	uint32_t nfree, active;
-	int32_t wheel[WHEEL_SIZE];
-	uint64_t tick; /* last wheel ms processed */
-	struct conn conns[BENCH_MAX_CONNS];
-	unsigned nconns;
-	/* UDP batches */
-	char *txbuf, *rxbuf;
-	struct mmsghdr txm[UDP_BATCH], rxm[UDP_BATCH];
-	struct iovec txv[UDP_BATCH], rxv[UDP_BATCH];
-	char rxctl[UDP_BATCH][64] __attribute__((aligned(8))); /* SCM_TIMESTAMPNS */
-	uint32_t txslot[UDP_BATCH], txgen[UDP_BATCH]; /* first transmissions; txgen+1, 0 for retransmissions */
-	unsigned ntx;
-	struct sip_msg msg;
-	unsigned steps; /* requests per flow */
-};
-
-/* ---------------------------------------------------------------- timers */
-
-static void timer_unlink(struct worker *w, uint32_t slot)
-{
-	struct flow *f = &w->flows[slot];
-
-	if (!f->armed)
-		return;
-	if (f->tprev >= 0)
-		w->flows[f->tprev].tnext = f->tnext;
-	else
-		w->wheel[f->tbucket] = f->tnext;
-	if (f->tnext >= 0)
-		w->flows[f->tnext].tprev = f->tprev;
-	f->armed = false;
-}
-
-static void timer_arm(struct worker *w, uint32_t slot, uint64_t due)
-{
-	struct flow *f = &w->flows[slot];
-	uint64_t ms = (due + 999999u) / 1000000u; /* the first tick at or after due */
-	uint32_t b;
-
-	timer_unlink(w, slot);
-	/* never into a bucket already passed: it would wait a whole wheel turn */
-	if (ms <= w->tick)
-		ms = w->tick + 1;
-	f->due = due;
-	b = (uint32_t)ms & WHEEL_MASK;
-	f->tbucket = b;
-	f->tprev = -1;
-	f->tnext = w->wheel[b];
-	if (f->tnext >= 0)
-		w->flows[f->tnext].tprev = (int32_t)slot;
-	w->wheel[b] = (int32_t)slot;
-	f->armed = true;
-}
-
 /* ---------------------------------------------------------------- sending */
 
 static int udp_flush(struct worker *w)
 {
 	unsigned done = 0;
-	uint64_t t = now_ns();
+	uint64_t t = bench_now_ns();
 
 	/* a transaction's clock starts when its datagram leaves, not when the
 	 * request was queued earlier in this round */
@@ -195,7 +97,7 @@ static void flush_all(struct worker *w)
 
 /* Build and queue the flow's current request, or (calls) the ACK of the final
  * answer to INVITE ack_cseq. 0 or -errno (flow cannot go on). */
-static int send_msg(struct worker *w, uint32_t slot, bool retrans, bool ack, uint32_t ack_cseq, bool ack_2xx)
+int bench_send_msg(struct worker *w, uint32_t slot, bool retrans, bool ack, uint32_t ack_cseq, bool ack_2xx)
 {
 	struct flow *f = &w->flows[slot];
 	struct conn *c = &w->conns[f->conn];
@@ -238,271 +140,6 @@ static int send_msg(struct worker *w, uint32_t slot, bool retrans, bool ack, uin
 	return 0;
 }
 
-static int send_req(struct worker *w, uint32_t slot, bool retrans)
-{
-	return send_msg(w, slot, retrans, false, 0, false);
-}
-
-/* ---------------------------------------------------------------- flows */
-
-static void flow_end(struct worker *w, uint32_t slot)
-{
-	struct flow *f = &w->flows[slot];
-
-	timer_unlink(w, slot);
-	f->active = false;
-	f->gen++;
-	w->free_slots[w->nfree++] = slot;
-	w->active--;
-}
-
-static void flow_fail(struct worker *w, uint32_t slot, int status)
-{
-	if (status >= 100 && status < 700)
-		w->st->fail_status[status]++;
-	w->st->failed++;
-	flow_end(w, slot);
-}
-
-/* Send the flow's request for cseq (first transmission) and arm its timer. */
-static void flow_step(struct worker *w, uint32_t slot, uint64_t now)
-{
-	struct flow *f = &w->flows[slot];
-
-	f->t_sent = now;
-	f->deadline = now + (uint64_t)w->cfg->timeout_ms * 1000000u;
-	f->rtx_ms = BENCH_T1_MS;
-	if (send_req(w, slot, false)) {
-		w->st->conn_errors++;
-		flow_fail(w, slot, 0);
-		return;
-	}
-	if (w->cfg->tcp)
-		timer_arm(w, slot, f->deadline);
-	else
-		timer_arm(w, slot, now + (uint64_t)f->rtx_ms * 1000000u < f->deadline ?
-					   now + (uint64_t)f->rtx_ms * 1000000u : f->deadline);
-}
-
-static void flow_start(struct worker *w, uint64_t k, uint64_t now)
-{
-	const struct bench_cfg *cfg = w->cfg;
-	uint32_t slot;
-	struct flow *f;
-
-	if (w->nfree == 0) {
-		w->st->not_started++;
-		return;
-	}
-	slot = w->free_slots[--w->nfree];
-	f = &w->flows[slot];
-	f->active = true;
-	f->user = (uint32_t)(k % cfg->nusers);
-	f->cseq = 1;
-	f->nc = 0;
-	f->dlg.tag_len = 0;
-	f->dlg.target_len = 0;
-	f->dlg.route_len = 0;
-	f->busy_ns = 0;
-	f->conn = (uint16_t)((k / cfg->threads) % w->nconns);
-	w->active++;
-	w->st->started++;
-	flow_step(w, slot, now);
-}
-
-static void flow_timer(struct worker *w, uint32_t slot, uint64_t now)
-{
-	struct flow *f = &w->flows[slot];
-	uint64_t next;
-
-	f->armed = false;
-	if (now >= f->deadline || w->cfg->tcp) {
-		w->st->timeouts++;
-		flow_end(w, slot);
-		return;
-	}
-	if (send_req(w, slot, true)) {
-		w->st->conn_errors++;
-		flow_fail(w, slot, 0);
-		return;
-	}
-	f->rtx_ms = f->rtx_ms * 2 < BENCH_T2_MS ? f->rtx_ms * 2 : BENCH_T2_MS;
-	next = now + (uint64_t)f->rtx_ms * 1000000u;
-	timer_arm(w, slot, next < f->deadline ? next : f->deadline);
-}
-
-static void timers_run(struct worker *w, uint64_t now)
-{
-	uint64_t now_ms = now / 1000000u, from = w->tick + 1;
-
-	if (now_ms < from)
-		return;
-	if (now_ms - from >= WHEEL_SIZE)
-		from = now_ms - WHEEL_SIZE + 1;
-	w->tick = now_ms;
-	for (uint64_t t = from; t <= now_ms; t++) {
-		int32_t i = w->wheel[t & WHEEL_MASK];
-
-		while (i >= 0) {
-			int32_t next = w->flows[i].tnext;
-
-			if (w->flows[i].due <= now) {
-				timer_unlink(w, (uint32_t)i);
-				flow_timer(w, (uint32_t)i, now);
-			}
-			i = next;
-		}
-	}
-}
-
-/* Scenario 3: a response to one of the call's requests. */
-static void on_call_response(struct worker *w, uint32_t slot, const struct bench_resp *r, uint64_t at, uint64_t now)
-{
-	const struct bench_cfg *cfg = w->cfg;
-	struct flow *f = &w->flows[slot];
-	bool invite = r->method == SIP_INVITE;
-
-	if (invite && r->cseq < f->cseq && r->cseq <= 2 && r->status >= 200) {
-		/* a final answer retransmitted: our ACK was lost, send it again */
-		if (send_msg(w, slot, true, true, r->cseq, r->status < 300) == 0)
-			w->st->sent--; /* counted as a retransmission only */
-		return;
-	}
-	if (r->cseq != f->cseq || invite != (f->cseq <= 2) || (!invite && r->method != SIP_BYE)) {
-		w->st->stray++;
-		return;
-	}
-	if (r->status < 200) {
-		/* INVITE: a provisional answer stops the retransmissions (Timer A) */
-		if (invite && f->armed)
-			timer_arm(w, slot, f->deadline);
-		return;
-	}
-	if (at < f->t_sent)
-		at = f->t_sent;
-	bench_hist_add(&w->st->txn, (at - f->t_sent) / 1000u);
-	f->busy_ns += at - f->t_sent;
-	if (f->cseq == 1) {
-		if (r->status < 300) {
-			/* correctness: a call without credentials must be challenged */
-			w->st->early_200++;
-			flow_fail(w, slot, r->status);
-			return;
-		}
-		if (bench_dialog_take(&w->msg, false, &f->dlg) || send_msg(w, slot, false, true, 1, false)) {
-			flow_fail(w, slot, r->status);
-			return;
-		}
-		if (r->status != 407) {
-			flow_fail(w, slot, r->status);
-			return;
-		}
-		if (bench_resp_chal(cfg, &w->msg, SIP_HDR_PROXY_AUTHENTICATE, &f->chal)) {
-			w->st->no_challenge++;
-			flow_fail(w, slot, 407);
-			return;
-		}
-		f->cseq = 2;
-		flow_step(w, slot, now);
-		return;
-	}
-	if (f->cseq == 2) {
-		bool ok = r->status < 300;
-
-		/* a 407 (or anything else) to the answered INVITE fails the call */
-		if (bench_dialog_take(&w->msg, ok, &f->dlg) || send_msg(w, slot, false, true, 2, ok) || !ok) {
-			flow_fail(w, slot, r->status);
-			return;
-		}
-		w->st->auth_ok++;
-		f->cseq = 3; /* the BYE, at once (no hold time, as call_uac.xml) */
-		flow_step(w, slot, now);
-		return;
-	}
-	if (r->status != 200) {
-		flow_fail(w, slot, r->status);
-		return;
-	}
-	bench_hist_add(&w->st->flow, f->busy_ns / 1000u);
-	w->st->ok++;
-	flow_end(w, slot);
-}
-
-/* One response, arrived at `at`: advance, finish or fail its flow (a next
- * request goes out now). */
-static void on_response(struct worker *w, char *buf, size_t len, uint64_t at, uint64_t now)
-{
-	const struct bench_cfg *cfg = w->cfg;
-	struct bench_resp r;
-	struct flow *f;
-	int rc;
-
-	w->st->received++;
-	rc = bench_resp_parse(cfg, w->th->index, buf, len, &w->msg, &r);
-	if (rc == -EBADMSG) {
-		w->st->bad_msg++;
-		return;
-	}
-	if (rc || r.slot >= cfg->inflight) {
-		w->st->stray++;
-		return;
-	}
-	f = &w->flows[r.slot];
-	if (f->active && f->gen == r.gen && cfg->scenario == BENCH_CALL) {
-		on_call_response(w, r.slot, &r, at, now);
-		return;
-	}
-	if (!f->active || f->gen != r.gen || f->cseq != r.cseq || r.method != SIP_REGISTER) {
-		w->st->stray++; /* late answer to a retransmission, or to an ended flow */
-		return;
-	}
-	if (r.status < 200)
-		return;
-	if (at < f->t_sent)
-		at = f->t_sent;
-	bench_hist_add(&w->st->txn, (at - f->t_sent) / 1000u);
-	f->busy_ns += at - f->t_sent;
-	if (f->cseq == 1) {
-		/* correctness: the first REGISTER has no credentials; only a
-		 * challenge is right, a 200 here means no digest was checked */
-		if (r.status == 200) {
-			w->st->early_200++;
-			flow_fail(w, r.slot, 200);
-			return;
-		}
-		if (r.status != 401) {
-			flow_fail(w, r.slot, r.status);
-			return;
-		}
-		if (bench_resp_chal(cfg, &w->msg, SIP_HDR_WWW_AUTHENTICATE, &f->chal)) {
-			w->st->no_challenge++;
-			flow_fail(w, r.slot, 401);
-			return;
-		}
-		f->cseq = 2;
-		f->nc = 1;
-		flow_step(w, r.slot, now);
-		return;
-	}
-	if (r.status != 200) {
-		/* a 401/403 (or anything else) to the digest answer is a failure */
-		flow_fail(w, r.slot, r.status);
-		return;
-	}
-	w->st->auth_ok++;
-	if (f->cseq - 1 < w->steps - 1) {
-		/* scenario 2: refresh on the same Call-ID, same nonce, next nc */
-		f->cseq++;
-		f->nc++;
-		flow_step(w, r.slot, now);
-		return;
-	}
-	/* the generator's own time between an answer and the next request
-	 * (up to one tick) is not the server's: left out */
-	bench_hist_add(&w->st->flow, f->busy_ns / 1000u);
-	w->st->ok++;
-	flow_end(w, r.slot);
-}
 
 /* ---------------------------------------------------------------- receiving */
 
@@ -548,10 +185,10 @@ static void udp_read(struct worker *w)
 		n = recvmmsg(w->conns[0].fd, w->rxm, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
-		uint64_t now = now_ns();
+		uint64_t now = bench_now_ns();
 
 		for (int i = 0; i < n; i++)
-			on_response(w, w->rxbuf + (size_t)i * RX_SLOT, w->rxm[i].msg_len,
+			bench_on_response(w, w->rxbuf + (size_t)i * RX_SLOT, w->rxm[i].msg_len,
 				    rx_time(&w->rxm[i].msg_hdr, now, off), now);
 		if ((unsigned)n < UDP_BATCH)
 			return;
@@ -604,7 +241,7 @@ static void tcp_read(struct worker *w, struct conn *c)
 		if (n < 0)
 			return;
 		c->rx_len += (size_t)n;
-		now = now_ns();
+		now = bench_now_ns();
 		for (;;) {
 			long m;
 
@@ -620,7 +257,7 @@ static void tcp_read(struct worker *w, struct conn *c)
 			}
 			if (m == 0)
 				break;
-			on_response(w, c->rx + off, (size_t)m, now, now);
+			bench_on_response(w, c->rx + off, (size_t)m, now, now);
 			off += (size_t)m;
 		}
 		memmove(c->rx, c->rx + off, c->rx_len - off);
@@ -753,7 +390,7 @@ static void worker_run(struct worker *w)
 	const uint64_t drain_ns = ((uint64_t)w->steps * cfg->timeout_ms + 1000u) * 1000000u;
 	/* tick mode is for UDP: TCP has no per-message receive timestamps */
 	const uint64_t tick_ns = cfg->tcp ? 0 : (uint64_t)cfg->tick_us * 1000u;
-	uint64_t j = 0, now = now_ns(), last_start = w->th->start_ns;
+	uint64_t j = 0, now = bench_now_ns(), last_start = w->th->start_ns;
 	struct pollfd pfd[BENCH_MAX_CONNS];
 
 	w->tick = now / 1000000u;
@@ -765,7 +402,7 @@ static void worker_run(struct worker *w)
 		uint64_t next_start = UINT64_MAX;
 		unsigned n = 0;
 
-		now = now_ns();
+		now = bench_now_ns();
 		while (j < mine && !stop_requested && n < STARTS_PER_ROUND) {
 			uint64_t k = idx + j * T;
 			uint64_t at = w->th->start_ns + (uint64_t)((double)k * period_ns);
@@ -774,14 +411,14 @@ static void worker_run(struct worker *w)
 				next_start = at;
 				break;
 			}
-			flow_start(w, k, now);
+			bench_flow_start(w, k, now);
 			last_start = now;
 			j++;
 			n++;
 		}
 		if (n == STARTS_PER_ROUND)
 			next_start = now;
-		timers_run(w, now);
+		bench_timers_run(w, now);
 		flush_all(w);
 		if ((j >= mine || stop_requested) && w->active == 0)
 			break;
