@@ -35,8 +35,10 @@ LIB := $(BUILD)/libsipwarden.a
 DAEMON_SRCS := src/app/sipwarden.c src/app/config.c src/app/daemon.c
 CTL_SRCS := src/app/ctl_main.c
 UA_SRCS := src/app/ua_main.c
+# The load generator of bench/run (not part of the library).
+BENCH_SRCS := src/app/bench_main.c $(wildcard src/bench/*.c)
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-BINS := $(BUILD)/sipwarden $(BUILD)/sipwarden-ctl $(BUILD)/sipwarden-ua $(EXAMPLE_BINS)
+BINS := $(BUILD)/sipwarden $(BUILD)/sipwarden-ctl $(BUILD)/sipwarden-ua $(BUILD)/sipwarden-bench $(EXAMPLE_BINS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -60,6 +62,9 @@ $(BUILD)/sipwarden-ctl: $(CTL_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/sipwarden-ua: $(UA_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/sipwarden-bench: $(BENCH_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Example programs of the UA API (include/sipwarden/ua.h only).
