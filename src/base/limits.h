@@ -120,6 +120,11 @@
  * ceiling): the reply stays bounded (~200 bytes a line). */
 #define SW_CTL_MAX_LISTED SW_MAX_TCP_CONNS
 
+/* Out of file descriptors, connections are refused; the warning about it is
+ * logged when an incident starts, at most once per this many seconds per
+ * worker, so a flapping limit cannot flood the log. */
+#define SW_FD_EXHAUSTED_LOG_S 60
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 
