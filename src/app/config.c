@@ -495,9 +495,10 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 	if (strcmp(c->control_socket, "none") == 0) {
 		c->control_socket[0] = '\0';
 		c->control_socket_off = true;
-	} else if (!c->control_socket[0] &&
-		   config_control_socket_default(c->db_url, c->control_socket, sizeof(c->control_socket))) {
-		c->control_socket[0] = '\0';
+	} else if (!c->control_socket[0]) {
+		c->control_socket_derived = true;
+		if (config_control_socket_default(c->db_url, c->control_socket, sizeof(c->control_socket)))
+			c->control_socket[0] = '\0';
 	}
 	c->reg.db_url = c->db_url;
 	c->auth.secret = c->secret[0] ? c->secret : NULL;

@@ -32,6 +32,7 @@ struct sw_config {
 	 * path is too long for a Unix socket (control_socket_off tells which). */
 	char control_socket[108];
 	bool control_socket_off;
+	bool control_socket_derived; /**< the path is the default, not configured */
 	unsigned nonce_lifetime;
 	char secret[256];            /**< "" = random per start */
 	struct auth_cfg auth;        /**< [auth] digest, replay and limiter settings */

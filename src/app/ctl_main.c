@@ -213,10 +213,12 @@ static ssize_t read_hidden(const char *prompt, char *buf, size_t cap)
 	t.c_lflag &= ~(tcflag_t)ECHO;
 	for (size_t i = 0; i < 5; i++)
 		sigaction(sigs[i], &sa, &old[i]);
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* Echo goes off before the prompt shows: whatever is typed after the
+	 * prompt is neither echoed nor flushed away. */
 	echo_off = 1;
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	fputs(prompt, stderr);
+	fflush(stderr);
 	n = read_line(STDIN_FILENO, buf, cap);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
 	echo_off = 0;

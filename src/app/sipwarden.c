@@ -183,16 +183,25 @@ int main(int argc, char **argv)
 
 	/* The control socket is bound before any thread starts (umask 077). */
 	struct ctlsrv *ctl = NULL;
+	int rc;
 	if (cfg.control_socket[0]) {
-		if (ctlsrv_open(&ctl, cfg.control_socket))
+		rc = ctlsrv_open(&ctl, cfg.control_socket);
+		/* A database directory the daemon may not write to costs the default
+		 * socket only; a configured path, or one in use, must work. */
+		if (rc == -EACCES || rc == -EROFS || rc == -EPERM) {
+			if (!cfg.control_socket_derived)
+				return 1;
+			LOG_WARN("running without a control socket; set [server] control_socket to a writable place");
+		} else if (rc) {
 			return 1;
+		}
 	} else if (!cfg.control_socket_off) {
 		LOG_WARN("no control socket: the path derived from the database is too long; "
 			 "set [server] control_socket");
 	}
 
 	d.cfg = &cfg;
-	int rc = auth_ctx_setup(&d.auth, &cfg.auth);
+	rc = auth_ctx_setup(&d.auth, &cfg.auth);
 	if (rc) {
 		LOG_ERR("cannot initialise authentication: %s", strerror(-rc));
 		ctlsrv_close(ctl);
