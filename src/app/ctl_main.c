@@ -1033,22 +1033,30 @@ static int open_store(struct ctl *ctl)
 	return 0;
 }
 
+static int copy_path(const char *path, char *out, size_t cap)
+{
+	size_t n = strlen(path);
+
+	if (n >= cap) {
+		say_err("control socket path too long");
+		return EXIT_USAGE;
+	}
+	memcpy(out, path, n + 1);
+	return 0;
+}
+
 /* The control socket to use: --socket, else the config file's setting, else
  * the one derived from the database URL. 0 or an exit code. */
 static int socket_path(const char *given, const struct sw_config *cfg, const char *url, char *out, size_t cap)
 {
-	if (given) {
-		snprintf(out, cap, "%s", given);
-		return 0;
-	}
+	if (given)
+		return copy_path(given, out, cap);
 	if (cfg && strcmp(cfg->control_socket, "none") == 0) {
 		say_err("the configuration disables the control socket ([server] control_socket = none)");
 		return EXIT_USAGE;
 	}
-	if (cfg && cfg->control_socket[0]) {
-		snprintf(out, cap, "%s", cfg->control_socket);
-		return 0;
-	}
+	if (cfg && cfg->control_socket[0])
+		return copy_path(cfg->control_socket, out, cap);
 	if (config_control_socket_default(url, out, cap)) {
 		say_err("the control socket path derived from the database is too long; use --socket");
 		return EXIT_USAGE;
