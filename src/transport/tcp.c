@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -102,18 +103,39 @@ void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
  * worker forever. Each worker thread keeps one spare descriptor: on
  * exhaustion it is closed, the connection taken and closed at once (the
  * client sees it refused rather than hanging), and the spare reopened. One
- * line is logged when an incident starts (at most every
- * SW_FD_EXHAUSTED_LOG_S) and one when descriptors come back. */
+ * line is logged when an incident starts and one when descriptors come back,
+ * at most once per SW_FD_EXHAUSTED_LOG_S (a limit that flaps adds up its
+ * refusals into the next pair). A thread-exit destructor closes the spare. */
 static __thread int accept_spare = -1;
 static __thread bool accept_spare_tried;
-static __thread bool fd_incident;
+static __thread bool fd_incident, fd_incident_logged;
 static __thread unsigned fd_refused;
 static __thread uint64_t fd_logged_ms;
+static pthread_key_t spare_key;
+static pthread_once_t spare_key_once = PTHREAD_ONCE_INIT;
+
+static void spare_close_at_exit(void *v)
+{
+	(void)v;
+	if (accept_spare >= 0)
+		close(accept_spare);
+	accept_spare = -1;
+}
+
+static void spare_key_init(void)
+{
+	pthread_key_create(&spare_key, spare_close_at_exit);
+}
 
 static void spare_open(void)
 {
-	if (accept_spare < 0)
-		accept_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (accept_spare >= 0)
+		return;
+	accept_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (accept_spare >= 0) {
+		pthread_once(&spare_key_once, spare_key_init);
+		pthread_setspecific(spare_key, &accept_spare); /* any non-NULL value arms it */
+	}
 }
 
 /* Refuse one pending connection by spending the spare; false when there was
@@ -125,6 +147,7 @@ static bool refuse_without_fds(struct tp_worker *w, struct tp_ev *ev, int err)
 		uint64_t now = base_mono_ms();
 		if (!fd_logged_ms || now - fd_logged_ms >= SW_FD_EXHAUSTED_LOG_S * 1000u) {
 			fd_logged_ms = now;
+			fd_incident_logged = true;
 			LOG_WARN("worker %u: out of file descriptors (%s) on %s; refusing new connections until some close",
 				 w->index, strerror(err), ev->lst->text);
 		}
@@ -169,9 +192,12 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 		}
 		if (fd_incident) {
 			fd_incident = false;
-			LOG_INFO("worker %u: file descriptors available again on %s (%u connections refused meanwhile)",
-				 w->index, ev->lst->text, fd_refused);
-			fd_refused = 0;
+			if (fd_incident_logged) {
+				fd_incident_logged = false;
+				LOG_INFO("worker %u: file descriptors available again on %s (%u connections refused)",
+					 w->index, ev->lst->text, fd_refused);
+				fd_refused = 0;
+			}
 		}
 		spare_open();
 		if (w->nconns >= max) {
