@@ -186,9 +186,10 @@ int main(int argc, char **argv)
 	int rc;
 	if (cfg.control_socket[0]) {
 		rc = ctlsrv_open(&ctl, cfg.control_socket);
-		/* A database directory the daemon may not write to costs the default
-		 * socket only; a configured path, or one in use, must work. */
-		if (rc == -EACCES || rc == -EROFS || rc == -EPERM) {
+		/* A database directory the daemon may not write to (or that is
+		 * missing, which the store reports next) costs the default socket
+		 * only; a configured path, or one in use, must work. */
+		if (rc == -EACCES || rc == -EROFS || rc == -EPERM || rc == -ENOENT) {
 			if (!cfg.control_socket_derived)
 				return 1;
 			LOG_WARN("running without a control socket; set [server] control_socket to a writable place");
