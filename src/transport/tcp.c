@@ -107,7 +107,6 @@ void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
  * at most once per SW_FD_EXHAUSTED_LOG_S (a limit that flaps adds up its
  * refusals into the next pair). A thread-exit destructor closes the spare. */
 static __thread int accept_spare = -1;
-static __thread bool accept_spare_tried;
 static __thread bool fd_incident, fd_incident_logged;
 static __thread unsigned fd_refused;
 static __thread uint64_t fd_logged_ms;
@@ -174,10 +173,7 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
-		if (!accept_spare_tried) {
-			accept_spare_tried = true;
-			spare_open();
-		}
+		spare_open(); /* before it is needed; a no-op while it is there */
 		int fd = accept4(ev->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			int err = errno;
@@ -199,7 +195,6 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 				fd_refused = 0;
 			}
 		}
-		spare_open();
 		if (w->nconns >= max) {
 			LOG_WARN("connection limit (%u per worker) reached on %s; refusing", max, ev->lst->text);
 			close(fd);
