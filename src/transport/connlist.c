@@ -57,9 +57,15 @@ static void req_put(struct list_req *r)
 static void fill_info(struct tp_conn_info *ci, const struct tp_worker *w, const struct tp_conn *c, uint64_t now)
 {
 	memset(ci, 0, sizeof(*ci));
-	ci->proto = c->ev.lst->proto;
 	ci->worker = w->index;
-	snprintf(ci->listen, sizeof(ci->listen), "%s", c->ev.lst->text);
+	if (c->ev.lst) {
+		ci->proto = c->ev.lst->proto;
+		snprintf(ci->listen, sizeof(ci->listen), "%s", c->ev.lst->text);
+	} else {
+		/* a connection this side opened has no listen address */
+		ci->proto = c->ssl ? TP_TLS : TP_TCP;
+		snprintf(ci->listen, sizeof(ci->listen), "outbound");
+	}
 	tp_addr_text(&c->peer, ci->peer_ip, sizeof(ci->peer_ip), &ci->peer_port);
 	ci->age_ms = now > c->accepted_ms ? now - c->accepted_ms : 0;
 	ci->idle_ms = now > c->last_active_ms ? now - c->last_active_ms : 0;

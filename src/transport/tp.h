@@ -152,7 +152,7 @@ const struct tp_listen *tp_worker_udp_listen(const struct tp_worker *w, int fami
 struct tp_conn_info {
 	enum tp_proto proto;
 	unsigned worker;            /**< index of the worker that owns it */
-	char listen[80];            /**< listen address it was accepted on */
+	char listen[80];            /**< listen address it was accepted on; "outbound" for one opened here */
 	char peer_ip[46];
 	uint16_t peer_port;
 	uint64_t age_ms;            /**< since accept */
