@@ -32,8 +32,8 @@ LIB_SRCS := $(wildcard $(addprefix src/,$(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libsipwarden.a
 
-DAEMON_SRCS := src/app/sipwarden.c src/app/config.c src/app/daemon.c
-CTL_SRCS := src/app/ctl_main.c
+DAEMON_SRCS := src/app/sipwarden.c src/app/config.c src/app/daemon.c src/app/ctlproto.c src/app/ctlsrv.c
+CTL_SRCS := src/app/ctl_main.c src/app/config.c
 UA_SRCS := src/app/ua_main.c
 # The load generator of bench/run (not part of the library).
 BENCH_SRCS := src/app/bench_main.c $(wildcard src/bench/*.c)
@@ -72,7 +72,7 @@ $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(BUILD)/src/app/ctlproto.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -81,7 +81,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/src/app/config.o $(LIB)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_SRCS:fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 
-$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(BUILD)/src/app/config.o $(LIB)
+$(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(BUILD)/src/app/config.o \
+		$(BUILD)/src/app/ctlproto.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -103,6 +103,9 @@ static const struct setting settings[] = {
 	  "seconds within which a started TCP/TLS message must be complete (slow senders are cut)" },
 	{ "server", "overload_delay_ms", SET_UINT, OFF(overload_delay_ms), 0, 0, SW_MAX_OVERLOAD_DELAY_MS, "200",
 	  "a new UDP request queued longer than this is answered 503 with Retry-After (no auth, no database); 0 never sheds" },
+	{ "server", "control_socket", SET_STRING, OFF(control_socket), SZ(control_socket), 0, 0,
+	  "(database path + .ctl)",
+	  "Unix socket (mode 0600) where sipwarden-ctl reaches the running daemon; none disables it; at most 107 bytes" },
 	{ "tls", "certificate", SET_STRING, OFF(tls.cert), SZ(tls.cert), 0, 0, "(none)",
 	  "server certificate chain (PEM); required by a tls: listen address" },
 	{ "tls", "private_key", SET_STRING, OFF(tls.key), SZ(tls.key), 0, 0, "(none)",
@@ -489,10 +492,36 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		c->workers = n < 1 ? 1 : n > SW_MAX_WORKERS ? SW_MAX_WORKERS : (unsigned)n;
 	}
+	if (strcmp(c->control_socket, "none") == 0) {
+		c->control_socket[0] = '\0';
+		c->control_socket_off = true;
+	} else if (!c->control_socket[0]) {
+		c->control_socket_derived = true;
+		if (config_control_socket_default(c->db_url, c->control_socket, sizeof(c->control_socket)))
+			c->control_socket[0] = '\0';
+	}
 	c->reg.db_url = c->db_url;
 	c->auth.secret = c->secret[0] ? c->secret : NULL;
 	c->auth.nonce_lifetime_s = c->nonce_lifetime;
 	c->auth.db_url = c->db_url;
+	return 0;
+}
+
+int config_control_socket_default(const char *db_url, char *out, size_t cap)
+{
+	const char *path = strncmp(db_url, "sqlite:", 7) == 0 ? db_url + 7 : "";
+	int n;
+
+	/* ":memory:" and other special names have no file to sit next to. */
+	if (!path[0] || path[0] == ':')
+		n = snprintf(out, cap, "sipwarden.ctl");
+	else
+		n = snprintf(out, cap, "%s.ctl", path);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap)
+			out[0] = '\0';
+		return -ENAMETOOLONG;
+	}
 	return 0;
 }
 

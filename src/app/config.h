@@ -27,6 +27,12 @@ struct sw_config {
 	struct registrar_cfg reg;    /**< domains, expiry, contacts, flush interval */
 	struct proxy_cfg proxy;      /**< [proxy]: trusted peers, outbound, challenge policy */
 	char db_url[512];
+	/** [server] control_socket: "" until config_finish derives it from the
+	 * database path; "" after it when disabled ("none") or when the derived
+	 * path is too long for a Unix socket (control_socket_off tells which). */
+	char control_socket[108];
+	bool control_socket_off;
+	bool control_socket_derived; /**< the path is the default, not configured */
 	unsigned nonce_lifetime;
 	char secret[256];            /**< "" = random per start */
 	struct auth_cfg auth;        /**< [auth] digest, replay and limiter settings */
@@ -43,6 +49,11 @@ int config_set(struct sw_config *c, const char *section, const char *key, const 
 int config_load_file(struct sw_config *c, const char *path, char *err, size_t errcap);
 /* Cross-field checks after everything is applied (min <= default <= max ...). */
 int config_finish(struct sw_config *c, char *err, size_t errcap);
+/* The control socket path that goes with a database URL: the database file's
+ * path with ".ctl" appended ("sqlite:/var/lib/sipwarden/sw.db" ->
+ * "/var/lib/sipwarden/sw.db.ctl"), "sipwarden.ctl" for a database without a
+ * file. 0, or -ENAMETOOLONG when it does not fit in cap bytes. */
+int config_control_socket_default(const char *db_url, char *out, size_t cap);
 /* Print the settings reference (section, key, default, meaning). */
 void config_print_reference(void);
 

@@ -1,6 +1,7 @@
 /* sipwarden-ctl: administers the subscriber store and the persisted registrations
- * directly in the database. One command table drives dispatch, argument checks
- * and the help text. Passwords are read without echo, hashed to HA1/HA1b (realm =
+ * directly in the database, and asks the running daemon about its state over
+ * its control socket (connections, status). One command table drives
+ * dispatch, argument checks and the help text. Passwords are read without echo, hashed to HA1/HA1b (realm =
  * domain, as Kamailio does), wiped after use, and never printed. */
 #include <ctype.h>
 #include <errno.h>
@@ -12,8 +13,11 @@
 #include <strings.h>
 #include <termios.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "app/config.h"
 #include "auth/auth.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -25,7 +29,12 @@
 /* An administrator's command may wait for the daemon's short write transactions. */
 #define CTL_BUSY_TIMEOUT_MS 5000
 
-enum ctl_exit { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_MISSING = 2, EXIT_STORE = 3 };
+/* A daemon reply is read within this long and up to this many bytes (a full
+ * connection list of a large server is a few MB). */
+#define CTL_DAEMON_TIMEOUT_S 10
+#define CTL_DAEMON_MAX_REPLY (64u << 20)
+
+enum ctl_exit { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_MISSING = 2, EXIT_STORE = 3, EXIT_DAEMON = 4 };
 
 /* Command options a table entry accepts besides its positional arguments. */
 #define OPT_PASSWORD 0x1u /* --password-stdin, --plaintext */
@@ -204,10 +213,12 @@ static ssize_t read_hidden(const char *prompt, char *buf, size_t cap)
 	t.c_lflag &= ~(tcflag_t)ECHO;
 	for (size_t i = 0; i < 5; i++)
 		sigaction(sigs[i], &sa, &old[i]);
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* Echo goes off before the prompt shows: whatever is typed after the
+	 * prompt is neither echoed nor flushed away. */
 	echo_off = 1;
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	fputs(prompt, stderr);
+	fflush(stderr);
 	n = read_line(STDIN_FILENO, buf, cap);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
 	echo_off = 0;
@@ -779,6 +790,117 @@ static int cmd_block_del(struct ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Commands answered by the running daemon rather than the database. */
+static const struct {
+	const char *name;
+	const char *help;
+} daemon_cmds[] = {
+	{ "connections", "the daemon's TCP/TLS connections: peer, age, idle time, bytes buffered, TLS, worker" },
+	{ "status", "the daemon's uptime, workers, connections, registrations and version" },
+};
+
+/* Send one request line to the daemon's control socket and print the reply. */
+static int daemon_query(const char *path, const char *verb)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = CTL_DAEMON_TIMEOUT_S };
+	char shown[160], req[32];
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		say_err("control socket path too long: %s", safe(path, shown, sizeof(shown)));
+		return EXIT_USAGE;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		say_err("socket: %s", strerror(errno));
+		return EXIT_DAEMON;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = errno;
+		close(fd);
+		if (err == ENOENT || err == ECONNREFUSED)
+			say_err("the daemon is not running (nothing answers on %s)", safe(path, shown, sizeof(shown)));
+		else
+			say_err("cannot reach the daemon on %s: %s", safe(path, shown, sizeof(shown)), strerror(err));
+		return EXIT_DAEMON;
+	}
+	int rlen = snprintf(req, sizeof(req), "%s\n", verb);
+	if (send(fd, req, (size_t)rlen, MSG_NOSIGNAL) != rlen) {
+		say_err("cannot send to the daemon: %s", strerror(errno));
+		close(fd);
+		return EXIT_DAEMON;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			if (cap >= CTL_DAEMON_MAX_REPLY) {
+				say_err("the daemon's reply is larger than %u bytes", CTL_DAEMON_MAX_REPLY);
+				free(buf);
+				close(fd);
+				return EXIT_DAEMON;
+			}
+			char *p = realloc(buf, cap ? cap * 2 : 65536);
+			if (!p) {
+				free(buf);
+				close(fd);
+				say_err("out of memory");
+				return EXIT_DAEMON;
+			}
+			buf = p;
+			cap = cap ? cap * 2 : 65536;
+		}
+		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			say_err("no complete answer from the daemon: %s",
+				errno == EAGAIN ? "timed out" : strerror(errno));
+			free(buf);
+			close(fd);
+			return EXIT_DAEMON;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf) {
+		say_err("the daemon closed the connection without answering");
+		return EXIT_DAEMON;
+	}
+	buf[len] = '\0';
+	int rc = EXIT_OK;
+	char line[1024];
+	char *p = buf;
+	if (strncmp(p, "OK\n", 3) == 0) {
+		p += 3;
+	} else {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		say_err("the daemon refused the request: %s",
+			safe(strncmp(p, "ERR ", 4) == 0 ? p + 4 : p, line, sizeof(line)));
+		free(buf);
+		return EXIT_DAEMON;
+	}
+	/* Lines printed one by one, control characters masked. */
+	while (*p) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		puts(safe(p, line, sizeof(line)));
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(buf);
+	return rc;
+}
+
 static const struct ctl_cmd cmds[] = {
 	{ "user", "add", 1, 2, OPT_PASSWORD, cmd_user_add, "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]",
 	  "create a subscriber (stores HA1/HA1b; the password too with --plaintext)" },
@@ -816,13 +938,20 @@ static void help(FILE *f)
 {
 	const char *group = "";
 
-	fputs("usage: " PROG " [--db URL] [--config FILE] COMMAND ...\n\n"
-	      "Administers sipwarden's subscriber store and persisted registrations.\n\n"
+	fputs("usage: " PROG " [--db URL] [-c FILE] [--socket PATH] COMMAND ...\n\n"
+	      "Administers sipwarden's subscriber store and persisted registrations, and asks\n"
+	      "the running daemon about its state.\n\n"
 	      "Options:\n"
-	      "  --db URL        store URL (default: $SIPWARDEN_DB, else " DEFAULT_DB ")\n"
-	      "  --config FILE   not supported yet: use --db or SIPWARDEN_DB\n"
-	      "  -h, --help      show this help\n",
+	      "  --db URL           store URL (default: $SIPWARDEN_DB, else the config file's\n"
+	      "                     [store] db, else " DEFAULT_DB ")\n"
+	      "  -c, --config FILE  the daemon's sipwarden.conf: its database and control socket\n"
+	      "  --socket PATH      the daemon's control socket (default: [server] control_socket,\n"
+	      "                     else the database path + .ctl)\n"
+	      "  -h, --help         show this help\n"
+	      "\ndaemon commands (over the control socket):\n",
 	      f);
+	for (size_t i = 0; i < sizeof(daemon_cmds) / sizeof(daemon_cmds[0]); i++)
+		fprintf(f, "  %s\n      %s\n", daemon_cmds[i].name, daemon_cmds[i].help);
 	for (size_t i = 0; i < ncmds; i++) {
 		const struct ctl_cmd *c = &cmds[i];
 
@@ -835,7 +964,8 @@ static void help(FILE *f)
 	fputs("\nPasswords: given as PASSWORD, read from one line of stdin with --password-stdin, or\n"
 	      "asked twice without echo on a terminal. Only hashes are stored (HA1 and HA1b for\n"
 	      "MD5, SHA-256 and SHA-512-256, and userhashes); --plaintext also keeps the password.\n"
-	      "\nExit status: 0 success, 1 usage error, 2 not found or already exists, 3 store error.\n",
+	      "\nExit status: 0 success, 1 usage error, 2 not found or already exists, 3 store error,\n"
+	      "4 daemon not running or not answering.\n",
 	      f);
 }
 
@@ -903,16 +1033,48 @@ static int open_store(struct ctl *ctl)
 	return 0;
 }
 
+static int copy_path(const char *path, char *out, size_t cap)
+{
+	size_t n = strlen(path);
+
+	if (n >= cap) {
+		say_err("control socket path too long");
+		return EXIT_USAGE;
+	}
+	memcpy(out, path, n + 1);
+	return 0;
+}
+
+/* The control socket to use: --socket, else the config file's setting, else
+ * the one derived from the database URL. 0 or an exit code. */
+static int socket_path(const char *given, const struct sw_config *cfg, const char *url, char *out, size_t cap)
+{
+	if (given)
+		return copy_path(given, out, cap);
+	if (cfg && strcmp(cfg->control_socket, "none") == 0) {
+		say_err("the configuration disables the control socket ([server] control_socket = none)");
+		return EXIT_USAGE;
+	}
+	if (cfg && cfg->control_socket[0])
+		return copy_path(cfg->control_socket, out, cap);
+	if (config_control_socket_default(url, out, cap)) {
+		say_err("the control socket path derived from the database is too long; use --socket");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static struct sw_config cfg;
 	struct ctl ctl = { .url = getenv("SIPWARDEN_DB") };
-	char shown[64];
+	const char *config_path = NULL, *sock = NULL;
+	bool url_given = ctl.url && ctl.url[0];
+	char shown[64], err[600], path[256];
 	bool group_known;
 	int i, rc;
 
 	log_set_level(LOG_LVL_ERR);
-	if (!ctl.url || !ctl.url[0])
-		ctl.url = DEFAULT_DB;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -921,21 +1083,63 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		} else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
 			ctl.url = argv[++i];
+			url_given = true;
 		} else if (strncmp(a, "--db=", 5) == 0) {
 			ctl.url = a + 5;
-		} else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
-			return usage_err(NULL, "--config is not supported yet; use --db URL or SIPWARDEN_DB");
+			url_given = true;
+		} else if ((strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			config_path = a + 9;
+		} else if (strcmp(a, "--socket") == 0 && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			sock = a + 9;
 		} else if (strcmp(a, "--db") == 0) {
 			return usage_err(NULL, "--db needs a URL");
+		} else if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+			return usage_err(NULL, "%s needs a FILE", a);
+		} else if (strcmp(a, "--socket") == 0) {
+			return usage_err(NULL, "--socket needs a PATH");
 		} else {
 			return usage_err(NULL, "unknown option '%s'", safe(a, shown, sizeof(shown)));
 		}
 	}
+	if (config_path) {
+		config_defaults(&cfg);
+		if (config_load_file(&cfg, config_path, err, sizeof(err))) {
+			say_err("%s", err);
+			return EXIT_USAGE;
+		}
+		if (!url_given)
+			ctl.url = cfg.db_url;
+		url_given = true;
+	}
+	if (!url_given || !ctl.url[0])
+		ctl.url = DEFAULT_DB;
 	if (i >= argc)
 		return usage_err(NULL, "missing COMMAND");
 	if (strcmp(argv[i], "help") == 0) {
 		help(stdout);
 		return EXIT_OK;
+	}
+	for (size_t k = 0; k < sizeof(daemon_cmds) / sizeof(daemon_cmds[0]); k++) {
+		if (strcmp(argv[i], daemon_cmds[k].name) != 0)
+			continue;
+		if (i + 1 < argc && (strcmp(argv[i + 1], "-h") == 0 || strcmp(argv[i + 1], "--help") == 0)) {
+			printf("usage: " PROG " [-c FILE] [--socket PATH] %s\n  %s\n", daemon_cmds[k].name,
+			       daemon_cmds[k].help);
+			return EXIT_OK;
+		}
+		if (i + 1 < argc)
+			return usage_err(NULL, "'%s' takes no arguments", daemon_cmds[k].name);
+		rc = socket_path(sock, config_path ? &cfg : NULL, ctl.url, path, sizeof(path));
+		if (rc)
+			return rc;
+		rc = daemon_query(path, daemon_cmds[k].name);
+		if (fflush(stdout) != 0 && rc == EXIT_OK)
+			rc = EXIT_DAEMON;
+		return rc;
 	}
 	ctl.cmd = find_cmd(argv[i], i + 1 < argc ? argv[i + 1] : NULL, &group_known);
 	if (!ctl.cmd) {

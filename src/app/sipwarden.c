@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "app/ctlsrv.h"
 #include "app/daemon.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -180,10 +181,31 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The control socket is bound before any thread starts (umask 077). */
+	struct ctlsrv *ctl = NULL;
+	int rc;
+	if (cfg.control_socket[0]) {
+		rc = ctlsrv_open(&ctl, cfg.control_socket);
+		/* A database directory the daemon may not write to (or that is
+		 * missing, which the store reports next) costs the default socket
+		 * only; a configured path, or one in use, must work. */
+		if (rc == -EACCES || rc == -EROFS || rc == -EPERM || rc == -ENOENT) {
+			if (!cfg.control_socket_derived)
+				return 1;
+			LOG_WARN("running without a control socket; set [server] control_socket to a writable place");
+		} else if (rc) {
+			return 1;
+		}
+	} else if (!cfg.control_socket_off) {
+		LOG_WARN("no control socket: the path derived from the database is too long; "
+			 "set [server] control_socket");
+	}
+
 	d.cfg = &cfg;
-	int rc = auth_ctx_setup(&d.auth, &cfg.auth);
+	rc = auth_ctx_setup(&d.auth, &cfg.auth);
 	if (rc) {
 		LOG_ERR("cannot initialise authentication: %s", strerror(-rc));
+		ctlsrv_close(ctl);
 		return 1;
 	}
 	/* Opening the store once here reports a bad database before any socket opens. */
@@ -191,12 +213,14 @@ int main(int argc, char **argv)
 	rc = store_open(&probe, cfg.db_url);
 	if (rc) {
 		LOG_ERR("cannot open database %s: %s", cfg.db_url, strerror(-rc));
+		ctlsrv_close(ctl);
 		return 1;
 	}
 	store_close(probe);
 	rc = registrar_new(&d.reg, &cfg.reg);
 	if (rc) {
 		LOG_ERR("cannot start the registrar: %s", strerror(-rc));
+		ctlsrv_close(ctl);
 		return 1;
 	}
 	if (cfg.reg.ndomains == 0)
@@ -223,6 +247,13 @@ int main(int argc, char **argv)
 	rc = tp_server_start(&srv, &tcfg);
 	if (rc) {
 		registrar_free(d.reg);
+		ctlsrv_close(ctl);
+		return 1;
+	}
+	if (ctl && ctlsrv_start(ctl, srv, d.reg)) {
+		tp_server_stop(srv);
+		registrar_free(d.reg);
+		ctlsrv_close(ctl);
 		return 1;
 	}
 	LOG_INFO("ready: %u workers, database %s", cfg.workers, cfg.db_url);
@@ -238,6 +269,7 @@ int main(int argc, char **argv)
 		LOG_INFO("signal %d: shutting down", sig);
 		break;
 	}
+	ctlsrv_close(ctl); /* before the workers it asks go away */
 	tp_server_stop(srv);
 	registrar_free(d.reg);
 	auth_ctx_fini(&d.auth);

@@ -104,6 +104,27 @@
  * without shedding. */
 #define SW_OVERLOAD_QUIET_MS 1000
 
+/* Control socket ([server] control_socket): one request line per connection.
+ * The longest verb is a dozen bytes; 256 leaves room for arguments while a
+ * client can never make the control thread buffer more than this. */
+#define SW_CTL_MAX_LINE 256
+/* Milliseconds a control client has to send its request line and to take
+ * the reply; one client is served at a time, so a silent one must be cut
+ * quickly, yet a person typing into socat still gets a few seconds. */
+#define SW_CTL_CLIENT_TIMEOUT_MS 3000
+/* Milliseconds the control thread waits for every worker to snapshot its
+ * connections. A worker answers within one loop pass (well under 10 ms);
+ * one stuck longer is reported as not answering instead of blocking. */
+#define SW_CTL_WORKER_TIMEOUT_MS 1000
+/* Connections one worker lists in a snapshot (the per-worker connection
+ * ceiling): the reply stays bounded (~200 bytes a line). */
+#define SW_CTL_MAX_LISTED SW_MAX_TCP_CONNS
+
+/* Out of file descriptors, connections are refused; the warning about it is
+ * logged when an incident starts, at most once per this many seconds per
+ * worker, so a flapping limit cannot flood the log. */
+#define SW_FD_EXHAUSTED_LOG_S 60
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

@@ -6,8 +6,10 @@
 #include "transport/tp_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -96,6 +98,72 @@ void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
 	epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->ev.fd, &ee);
 }
 
+/* Out of file descriptors (EMFILE, ENFILE), a pending connection can be
+ * neither taken nor refused, and the level-triggered listener would wake the
+ * worker forever. Each worker thread keeps one spare descriptor: on
+ * exhaustion it is closed, the connection taken and closed at once (the
+ * client sees it refused rather than hanging), and the spare reopened. One
+ * line is logged when an incident starts and one when descriptors come back,
+ * at most once per SW_FD_EXHAUSTED_LOG_S (a limit that flaps adds up its
+ * refusals into the next pair). A thread-exit destructor closes the spare. */
+static __thread int accept_spare = -1;
+static __thread bool fd_incident, fd_incident_logged;
+static __thread unsigned fd_refused;
+static __thread uint64_t fd_logged_ms;
+static pthread_key_t spare_key;
+static pthread_once_t spare_key_once = PTHREAD_ONCE_INIT;
+
+static void spare_close_at_exit(void *v)
+{
+	(void)v;
+	if (accept_spare >= 0)
+		close(accept_spare);
+	accept_spare = -1;
+}
+
+static void spare_key_init(void)
+{
+	pthread_key_create(&spare_key, spare_close_at_exit);
+}
+
+static void spare_open(void)
+{
+	if (accept_spare >= 0)
+		return;
+	accept_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (accept_spare >= 0) {
+		pthread_once(&spare_key_once, spare_key_init);
+		pthread_setspecific(spare_key, &accept_spare); /* any non-NULL value arms it */
+	}
+}
+
+/* Refuse one pending connection by spending the spare; false when there was
+ * none to spend (nothing could be done about this one). */
+static bool refuse_without_fds(struct tp_worker *w, struct tp_ev *ev, int err)
+{
+	if (!fd_incident) {
+		fd_incident = true;
+		uint64_t now = base_mono_ms();
+		if (!fd_logged_ms || now - fd_logged_ms >= SW_FD_EXHAUSTED_LOG_S * 1000u) {
+			fd_logged_ms = now;
+			fd_incident_logged = true;
+			LOG_WARN("worker %u: out of file descriptors (%s) on %s; refusing new connections until some close",
+				 w->index, strerror(err), ev->lst->text);
+		}
+	}
+	if (accept_spare < 0)
+		return false;
+	close(accept_spare);
+	accept_spare = -1;
+	int fd = accept4(ev->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		fd_refused++;
+	}
+	spare_open();
+	return fd >= 0;
+}
+
 void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 {
 	const struct tp_server_cfg *cfg = w->srv->cfg;
@@ -105,11 +173,27 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
+		spare_open(); /* before it is needed; a no-op while it is there */
 		int fd = accept4(ev->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				LOG_WARN("accept on %s: %s", ev->lst->text, strerror(errno));
+			int err = errno;
+			if (err == EMFILE || err == ENFILE) {
+				if (refuse_without_fds(w, ev, err))
+					continue;
+				return;
+			}
+			if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR && err != ECONNABORTED)
+				LOG_WARN("accept on %s: %s", ev->lst->text, strerror(err));
 			return;
+		}
+		if (fd_incident) {
+			fd_incident = false;
+			if (fd_incident_logged) {
+				fd_incident_logged = false;
+				LOG_INFO("worker %u: file descriptors available again on %s (%u connections refused)",
+					 w->index, ev->lst->text, fd_refused);
+				fd_refused = 0;
+			}
 		}
 		if (w->nconns >= max) {
 			LOG_WARN("connection limit (%u per worker) reached on %s; refusing", max, ev->lst->text);

@@ -148,6 +148,33 @@ int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_s
 /* The UDP listen address w would use toward family (AF_INET/AF_INET6), or NULL. */
 const struct tp_listen *tp_worker_udp_listen(const struct tp_worker *w, int family);
 
+/* A snapshot of one TCP/TLS connection, for the control socket (connlist.c). */
+struct tp_conn_info {
+	enum tp_proto proto;
+	unsigned worker;            /**< index of the worker that owns it */
+	char listen[80];            /**< listen address it was accepted on; "outbound" for one opened here */
+	char peer_ip[46];
+	uint16_t peer_port;
+	uint64_t age_ms;            /**< since accept */
+	uint64_t idle_ms;           /**< since the last byte received */
+	size_t buffered;            /**< bytes of an incomplete message held */
+	bool handshaking;           /**< TLS handshake not finished */
+	char tls_version[16];       /**< "TLSv1.3" once established; "" otherwise */
+	char peer_identity[SW_MAX_PEER_IDENTITY]; /**< verified client certificate; "" = none */
+};
+
+/* Ask every worker of srv for a snapshot of its connections (each worker owns
+ * its list, so the request is posted to it and answered on its own thread)
+ * and wait at most timeout_ms. On success *out is a malloc'd array of *n
+ * entries owned by the caller (free()), *workers_answered how many workers
+ * replied in time; a worker lists at most SW_CTL_MAX_LISTED entries (more set
+ * *truncated). Callable from any thread that is not a worker, while srv runs.
+ * 0 or -ENOMEM. */
+int tp_server_conn_list(struct tp_server *srv, unsigned timeout_ms, struct tp_conn_info **out, size_t *n,
+			unsigned *workers_answered, bool *truncated);
+/* Number of worker threads of srv. */
+unsigned tp_server_worker_count(const struct tp_server *srv);
+
 /* Stream framing (RFC 3261 §18.3): given the bytes buffered on a connection,
  * find the end of the first message. Leading CRLFs are skipped (*skip tells
  * how many); a "\r\n\r\n" keep-alive ping (RFC 5626 §3.5.1) is reported as

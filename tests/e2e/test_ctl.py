@@ -220,7 +220,11 @@ def test_domain_stored_lower_case(db):
     (["user", "add", "a" * 65 + "@example.com", "pw"], "user name longer"),
     (["user", "del", "--plaintext", "a@b"], "unknown option '--plaintext'"),
     (["--bogus", "user", "list"], "unknown option '--bogus'"),
-    (["--config", "/etc/sipwarden.conf", "user", "list"], "--config"),
+    (["--config", "/nonexistent/sipwarden.conf", "user", "list"], "sipwarden.conf: No such file"),
+    (["-c"], "-c needs a FILE"),
+    (["--socket"], "--socket needs a PATH"),
+    (["status", "now"], "'status' takes no arguments"),
+    (["connections", "--all"], "'connections' takes no arguments"),
 ])
 def test_bad_usage(db, args, needle):
     r = ctl(db, *args)
@@ -236,6 +240,22 @@ def test_help(db):
         assert cmd in r.stdout
     r = ctl(db, "user", "add", "--help")
     assert r.returncode == 0 and "USER@DOMAIN" in r.stdout
+
+
+def test_config_file_names_the_database(db, tmp_path):
+    """-c FILE takes [store] db from the daemon's configuration; --db wins over it."""
+    ctl(db, "user", "add", "carol@example.com", "pw")
+    conf = tmp_path / "sw.conf"
+    conf.write_text("[store]\ndb = sqlite:%s\n" % db)
+    env = {k: v for k, v in os.environ.items() if k != "SIPWARDEN_DB"}
+    r = subprocess.run([str(CTL), "-c", str(conf), "user", "list"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert r.returncode == 0 and "carol@example.com" in r.stdout, r
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[store]\nfrob = 1\n")
+    r = subprocess.run([str(CTL), "-c", str(bad), "user", "list"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert r.returncode == 1 and "bad.conf:2:" in r.stderr, r
 
 
 def test_bad_store(tmp_path):
