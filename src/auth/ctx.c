@@ -1,6 +1,7 @@
 /* Per-daemon digest state (RFC 7616 §3.3): the nonce key, a fixed opaque
  * value derived from it (so every node sharing the secret sends the same one),
- * the random salt that gives unknown users a dummy HA1, the settings, the
+ * the random salt that gives unknown users a dummy HA1, the settings (and the
+ * extra credential columns they register with the store layer), the
  * nonce-count replay table, the brute-force limiter and its store mirror. */
 #include "auth/auth_int.h"
 
@@ -21,6 +22,15 @@ int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg)
 	if (!ctx || !cfg || !cfg->nalgos || cfg->nalgos > AUTH_ALGO__COUNT)
 		return -EINVAL;
 	memset(ctx, 0, sizeof(*ctx));
+	{
+		const char *cols[STORE_MAX_EXTRA_COLS];
+
+		for (unsigned i = 0; i < cfg->nload_columns && i < STORE_MAX_EXTRA_COLS; i++)
+			cols[i] = cfg->load_columns[i];
+		err = store_extra_columns_set(cols, cfg->nload_columns);
+		if (err)
+			return err;
+	}
 	ctx->cfg = *cfg;
 	ctx->cfg.secret = NULL;
 	ctx->cfg.db_url = NULL;
