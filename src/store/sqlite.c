@@ -39,6 +39,7 @@ enum stmt_id {
 	ST_GET_CRED_UH_MD5,
 	ST_GET_CRED_UH_SHA256,
 	ST_GET_CRED_UH_SHA512,
+	ST_GET_CRED_DECOY,
 	ST_USER_ADD,
 	ST_USER_UPDATE,
 	ST_USER_DEL,
@@ -97,6 +98,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 				  " WHERE userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
 	[ST_GET_CRED_UH_SHA512] = "SELECT " CRED_COLS " FROM subscriber"
 				  " WHERE userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
+	/* Read when no row matched, so that an unknown user costs a row read too. */
+	[ST_GET_CRED_DECOY] = "SELECT " CRED_COLS " FROM subscriber LIMIT 1",
 	[ST_USER_ADD] = "INSERT INTO subscriber (username, domain, password, ha1, ha1b, status, ha1_sha256,"
 			" ha1b_sha256, ha1_sha512t256, ha1b_sha512t256, userhash_md5, userhash_sha256,"
 			" userhash_sha512t256)"
@@ -789,6 +792,20 @@ static void read_cred(const struct sq *q, sqlite3_stmt *st, struct store_cred *o
 	}
 }
 
+/* No such subscriber: read some row into out the way a found one is read, and
+ * wipe it, so that "unknown" and "known" differ in no work a clock could see. */
+static void decoy_read(struct sq *q, struct store_cred *out)
+{
+	sqlite3_stmt *st = stmt(q, ST_GET_CRED_DECOY);
+
+	if (!st)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		read_cred(q, st, out);
+	done(st);
+	base_wipe(out, sizeof(*out));
+}
+
 static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct slice domain,
 			 struct store_cred *out)
 {
@@ -811,6 +828,8 @@ static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct
 		err = rc == SQLITE_DONE ? -ENOENT : fail(q, rc, "get credentials");
 	}
 	done(st);
+	if (err == -ENOENT)
+		decoy_read(q, out);
 	return err;
 }
 

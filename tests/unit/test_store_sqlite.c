@@ -628,6 +628,15 @@ static void test_extra_columns(void **state)
 	assert_string_equal(c.username, "alice");
 	assert_string_equal(c.extra[2], "gold");
 	store_cred_wipe(&c);
+
+	/* an unknown user costs a (decoy) row read, but nothing of it reaches the caller */
+	{
+		static const struct store_cred zero;
+
+		memset(&c, 0x5a, sizeof(c));
+		assert_int_equal(get(f->s, "carol", "example.com", &c), -ENOENT);
+		assert_memory_equal(&c, &zero, sizeof(c));
+	}
 	store_close(f->s);
 	f->s = NULL;
 
