@@ -133,7 +133,9 @@ bool store_column_name_ok(const char *name);
 int store_extra_columns_set(const char *const *names, unsigned n);
 
 /* Credentials of user@domain (exact username, case-insensitive domain).
- * -ENOENT also for an empty or over-long name (it cannot exist). */
+ * -ENOENT also for an empty or over-long name (it cannot exist). A lookup that
+ * finds no row reads a decoy row the same way and wipes it, so an unknown user
+ * costs what a known one does (*out is all zero on -ENOENT). */
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
 
 /* The same, finding the subscriber by its RFC 7616 §3.4.4 userhash (hex, any
