@@ -39,7 +39,6 @@ enum stmt_id {
 	ST_GET_CRED_UH_MD5,
 	ST_GET_CRED_UH_SHA256,
 	ST_GET_CRED_UH_SHA512,
-	ST_GET_CRED_DECOY,
 	ST_USER_ADD,
 	ST_USER_UPDATE,
 	ST_USER_DEL,
@@ -76,8 +75,17 @@ enum stmt_id {
 #define CRED_COLS                                                                                  \
 	"username, domain, password, ha1, ha1b, $EMAIL, $RPID, status, ha1_sha256, ha1b_sha256,"   \
 	" ha1_sha512t256, ha1b_sha512t256, min_algo, auth_pin, valid_until, locked_until$EXTRA"
-/* Index of the first extra column in CRED_COLS. */
+/* Index of the first extra column in CRED_COLS; after the extras comes the
+ * "found" flag of CRED_SELECT. */
 #define CRED_EXTRA_FIRST 16
+/* One credentials query in one statement (one read transaction): the row
+ * WHERE selects, flagged 1, or when there is none the table's first row,
+ * flagged 0, read the same way and then wiped, so that an unknown user costs
+ * what a known one does (a lookup and a row read). */
+#define CRED_SELECT(where)                                                                         \
+	"SELECT " CRED_COLS ", 1 FROM subscriber WHERE " where                                     \
+	" UNION ALL SELECT " CRED_COLS ", 0 FROM subscriber"                                       \
+	" WHERE rowid = (SELECT min(rowid) FROM subscriber) LIMIT 1"
 
 /* Columns of a user walk: no secret, only whether each family's HA1 exists. */
 #define LIST_COLS                                                                                  \
@@ -90,16 +98,10 @@ enum stmt_id {
  * BY (a sorter would double its cost): only a foreign writer can store one
  * account twice in two domain cases, and the index order still picks one. */
 static const char *const stmt_sql[ST__COUNT] = {
-	[ST_GET_CRED] = "SELECT " CRED_COLS " FROM subscriber"
-			" WHERE username = ?1 AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_MD5] = "SELECT " CRED_COLS " FROM subscriber"
-			       " WHERE userhash_md5 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_SHA256] = "SELECT " CRED_COLS " FROM subscriber"
-				  " WHERE userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_SHA512] = "SELECT " CRED_COLS " FROM subscriber"
-				  " WHERE userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	/* Read when no row matched, so that an unknown user costs a row read too. */
-	[ST_GET_CRED_DECOY] = "SELECT " CRED_COLS " FROM subscriber LIMIT 1",
+	[ST_GET_CRED] = CRED_SELECT("username = ?1 AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_MD5] = CRED_SELECT("userhash_md5 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_SHA256] = CRED_SELECT("userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_SHA512] = CRED_SELECT("userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
 	[ST_USER_ADD] = "INSERT INTO subscriber (username, domain, password, ha1, ha1b, status, ha1_sha256,"
 			" ha1b_sha256, ha1_sha512t256, ha1b_sha512t256, userhash_md5, userhash_sha256,"
 			" userhash_sha512t256)"
@@ -792,20 +794,6 @@ static void read_cred(const struct sq *q, sqlite3_stmt *st, struct store_cred *o
 	}
 }
 
-/* No such subscriber: read some row into out the way a found one is read, and
- * wipe it, so that "unknown" and "known" differ in no work a clock could see. */
-static void decoy_read(struct sq *q, struct store_cred *out)
-{
-	sqlite3_stmt *st = stmt(q, ST_GET_CRED_DECOY);
-
-	if (!st)
-		return;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		read_cred(q, st, out);
-	done(st);
-	base_wipe(out, sizeof(*out));
-}
-
 static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct slice domain,
 			 struct store_cred *out)
 {
@@ -822,14 +810,15 @@ static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct
 	sqlite3_bind_text(st, 2, domain.p, (int)domain.len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		/* The decoy row (CRED_SELECT) is read like a found one, then forgotten. */
 		read_cred(q, st, out);
-		err = 0;
+		err = sqlite3_column_int(st, CRED_EXTRA_FIRST + (int)q->nextra) ? 0 : -ENOENT;
+		if (err)
+			base_wipe(out, sizeof(*out));
 	} else {
 		err = rc == SQLITE_DONE ? -ENOENT : fail(q, rc, "get credentials");
 	}
 	done(st);
-	if (err == -ENOENT)
-		decoy_read(q, out);
 	return err;
 }
 
