@@ -264,10 +264,9 @@ struct auth_req {
  * wrong password), nonce-count (REPLAYED/STALE), then, only once the password
  * is proven right, account policy (FORBIDDEN: disabled or failing an [auth]
  * require, locked, expired, or an algorithm below the realm's or user's
- * minimum or downgrade pin). DENIED is
- * counted by the limiter and logged as a security event. A successful SHA
- * login raises the user's pin in the store (one write, only when it rises).
- * Synchronous: up to three store calls. */
+ * minimum or downgrade pin). DENIED is counted by the limiter and logged as a
+ * security event. A successful SHA login raises the user's pin in the store
+ * (one write, only when it rises). Synchronous: up to three store calls. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */
