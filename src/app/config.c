@@ -45,6 +45,21 @@ static int set_auth_min_algorithm(struct sw_config *c, const char *value, const 
 	return auth_cfg_set_min_algorithm(&c->auth, value, why);
 }
 
+static int set_auth_realm_min_algorithm(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_add_realm_min_algorithm(&c->auth, value, why);
+}
+
+static int set_auth_load_columns(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_add_load_columns(&c->auth, value, why);
+}
+
+static int set_auth_require(struct sw_config *c, const char *value, const char **why)
+{
+	return auth_cfg_add_require(&c->auth, value, why);
+}
+
 static int set_auth_trusted(struct sw_config *c, const char *value, const char **why)
 {
 	return auth_cfg_set_trusted(&c->auth, value, why);
@@ -149,6 +164,15 @@ static const struct setting settings[] = {
 	{ "auth", "qop", SET_FUNC, 0, 0, 0, 0, "auth, auth-int", "qop values offered (auth, auth-int, or none)", set_auth_qop },
 	{ "auth", "min_algorithm", SET_FUNC, 0, 0, 0, 0, "MD5",
 	  "weakest hash family accepted in every realm (MD5, SHA-256 or SHA-512-256)", set_auth_min_algorithm },
+	{ "auth", "realm_min_algorithm", SET_FUNC, 0, 0, 0, 0, "(none)",
+	  "REALM ALGORITHM: a stricter minimum for one realm, neither offered nor accepted below it; repeatable",
+	  set_auth_realm_min_algorithm },
+	{ "auth", "load_columns", SET_FUNC, 0, 0, 0, 0, "(none)",
+	  "extra subscriber columns read with the credentials (at most 8); a missing column stops the start",
+	  set_auth_load_columns },
+	{ "auth", "require", SET_FUNC, 0, 0, 0, 0, "(none)",
+	  "COLUMN=VALUE the account must hold once its password is proven (else 403 Account Disabled); repeatable",
+	  set_auth_require },
 	{ "auth", "userhash", SET_BOOL, OFF(auth.userhash), 0, 0, 0, "no",
 	  "offer userhash=true (RFC 7616 3.4.4): clients may send H(user:realm) instead of the user name" },
 	{ "auth", "next_nonce", SET_BOOL, OFF(auth.next_nonce), 0, 0, 0, "no",
@@ -499,6 +523,11 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 		c->control_socket_derived = true;
 		if (config_control_socket_default(c->db_url, c->control_socket, sizeof(c->control_socket)))
 			c->control_socket[0] = '\0';
+	}
+	const char *why;
+	if (auth_cfg_check(&c->auth, &why)) {
+		snprintf(err, errcap, "%s", why);
+		return -EINVAL;
 	}
 	c->reg.db_url = c->db_url;
 	c->auth.secret = c->secret[0] ? c->secret : NULL;

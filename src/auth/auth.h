@@ -122,6 +122,20 @@ int auth_net_parse(const char *text, struct auth_net *out);
 bool auth_net_match(const struct auth_net *net, const char *ip);
 
 #define AUTH_MAX_TRUSTED 16
+/* [auth] require lines: a policy is a handful of flags, one per extra column at most. */
+#define AUTH_MAX_REQUIRE STORE_MAX_EXTRA_COLS
+
+/* A realm's own minimum algorithm ([auth] realm_min_algorithm); one per served domain at most. */
+struct auth_realm_min {
+	char realm[SW_MAX_DOMAIN + 1]; /**< lower case */
+	int rank;                      /**< auth_algo_rank */
+};
+
+/* [auth] require COLUMN=VALUE: checked once the password is proven right. */
+struct auth_require {
+	unsigned col;                           /**< index into auth_cfg.load_columns */
+	char value[STORE_EXTRA_VALUE_MAX + 1];  /**< exact text; "" also matches NULL */
+};
 
 /* Every digest setting ([auth] section), read-only after auth_ctx_setup. */
 struct auth_cfg {
@@ -131,7 +145,14 @@ struct auth_cfg {
 	unsigned nalgos;
 	unsigned qop;                 /**< AUTH_QOP_* offered; 0 = none (RFC 2069 style) */
 	bool userhash;                /**< offer userhash=true (RFC 7616 §3.4.4) */
-	int min_rank;                 /**< realm minimum algorithm rank (auth_algo_rank) */
+	int min_rank;                 /**< minimum algorithm rank in every realm (auth_algo_rank) */
+	struct auth_realm_min realm_min[SW_MAX_DOMAINS]; /**< stricter minimums of single realms */
+	unsigned nrealm_min;
+	/** extra subscriber columns loaded with the credentials (store_extra_columns_set) */
+	char load_columns[STORE_MAX_EXTRA_COLS][STORE_COLUMN_NAME_MAX + 1];
+	unsigned nload_columns;
+	struct auth_require require[AUTH_MAX_REQUIRE]; /**< all must hold */
+	unsigned nrequire;
 	bool next_nonce;              /**< nextnonce in Authentication-Info */
 	bool one_time_nonce;          /**< a nonce is good for one request */
 	bool bind_nonce_to_ip;        /**< nonces carry the client address in their MAC */
@@ -154,6 +175,17 @@ int auth_cfg_set_algorithms(struct auth_cfg *cfg, const char *list, const char *
 int auth_cfg_set_qop(struct auth_cfg *cfg, const char *list, const char **why);
 int auth_cfg_set_min_algorithm(struct auth_cfg *cfg, const char *name, const char **why);
 int auth_cfg_set_trusted(struct auth_cfg *cfg, const char *list, const char **why);
+/* "REALM ALGORITHM" (e.g. "example.com SHA-256"): that realm's minimum; a realm given twice is refused. */
+int auth_cfg_add_realm_min_algorithm(struct auth_cfg *cfg, const char *value, const char **why);
+/* Comma-separated column names added to the loaded set (store_column_name_ok; at
+ * most STORE_MAX_EXTRA_COLS in all; a name listed twice on one line is refused). */
+int auth_cfg_add_load_columns(struct auth_cfg *cfg, const char *list, const char **why);
+/* "COLUMN=VALUE": the column (added to the loaded set when absent) must hold VALUE. */
+int auth_cfg_add_require(struct auth_cfg *cfg, const char *value, const char **why);
+/* Cross-setting checks once every setting is read: each minimum (global and
+ * per realm) leaves at least one configured algorithm to offer. 0 or -EINVAL
+ * with *why set (static text, or a per-thread buffer naming the realm). */
+int auth_cfg_check(const struct auth_cfg *cfg, const char **why);
 
 /* Brute-force limiter (limiter.c): failures per (user, source) and per source
  * within a window, in a fixed-size table (least recently touched entry
@@ -176,9 +208,16 @@ struct auth_ctx {
 	struct auth_blocksync *sync;  /**< sw_blocks mirror thread, NULL without db_url */
 };
 /* Set up ctx from cfg: keys, replay table, limiter and (with cfg->db_url) the
- * thread mirroring blocks to the store. 0, -EINVAL, -ENOMEM or -errno; on
+ * thread mirroring blocks to the store; registers cfg's load_columns with the
+ * store layer for the whole process (store_extra_columns_set), so call it
+ * before the daemon opens its stores. 0, -EINVAL, -ENOMEM or -errno; on
  * failure nothing is left to free. Release with auth_ctx_fini. */
 int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg);
+/* Minimum algorithm rank in realm: the strictest of [auth] min_algorithm and
+ * the realm's own realm_min_algorithm (realms compare case-insensitively). A
+ * user's minimum and pin apply on top, once the user is known. */
+int auth_min_rank(const struct auth_ctx *ctx, struct slice realm);
+
 /* auth_ctx_setup with the defaults and this secret and lifetime. */
 int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s);
 /* Stop the mirror thread, free the tables, wipe the keys. NULL-safe, idempotent. */
@@ -223,11 +262,11 @@ struct auth_req {
  * (BLOCKED/SLOWED), shape (MALFORMED/CHALLENGE), nonce, digest (DENIED: an
  * unknown user costs the same work and gets the same verdict and detail as a
  * wrong password), nonce-count (REPLAYED/STALE), then, only once the password
- * is proven right, account policy (FORBIDDEN: disabled, locked, expired, or an
- * algorithm below the realm's or user's minimum or downgrade pin). DENIED is
- * counted by the limiter and logged as a security event. A successful SHA
- * login raises the user's pin in the store (one write, only when it rises).
- * Synchronous: up to three store calls. */
+ * is proven right, account policy (FORBIDDEN: disabled or failing an [auth]
+ * require, locked, expired, or an algorithm below the realm's or user's
+ * minimum or downgrade pin). DENIED is counted by the limiter and logged as a
+ * security event. A successful SHA login raises the user's pin in the store
+ * (one write, only when it rises). Synchronous: up to three store calls. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */

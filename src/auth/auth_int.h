@@ -23,8 +23,8 @@
 
 /* Account policy after proof (policy.c): NULL, or the 403 reason phrase with
  * *event_reason set to a key=value-safe word. */
-const char *auth_policy_refusal(const struct auth_ctx *ctx, const struct store_cred *c, enum auth_algo algo,
-				uint64_t now_s, const char **event_reason);
+const char *auth_policy_refusal(const struct auth_ctx *ctx, const struct store_cred *c, struct slice realm,
+				enum auth_algo algo, uint64_t now_s, const char **event_reason);
 
 /* A block start or end for the store mirror (blocksync.c). */
 struct auth_block_ev {

@@ -1,6 +1,8 @@
 /* The [auth] settings: defaults and the parsers of the list-valued ones
  * (algorithm preference order per RFC 7616 §3.7 / RFC 8760 §2.4, qop list,
- * minimum algorithm, trusted networks in CIDR form). No I/O. */
+ * minimum algorithms for all realms and per realm, trusted networks in CIDR
+ * form, extra credential columns and the requirements on them), and the
+ * checks across settings. No I/O. */
 #include "auth/auth_int.h"
 
 #include <arpa/inet.h>
@@ -110,6 +112,158 @@ int auth_cfg_set_min_algorithm(struct auth_cfg *cfg, const char *name, const cha
 		return -EINVAL;
 	}
 	cfg->min_rank = auth_algo_rank(a);
+	return 0;
+}
+
+int auth_cfg_add_realm_min_algorithm(struct auth_cfg *cfg, const char *value, const char **why)
+{
+	char realm[SW_MAX_DOMAIN + 1], algo[32];
+	bool too_long = false;
+	const char *p = value;
+	enum auth_algo a;
+
+	if (!next_item(&p, realm, sizeof(realm), &too_long) || too_long || strpbrk(realm, "\"\\;<>@")) {
+		*why = "expected REALM ALGORITHM, e.g. example.com SHA-256 (realm at most 64 characters)";
+		return -EINVAL;
+	}
+	if (!next_item(&p, algo, sizeof(algo), &too_long) || too_long || auth_algo_parse(slice_cstr(algo), &a) ||
+	    next_item(&p, algo, sizeof(algo), &too_long)) {
+		*why = "expected REALM ALGORITHM with ALGORITHM MD5, SHA-256 or SHA-512-256";
+		return -EINVAL;
+	}
+	for (char *c = realm; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	for (unsigned i = 0; i < cfg->nrealm_min; i++)
+		if (strcmp(cfg->realm_min[i].realm, realm) == 0) {
+			*why = "realm already has a minimum algorithm";
+			return -EINVAL;
+		}
+	if (cfg->nrealm_min == SW_MAX_DOMAINS) {
+		*why = "too many realms (at most 64)";
+		return -EINVAL;
+	}
+	snprintf(cfg->realm_min[cfg->nrealm_min].realm, sizeof(cfg->realm_min[0].realm), "%s", realm);
+	cfg->realm_min[cfg->nrealm_min++].rank = auth_algo_rank(a);
+	return 0;
+}
+
+/* Index of column name in the loaded set, or -1. */
+static int column_index(const struct auth_cfg *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nload_columns; i++)
+		if (strcasecmp(cfg->load_columns[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Add name to the loaded set (no-op when present). 0 or -EINVAL with *why. */
+static int add_column(struct auth_cfg *cfg, const char *name, const char **why)
+{
+	if (!store_column_name_ok(name)) {
+		*why = "expected column names: letters, digits and _ (at most 32, not starting with a digit;"
+		       " password and ha1* columns cannot be loaded)";
+		return -EINVAL;
+	}
+	if (column_index(cfg, name) >= 0)
+		return 0;
+	if (cfg->nload_columns == STORE_MAX_EXTRA_COLS) {
+		*why = "too many extra columns (at most 8, require columns included)";
+		return -EINVAL;
+	}
+	snprintf(cfg->load_columns[cfg->nload_columns++], sizeof(cfg->load_columns[0]), "%s", name);
+	return 0;
+}
+
+int auth_cfg_add_load_columns(struct auth_cfg *cfg, const char *list, const char **why)
+{
+	struct auth_cfg trial = *cfg;
+	unsigned first = cfg->nload_columns, n = 0;
+	char item[STORE_COLUMN_NAME_MAX + 2];
+	bool too_long = false;
+
+	while (next_item(&list, item, sizeof(item), &too_long)) {
+		int at = column_index(&trial, item);
+
+		if (at >= (int)first) {
+			*why = "column listed twice";
+			return -EINVAL;
+		}
+		if (too_long)
+			item[STORE_COLUMN_NAME_MAX] = '!'; /* refused below as too long */
+		if (add_column(&trial, item, why))
+			return -EINVAL;
+		n++;
+	}
+	if (!n) {
+		*why = "expected a comma-separated list of column names";
+		return -EINVAL;
+	}
+	memcpy(cfg->load_columns, trial.load_columns, sizeof(cfg->load_columns));
+	cfg->nload_columns = trial.nload_columns;
+	return 0;
+}
+
+int auth_cfg_add_require(struct auth_cfg *cfg, const char *value, const char **why)
+{
+	const char *eq = strchr(value, '=');
+	char name[STORE_COLUMN_NAME_MAX + 1];
+	size_t nlen, vlen;
+	int err;
+
+	if (!eq || eq == value) {
+		*why = "expected COLUMN=VALUE";
+		return -EINVAL;
+	}
+	nlen = (size_t)(eq - value);
+	while (nlen && isspace((unsigned char)value[nlen - 1]))
+		nlen--;
+	eq++;
+	while (isspace((unsigned char)*eq))
+		eq++;
+	vlen = strlen(eq);
+	if (nlen > STORE_COLUMN_NAME_MAX || vlen > STORE_EXTRA_VALUE_MAX) {
+		*why = "column name (at most 32) or value (at most 128 bytes) too long";
+		return -EINVAL;
+	}
+	if (cfg->nrequire == AUTH_MAX_REQUIRE) {
+		*why = "too many require lines (at most 8)";
+		return -EINVAL;
+	}
+	memcpy(name, value, nlen);
+	name[nlen] = '\0';
+	err = add_column(cfg, name, why);
+	if (err)
+		return err;
+	cfg->require[cfg->nrequire].col = (unsigned)column_index(cfg, name);
+	memcpy(cfg->require[cfg->nrequire].value, eq, vlen + 1);
+	cfg->nrequire++;
+	return 0;
+}
+
+/* At least one configured algorithm ranks at or above min_rank. */
+static bool any_offered(const struct auth_cfg *cfg, int min_rank)
+{
+	for (unsigned i = 0; i < cfg->nalgos; i++)
+		if (auth_algo_rank(cfg->algos[i]) >= min_rank)
+			return true;
+	return false;
+}
+
+int auth_cfg_check(const struct auth_cfg *cfg, const char **why)
+{
+	static __thread char msg[160];
+
+	if (!any_offered(cfg, cfg->min_rank)) {
+		*why = "[auth] min_algorithm leaves none of [auth] algorithms to offer";
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->nrealm_min; i++)
+		if (!any_offered(cfg, cfg->realm_min[i].rank)) {
+			snprintf(msg, sizeof(msg), "[auth] realm_min_algorithm for %s leaves none of [auth] algorithms to offer",
+				 cfg->realm_min[i].realm);
+			*why = msg;
+			return -EINVAL;
+		}
 	return 0;
 }
 

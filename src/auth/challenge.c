@@ -52,10 +52,11 @@ int auth_challenge_add(const struct auth_ctx *ctx, struct slice realm, bool stal
 		       uint64_t now_s, struct sip_buf *out)
 {
 	char nonce[AUTH_NONCE_TEXT_MAX + 1];
-	int n;
+	int n, min_rank;
 
 	if (!realm_ok(realm))
 		return -EINVAL;
+	min_rank = auth_min_rank(ctx, realm);
 	n = auth_nonce_make_for(&ctx->nonce_key, now_s, ctx->cfg.bind_nonce_to_ip ? src_ip : NULL, nonce,
 				sizeof(nonce));
 	if (n < 0)
@@ -64,7 +65,7 @@ int auth_challenge_add(const struct auth_ctx *ctx, struct slice realm, bool stal
 		enum auth_algo a = ctx->cfg.algos[i];
 
 		/* RFC 8760 §2.4: nothing below the realm's minimum is offered. */
-		if (auth_algo_rank(a) < ctx->cfg.min_rank)
+		if (auth_algo_rank(a) < min_rank)
 			continue;
 		sip_buf_puts(out, proxy ? "Proxy-Authenticate: Digest realm=" : "WWW-Authenticate: Digest realm=");
 		put_quoted(out, realm);

@@ -1,6 +1,7 @@
 /* Per-daemon digest state (RFC 7616 §3.3): the nonce key, a fixed opaque
  * value derived from it (so every node sharing the secret sends the same one),
- * the random salt that gives unknown users a dummy HA1, the settings, the
+ * the random salt that gives unknown users a dummy HA1, the settings (and the
+ * extra credential columns they register with the store layer), the
  * nonce-count replay table, the brute-force limiter and its store mirror. */
 #include "auth/auth_int.h"
 
@@ -8,6 +9,19 @@
 #include <string.h>
 
 #include "base/util.h"
+
+/* Hand cfg's load_columns to the store layer: every store opened from now on
+ * reads them with the credentials. 0, -EINVAL or -E2BIG. */
+static int register_columns(const struct auth_cfg *cfg)
+{
+	const char *cols[STORE_MAX_EXTRA_COLS];
+
+	if (cfg->nload_columns > STORE_MAX_EXTRA_COLS)
+		return -E2BIG;
+	for (unsigned i = 0; i < cfg->nload_columns; i++)
+		cols[i] = cfg->load_columns[i];
+	return store_extra_columns_set(cols, cfg->nload_columns);
+}
 
 /* Fill ctx from cfg (secret NULL: random, so nonces do not survive a restart
  * nor cross nodes). 0, -EINVAL (empty secret), -ENOMEM or -errno; ctx is
@@ -21,6 +35,9 @@ int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg)
 	if (!ctx || !cfg || !cfg->nalgos || cfg->nalgos > AUTH_ALGO__COUNT)
 		return -EINVAL;
 	memset(ctx, 0, sizeof(*ctx));
+	err = register_columns(cfg);
+	if (err)
+		return err;
 	ctx->cfg = *cfg;
 	ctx->cfg.secret = NULL;
 	ctx->cfg.db_url = NULL;

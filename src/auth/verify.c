@@ -159,6 +159,7 @@ struct check {
 	struct sip_digest_cred c;
 	enum auth_algo algo;
 	size_t hexlen;
+	struct slice derive_user, derive_realm; /* load_ha1 LOAD_PASSWORD: HA1 inputs */
 	/* secrets, wiped on every exit */
 	char dummy[SW_MAX_HASH_HEX + 1];
 	char ha1[SW_MAX_HASH_HEX + 1];
@@ -191,11 +192,16 @@ static const char *stored_ha1(const struct store_cred *c, int rank, bool b)
 	}
 }
 
-/* Load the subscriber into res->cred and pick the expected HA1 into k->ha1.
- * 1 when usable, 0 when unknown or unusable (caller uses the dummy), <0 on a
- * store fault. Kamailio's ha1b: a username "user@domain" is looked up as user
- * and answered with ha1b = H(user@domain:realm:password). With userhash the
- * username is H(user:realm) and finds the row through its indexed column. */
+enum { LOAD_NONE = 0, LOAD_STORED = 1, LOAD_PASSWORD = 2 };
+
+/* Load the subscriber into res->cred. LOAD_STORED: its HA1 is in k->ha1;
+ * LOAD_PASSWORD: only a cleartext password, the HA1 is to be derived from
+ * k->derive_user and k->derive_realm (the caller does it, so every path makes
+ * the same one derivation); LOAD_NONE: unknown or unusable (the caller uses
+ * the dummy); <0: store fault. Kamailio's ha1b: a username "user@domain" is
+ * looked up as user and answered with ha1b = H(user@domain:realm:password).
+ * With userhash the username is H(user:realm) and finds the row through its
+ * indexed column. */
 static int load_ha1(struct check *k)
 {
 	struct store_cred *cred = &k->res->cred;
@@ -214,13 +220,13 @@ static int load_ha1(struct check *k)
 		if (rc)
 			return rc;
 		if (take_stored(stored_ha1(cred, rank, false), k->hexlen, k->ha1))
-			return 1;
+			return LOAD_STORED;
 		if (cred->password[0]) {
-			auth_digest_ha1(k->algo, slice_cstr(cred->username), k->realm, slice_cstr(cred->password),
-					k->ha1);
-			return 1;
+			k->derive_user = slice_cstr(cred->username);
+			k->derive_realm = k->realm;
+			return LOAD_PASSWORD;
 		}
-		return 0;
+		return LOAD_NONE;
 	}
 	rc = store_get_cred(k->store, user, k->realm, cred);
 	if (rc == -ENOENT && at && at > user.p &&
@@ -234,23 +240,24 @@ static int load_ha1(struct check *k)
 		return rc;
 
 	if (take_stored(stored_ha1(cred, rank, via_b), k->hexlen, k->ha1))
-		return 1;
+		return LOAD_STORED;
 	if (cred->password[0]) {
 		/* The client hashed the realm it was given; ours modulo case. */
 		if (memchr(rrealm.p, '\\', rrealm.len))
 			rrealm = k->realm;
-		auth_digest_ha1(k->algo, user, rrealm, slice_cstr(cred->password), k->ha1);
-		return 1;
+		k->derive_user = user;
+		k->derive_realm = rrealm;
+		return LOAD_PASSWORD;
 	}
-	return 0; /* row without any usable secret: cannot authenticate */
+	return LOAD_NONE; /* row without any usable secret: cannot authenticate */
 }
 
-/* The algorithm is one we offer (and not below the realm's minimum). */
-static bool offered(const struct auth_ctx *ctx, enum auth_algo a)
+/* The algorithm is one we offer in realm (not below its minimum). */
+static bool offered(const struct auth_ctx *ctx, struct slice realm, enum auth_algo a)
 {
 	for (unsigned i = 0; i < ctx->cfg.nalgos; i++)
 		if (ctx->cfg.algos[i] == a)
-			return auth_algo_rank(a) >= ctx->cfg.min_rank;
+			return auth_algo_rank(a) >= auth_min_rank(ctx, realm);
 	return false;
 }
 
@@ -275,7 +282,7 @@ static enum auth_verdict policy(struct check *k)
 
 	if (k->c.userhash_true)
 		k->res->username = slice_cstr(cred->username);
-	refusal = auth_policy_refusal(k->ctx, cred, k->algo, k->now_s, &why);
+	refusal = auth_policy_refusal(k->ctx, cred, k->realm, k->algo, k->now_s, &why);
 	if (refusal) {
 		auth_log_value(k->res->username, u, sizeof(u));
 		log_security("account_refused", "src=%s user=\"%s\" realm=\"%.*s\" reason=%s algorithm=%s",
@@ -317,7 +324,6 @@ static enum auth_verdict check_cred(struct check *k)
 	struct sip_digest_cred *c = &k->c;
 	enum auth_nonce_state ns;
 	struct auth_digest_in in;
-	struct slice salt_user[2];
 	char salt_hex[2 * sizeof(k->ctx->dummy_salt) + 1];
 	bool len_ok, match;
 	int usable;
@@ -330,7 +336,7 @@ static enum auth_verdict check_cred(struct check *k)
 		return verdict(k, AUTH_MALFORMED, "userhash not offered");
 	if (auth_algo_parse(c->algorithm, &k->algo))
 		return verdict(k, AUTH_CHALLENGE, "algorithm unsupported");
-	if (!offered(k->ctx, k->algo))
+	if (!offered(k->ctx, k->realm, k->algo))
 		return verdict(k, AUTH_CHALLENGE, "algorithm not offered");
 	k->hexlen = auth_algo_hexlen(k->algo);
 	if (c->qop.len) {
@@ -354,18 +360,22 @@ static enum auth_verdict check_cred(struct check *k)
 	if (k->ctx->cfg.bind_nonce_to_ip && !k->info.bound && k->src_ip)
 		return verdict(k, AUTH_DENIED, "nonce not bound to the client address");
 
-	/* Dummy HA1 = H(hex(salt):username): computed on every path so that a
-	 * known user costs what an unknown one does. */
-	base_hex(k->ctx->dummy_salt, sizeof(k->ctx->dummy_salt), salt_hex);
-	salt_user[0] = slice_from(salt_hex, sizeof(salt_hex) - 1);
-	salt_user[1] = c->username;
-	auth_hash_join_hex(k->algo, salt_user, 2, k->dummy);
-	base_wipe(salt_hex, sizeof(salt_hex));
-
+	/* One store lookup on every path (two for the "user@domain" form, known
+	 * or not), then exactly one HA1 derivation on every path: from the
+	 * cleartext password when that is all the row has, else the dummy HA1 =
+	 * H(username:realm:hex(salt)) with the per-start random salt, which an
+	 * unknown user is then answered against. A known user with a stored HA1,
+	 * one with a password and an unknown one thus cost the same hashing. */
 	usable = load_ha1(k);
 	if (usable < 0)
 		return verdict(k, AUTH_UNAVAILABLE, "store unavailable");
-	if (!usable)
+	base_hex(k->ctx->dummy_salt, sizeof(k->ctx->dummy_salt), salt_hex);
+	if (usable == LOAD_PASSWORD)
+		auth_digest_ha1(k->algo, k->derive_user, k->derive_realm, slice_cstr(k->res->cred.password), k->ha1);
+	else
+		auth_digest_ha1(k->algo, c->username, k->realm, slice_from(salt_hex, sizeof(salt_hex) - 1), k->dummy);
+	base_wipe(salt_hex, sizeof(salt_hex));
+	if (usable == LOAD_NONE)
 		memcpy(k->ha1, k->dummy, sizeof(k->ha1));
 
 	in = (struct auth_digest_in){
@@ -387,7 +397,7 @@ static enum auth_verdict check_cred(struct check *k)
 	for (size_t i = 0; i < k->hexlen; i++)
 		k->given[i] = len_ok ? (char)tolower((unsigned char)c->response.p[i]) : k->calc[i];
 	match = base_ct_equal(k->calc, k->given, k->hexlen);
-	if (!(match & len_ok & (usable == 1)))
+	if (!(match & len_ok & (usable != LOAD_NONE)))
 		return verdict(k, AUTH_DENIED, DETAIL_BAD_CRED);
 	if (ns == AUTH_NONCE_STALE)
 		return verdict(k, AUTH_STALE, "nonce stale");

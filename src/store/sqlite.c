@@ -6,7 +6,9 @@
  * Schema 2 adds, by ALTER TABLE on existing databases: one HA1 (and HA1b) per
  * RFC 7616/8760 hash family, precomputed userhash columns (RFC 7616 §3.4.4;
  * indexed, so finding a user by hash is one lookup and never a scan hashing
- * every row), policy columns, and the sw_alias and sw_blocks tables. */
+ * every row), policy columns, and the sw_alias and sw_blocks tables. Extra
+ * columns named by store_extra_columns_set are read in the credentials query
+ * itself and must exist (checked at every connect). */
 #include "store/store_int.h"
 
 #include <errno.h>
@@ -68,10 +70,22 @@ enum stmt_id {
 	ST__COUNT
 };
 
-/* Columns read by read_cred(), in this order. */
+/* Columns read by read_cred(), in this order; $EXTRA is ", \"col\", ..." for the
+ * configured extra columns (nothing without them). */
 #define CRED_COLS                                                                                  \
 	"username, domain, password, ha1, ha1b, $EMAIL, $RPID, status, ha1_sha256, ha1b_sha256,"   \
-	" ha1_sha512t256, ha1b_sha512t256, min_algo, auth_pin, valid_until, locked_until"
+	" ha1_sha512t256, ha1b_sha512t256, min_algo, auth_pin, valid_until, locked_until$EXTRA"
+/* Index of the first extra column in CRED_COLS; after the extras comes the
+ * "found" flag of CRED_SELECT. */
+#define CRED_EXTRA_FIRST 16
+/* One credentials query in one statement (one read transaction): the row
+ * WHERE selects, flagged 1, or when there is none the table's first row,
+ * flagged 0, read the same way and then wiped, so that an unknown user costs
+ * what a known one does (a lookup and a row read). */
+#define CRED_SELECT(where)                                                                         \
+	"SELECT " CRED_COLS ", 1 FROM subscriber WHERE " where                                     \
+	" UNION ALL SELECT " CRED_COLS ", 0 FROM subscriber"                                       \
+	" WHERE rowid = (SELECT min(rowid) FROM subscriber) LIMIT 1"
 
 /* Columns of a user walk: no secret, only whether each family's HA1 exists. */
 #define LIST_COLS                                                                                  \
@@ -84,14 +98,10 @@ enum stmt_id {
  * BY (a sorter would double its cost): only a foreign writer can store one
  * account twice in two domain cases, and the index order still picks one. */
 static const char *const stmt_sql[ST__COUNT] = {
-	[ST_GET_CRED] = "SELECT " CRED_COLS " FROM subscriber"
-			" WHERE username = ?1 AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_MD5] = "SELECT " CRED_COLS " FROM subscriber"
-			       " WHERE userhash_md5 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_SHA256] = "SELECT " CRED_COLS " FROM subscriber"
-				  " WHERE userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
-	[ST_GET_CRED_UH_SHA512] = "SELECT " CRED_COLS " FROM subscriber"
-				  " WHERE userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE LIMIT 1",
+	[ST_GET_CRED] = CRED_SELECT("username = ?1 AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_MD5] = CRED_SELECT("userhash_md5 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_SHA256] = CRED_SELECT("userhash_sha256 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
+	[ST_GET_CRED_UH_SHA512] = CRED_SELECT("userhash_sha512t256 = lower(?1) AND domain = ?2 COLLATE NOCASE"),
 	[ST_USER_ADD] = "INSERT INTO subscriber (username, domain, password, ha1, ha1b, status, ha1_sha256,"
 			" ha1b_sha256, ha1_sha512t256, ha1b_sha512t256, userhash_md5, userhash_sha256,"
 			" userhash_sha512t256)"
@@ -231,6 +241,8 @@ struct sq {
 	const char *loc;     /**< location table name */
 	bool has_email;      /**< subscriber.email_address exists */
 	bool has_rpid;       /**< subscriber.rpid exists */
+	unsigned nextra;     /**< extra columns the statements were prepared with */
+	char extra_sql[STORE_MAX_EXTRA_COLS * (STORE_COLUMN_NAME_MAX + 4) + 1]; /**< $EXTRA */
 	unsigned busy_ms;
 	bool broken;         /**< an I/O-level fault: reconnect before the next call */
 	bool down;           /**< reconnecting fails; logged once per outage */
@@ -281,8 +293,9 @@ static int fail(struct sq *q, int rc, const char *what)
 /* Expand the $-tokens of an SQL template into out. */
 static int expand(const struct sq *q, const char *tmpl, char *out, size_t cap)
 {
-	static const char *const names[] = { "$LOC", "$EMAIL", "$RPID" };
-	const char *vals[] = { q->loc, q->has_email ? "email_address" : "''", q->has_rpid ? "rpid" : "NULL" };
+	static const char *const names[] = { "$LOC", "$EMAIL", "$RPID", "$EXTRA" };
+	const char *vals[] = { q->loc, q->has_email ? "email_address" : "''", q->has_rpid ? "rpid" : "NULL",
+			       q->extra_sql };
 	size_t o = 0;
 
 	while (*tmpl) {
@@ -314,7 +327,7 @@ static int expand(const struct sq *q, const char *tmpl, char *out, size_t cap)
 
 static int exec_sql(struct sq *q, const char *tmpl, const char *what)
 {
-	char sql[2048];
+	char sql[4096];
 	int rc;
 
 	if (expand(q, tmpl, sql, sizeof(sql)))
@@ -358,6 +371,36 @@ static int column_exists(struct sq *q, const char *table, const char *col, bool 
 
 	*out = v == 1;
 	return err;
+}
+
+/* The extra columns of store_extra_cols: each must exist in subscriber (SQL
+ * names compare case-insensitively); q->extra_sql becomes their select list.
+ * 0, -EINVAL (a column is missing: logged with its name) or a store error. */
+static int extra_setup(struct sq *q)
+{
+	const struct store_extra_cols *x = &store_extra_cols;
+	size_t o = 0;
+
+	q->nextra = 0;
+	q->extra_sql[0] = '\0';
+	for (unsigned i = 0; i < x->n; i++) {
+		int64_t v;
+		int err = query_int(q, "SELECT 1 FROM pragma_table_info('subscriber') WHERE name = ?1 COLLATE NOCASE",
+				    x->name[i], NULL, &v);
+
+		if (err)
+			return err;
+		if (v != 1) {
+			LOG_ERR("store: sqlite: %s: table subscriber has no column %s ([auth] load_columns);"
+				" add it with ALTER TABLE subscriber ADD COLUMN %s ...",
+				q->path, x->name[i], x->name[i]);
+			return -EINVAL;
+		}
+		/* Names were checked to be plain identifiers; quoting keeps keywords usable. */
+		o += (size_t)snprintf(q->extra_sql + o, sizeof(q->extra_sql) - o, ", \"%s\"", x->name[i]);
+	}
+	q->nextra = x->n;
+	return 0;
 }
 
 /* Inspect the schema: which location table to use, which optional columns exist,
@@ -533,7 +576,7 @@ static void remember_ident(struct sq *q)
 static int connect_db(struct sq *q, bool create)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-	char sql[1024];
+	char sql[2048];
 	int rc, err;
 
 	if (create)
@@ -555,6 +598,7 @@ static int connect_db(struct sq *q, bool create)
 				NULL, NULL);
 	err = pragma_setup(q);
 	err = err ? err : schema_setup(q);
+	err = err ? err : extra_setup(q);
 	for (int i = 0; !err && i < ST__COUNT; i++) {
 		err = expand(q, stmt_sql[i], sql, sizeof(sql)) ? -EINVAL : 0;
 		rc = err ? SQLITE_OK : sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
@@ -563,7 +607,7 @@ static int connect_db(struct sq *q, bool create)
 	}
 	if (err) {
 		disconnect(q);
-		return err == -EAGAIN || err == -ENOMEM ? err : -EIO;
+		return err == -EAGAIN || err == -ENOMEM || err == -EINVAL ? err : -EIO;
 	}
 	sqlite3_busy_timeout(q->db, (int)q->busy_ms);
 	remember_ident(q);
@@ -718,7 +762,7 @@ static int sq_set_busy_timeout(struct store *s, unsigned ms)
 	return 0;
 }
 
-static void read_cred(sqlite3_stmt *st, struct store_cred *out)
+static void read_cred(const struct sq *q, sqlite3_stmt *st, struct store_cred *out)
 {
 	col_copy(st, 0, out->username, sizeof(out->username), "username");
 	col_copy(st, 1, out->domain, sizeof(out->domain), "domain");
@@ -738,6 +782,16 @@ static void read_cred(sqlite3_stmt *st, struct store_cred *out)
 	out->locked_until = sqlite3_column_int64(st, 15);
 	out->hashes = (out->ha1[0] ? 1u << STORE_HASH_MD5 : 0) | (out->ha1_sha256[0] ? 1u << STORE_HASH_SHA256 : 0) |
 		      (out->ha1_sha512t256[0] ? 1u << STORE_HASH_SHA512_256 : 0);
+	for (unsigned i = 0; i < q->nextra; i++) {
+		const unsigned char *v = sqlite3_column_text(st, CRED_EXTRA_FIRST + (int)i);
+		size_t n = (size_t)sqlite3_column_bytes(st, CRED_EXTRA_FIRST + (int)i);
+
+		/* Too long is unusable rather than cut: a cut value could pass a policy. */
+		if (n > STORE_EXTRA_VALUE_MAX)
+			out->extra_unusable |= 1u << i;
+		else if (v)
+			memcpy(out->extra[i], v, n);
+	}
 }
 
 static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct slice domain,
@@ -756,8 +810,11 @@ static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct
 	sqlite3_bind_text(st, 2, domain.p, (int)domain.len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		read_cred(st, out);
-		err = 0;
+		/* The decoy row (CRED_SELECT) is read like a found one, then forgotten. */
+		read_cred(q, st, out);
+		err = sqlite3_column_int(st, CRED_EXTRA_FIRST + (int)q->nextra) ? 0 : -ENOENT;
+		if (err)
+			base_wipe(out, sizeof(*out));
 	} else {
 		err = rc == SQLITE_DONE ? -ENOENT : fail(q, rc, "get credentials");
 	}

@@ -4,8 +4,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/util.h"
 
@@ -15,6 +17,39 @@
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
 };
+
+struct store_extra_cols store_extra_cols;
+
+bool store_column_name_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, STORE_COLUMN_NAME_MAX + 1) : 0;
+
+	if (n == 0 || n > STORE_COLUMN_NAME_MAX || isdigit((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			return false;
+	/* Secrets stay on the digest path: never copied out as policy values. */
+	return strcasecmp(name, "password") != 0 && strncasecmp(name, "ha1", 3) != 0;
+}
+
+int store_extra_columns_set(const char *const *names, unsigned n)
+{
+	struct store_extra_cols c = { .n = n };
+
+	if (n > STORE_MAX_EXTRA_COLS)
+		return -E2BIG;
+	for (unsigned i = 0; i < n; i++) {
+		if (!store_column_name_ok(names[i]))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (strcasecmp(names[i], names[j]) == 0)
+				return -EINVAL;
+		snprintf(c.name[i], sizeof(c.name[i]), "%s", names[i]);
+	}
+	store_extra_cols = c;
+	return 0;
+}
 
 /* 1..max bytes, NUL-terminated. */
 static bool name_ok(const char *s, size_t max)

@@ -28,6 +28,16 @@ enum store_hash { STORE_HASH_MD5, STORE_HASH_SHA256, STORE_HASH_SHA512_256, STOR
  * -1 none recorded, 0 MD5, 1 SHA-256, 2 SHA-512-256 (equal to enum store_hash). */
 #define STORE_RANK_NONE (-1)
 
+/* Extra subscriber columns loaded with the credentials, in the same query (the
+ * idea of Kamailio's auth_db load_credentials, seed 001): at most 8, because
+ * each costs a copy on every authentication and a policy needs a handful at
+ * most; names of at most 32 characters ([A-Za-z_][A-Za-z0-9_]*, no secret
+ * column); values of at most 128 bytes (a longer one is marked unusable, never
+ * cut). */
+#define STORE_MAX_EXTRA_COLS 8
+#define STORE_COLUMN_NAME_MAX 32
+#define STORE_EXTRA_VALUE_MAX 128
+
 struct store_cred {
 	char username[SW_MAX_USER + 1];
 	char domain[SW_MAX_DOMAIN + 1];
@@ -46,6 +56,9 @@ struct store_cred {
 	int pin_algo;         /**< strongest rank ever accepted (downgrade pin), or STORE_RANK_NONE */
 	int64_t valid_until;  /**< account expiry, UNIX seconds; 0 never */
 	int64_t locked_until; /**< locked by an administrator until then; 0 not locked */
+	/** values of the extra columns (store_extra_columns_set order) as text; NULL reads as "" */
+	char extra[STORE_MAX_EXTRA_COLS][STORE_EXTRA_VALUE_MAX + 1];
+	unsigned extra_unusable; /**< bit i: extra column i was longer than STORE_EXTRA_VALUE_MAX */
 };
 
 /* Per-account settings writable one at a time (store_user_set_field). */
@@ -95,7 +108,8 @@ struct store_contact {
  * when missing; an existing Kamailio database gains the `status` column and the
  * `location` table if they are absent, nothing else is altered; when a Kamailio
  * `location` table of its own is present, bindings go to `sw_location`).
- * Returns 0 and *out, or -EINVAL (unknown scheme), -EIO (cannot open, not a
+ * Returns 0 and *out, or -EINVAL (unknown scheme, or an extra column of
+ * store_extra_columns_set missing from the subscriber table), -EIO (cannot open, not a
  * database, read-only), -EAGAIN (schema setup locked out by another writer).
  * After an I/O fault the store reconnects by itself on a later call. */
 int store_open(struct store **out, const char *url);
@@ -106,8 +120,22 @@ void store_close(struct store *s);
  * 0, or -EINVAL. Backends without locks ignore it. */
 int store_set_busy_timeout(struct store *s, unsigned ms);
 
+/* A name accepted as an extra column: an SQL identifier of 1..STORE_COLUMN_NAME_MAX
+ * characters, [A-Za-z_][A-Za-z0-9_]*, and none of the secret columns (password,
+ * ha1*), which never leave the store through this path. */
+bool store_column_name_ok(const char *name);
+/* Set, for the whole process, the extra subscriber columns that every store
+ * opened afterwards reads with the credentials (store_cred.extra[i] is
+ * names[i]). Call once at start-up before any store_open; stores already open
+ * pick the list up only when they reconnect. A store then refuses to open
+ * (-EINVAL, with an error line naming the column) when its subscriber table
+ * lacks one of them. 0, -EINVAL (bad or repeated name) or -E2BIG (too many). */
+int store_extra_columns_set(const char *const *names, unsigned n);
+
 /* Credentials of user@domain (exact username, case-insensitive domain).
- * -ENOENT also for an empty or over-long name (it cannot exist). */
+ * -ENOENT also for an empty or over-long name (it cannot exist). A lookup that
+ * finds no row reads a decoy row the same way and wipes it, so an unknown user
+ * costs what a known one does (*out is all zero on -ENOENT). */
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
 
 /* The same, finding the subscriber by its RFC 7616 §3.4.4 userhash (hex, any

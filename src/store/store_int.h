@@ -49,6 +49,12 @@ struct store {
 	void *be; /**< backend state, owned by ops->open/close */
 };
 
+/* The process-wide extra credential columns (store_extra_columns_set). */
+struct store_extra_cols {
+	char name[STORE_MAX_EXTRA_COLS][STORE_COLUMN_NAME_MAX + 1];
+	unsigned n;
+};
+extern struct store_extra_cols store_extra_cols;
 
 extern const struct store_ops store_sqlite_ops;
 

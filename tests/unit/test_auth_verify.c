@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
-#include "auth/auth.h"
+#include "auth/auth_int.h"
 
 #define T0 1700000000ull
 #define DOMAIN "example.com"
@@ -607,6 +608,138 @@ static void test_userhash_lookup(void **state)
 	assert_int_equal(store_get_cred_by_userhash(f->st, STORE_HASH_SHA256, S(uh), S(DOMAIN), &c), -ENOENT);
 }
 
+/* Replace the fixture's context by one set up from cfg (the secret kept). */
+static void reconfigure(struct fx *f, struct auth_cfg *cfg)
+{
+	auth_ctx_fini(&f->ctx);
+	cfg->secret = "unit secret";
+	assert_int_equal(auth_ctx_setup(&f->ctx, cfg), 0);
+}
+
+static void challenge_text(struct fx *f, const char *realm, char *mem, size_t cap)
+{
+	struct sip_buf b;
+
+	sip_buf_init(&b, mem, cap - 1);
+	assert_int_equal(auth_challenge_build(&f->ctx, S(realm), false, false, T0, &b), 0);
+	mem[b.len] = '\0';
+}
+
+/* [auth] realm_min_algorithm: one realm neither offers nor accepts MD5, any
+ * other still does; the strictest of global, realm and user minimum wins. */
+static void test_realm_minimum(void **state)
+{
+	struct fx *f = *state;
+	struct auth_cfg cfg;
+	const char *why;
+	char mem[1024];
+	struct answer md5 = { .user = "alice", .realm = DOMAIN, .password = "alice pw", .qop = "auth",
+			      .algo_text = "MD5" };
+
+	auth_cfg_defaults(&cfg);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "Example.COM SHA-256", &why), 0);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "other.org  MD5", &why), 0);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "example.com MD5", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "example.net", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "example.net SHA-1", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_realm_min_algorithm(&cfg, "example.net SHA-256 extra", &why), -EINVAL);
+	assert_int_equal(auth_cfg_check(&cfg, &why), 0);
+	reconfigure(f, &cfg);
+	assert_int_equal(auth_min_rank(&f->ctx, S("EXAMPLE.com")), 1);
+	assert_int_equal(auth_min_rank(&f->ctx, S("other.org")), 0);
+	assert_int_equal(auth_min_rank(&f->ctx, S("third.net")), 0);
+
+	challenge_text(f, DOMAIN, mem, sizeof(mem));
+	assert_non_null(strstr(mem, "algorithm=SHA-256"));
+	assert_null(strstr(mem, "algorithm=MD5"));
+	challenge_text(f, "other.org", mem, sizeof(mem));
+	assert_non_null(strstr(mem, "algorithm=SHA-256"));
+	assert_non_null(strstr(mem, "algorithm=MD5"));
+
+	/* MD5 in the strict realm: a fresh challenge, even with the right password */
+	assert_int_equal(run(f, &md5), AUTH_CHALLENGE);
+	assert_string_equal(f->res.detail, "algorithm not offered");
+	/* the policy check holds on its own too (defence in depth) */
+	{
+		struct store_cred c = { .min_algo = STORE_RANK_NONE, .pin_algo = STORE_RANK_NONE };
+		const char *ev;
+
+		assert_non_null(auth_policy_refusal(&f->ctx, &c, S(DOMAIN), AUTH_ALGO_MD5, T0, &ev));
+		assert_string_equal(ev, "algorithm_below_minimum");
+		assert_null(auth_policy_refusal(&f->ctx, &c, S("other.org"), AUTH_ALGO_MD5, T0, &ev));
+		/* the global minimum is stricter than other.org's own */
+		f->ctx.cfg.min_rank = 2;
+		assert_non_null(auth_policy_refusal(&f->ctx, &c, S("other.org"), AUTH_ALGO_SHA256, T0, &ev));
+		f->ctx.cfg.min_rank = 0;
+	}
+
+	/* a minimum that leaves nothing to offer is a configuration error */
+	assert_int_equal(auth_cfg_set_algorithms(&cfg, "MD5", &why), 0);
+	assert_int_equal(auth_cfg_check(&cfg, &why), -EINVAL);
+	assert_non_null(strstr(why, "example.com"));
+	auth_cfg_defaults(&cfg);
+	reconfigure(f, &cfg);
+}
+
+/* [auth] load_columns and require: columns come in the credentials query;
+ * a failed requirement gets the disabled-account answer, only after proof. */
+static void test_require_columns(void **state)
+{
+	struct fx *f = *state;
+	struct auth_cfg cfg;
+	const char *why;
+	char url[160];
+	sqlite3 *db;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw", .qop = "auth" };
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE subscriber ADD COLUMN plan TEXT DEFAULT NULL;"
+				      "UPDATE subscriber SET plan = 'gold' WHERE username = 'alice'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	auth_cfg_defaults(&cfg);
+	assert_int_equal(auth_cfg_add_load_columns(&cfg, "rpid, status", &why), 0);
+	assert_int_equal(auth_cfg_add_load_columns(&cfg, "plan plan", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_load_columns(&cfg, "ha1", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_load_columns(&cfg, "", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_require(&cfg, "plan = gold", &why), 0);
+	assert_int_equal(auth_cfg_add_require(&cfg, "status=0", &why), 0);
+	assert_int_equal(auth_cfg_add_require(&cfg, "=x", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_require(&cfg, "plan", &why), -EINVAL);
+	assert_int_equal(auth_cfg_add_require(&cfg, "pass word=x", &why), -EINVAL);
+	assert_int_equal(cfg.nload_columns, 3);
+	assert_string_equal(cfg.load_columns[2], "plan");
+	assert_int_equal(cfg.require[0].col, 2);
+	assert_string_equal(cfg.require[0].value, "gold");
+	reconfigure(f, &cfg);
+	/* a store opened after the setup reads the columns */
+	store_close(f->st);
+	snprintf(url, sizeof(url), "sqlite:%s", f->path);
+	assert_int_equal(store_open(&f->st, url), 0);
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	assert_string_equal(f->res.cred.extra[2], "gold");
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE subscriber SET plan = 'bronze' WHERE username = 'alice'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(run(f, &a), AUTH_FORBIDDEN);
+	assert_string_equal(f->res.reason, "Account Disabled");
+	assert_true(wiped(&f->res.cred));
+	/* a wrong password learns nothing of the requirement */
+	a.password = "guess";
+	assert_int_equal(run(f, &a), AUTH_DENIED);
+	assert_string_equal(f->res.detail, "user unknown or bad password");
+
+	/* back to no extra columns for the other tests */
+	store_close(f->st);
+	auth_cfg_defaults(&cfg);
+	reconfigure(f, &cfg);
+	assert_int_equal(store_open(&f->st, url), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +760,8 @@ int main(void)
 		cmocka_unit_test(test_challenge_escaping_and_limits),
 		cmocka_unit_test(test_sha_columns_policy_replay),
 		cmocka_unit_test(test_userhash_lookup),
+		cmocka_unit_test(test_realm_minimum),
+		cmocka_unit_test(test_require_columns),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,6 @@
 /* Unit tests for the configuration loader (app/config.c): defaults, each kind of
  * setting, errors naming file, line and problem, cross-field checks. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,63 @@ static void missing_file_is_reported(void **state)
 	assert_string_equal(err, "/nonexistent/sipwarden.conf: No such file or directory");
 }
 
+/* [auth] realm_min_algorithm, load_columns and require: applied, and refused
+ * with FILE:LINE for bad identifiers, too many columns, repeated realms, and a
+ * minimum that leaves nothing to offer (a cross-check after loading). */
+static void auth_policy_settings(void **state)
+{
+	(void)state;
+	struct sw_config c;
+	char err[512];
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+		{ "[auth]\nload_columns = status, a-b\n", ":2: load_columns = status, a-b: expected column names" },
+		{ "[auth]\nload_columns = password\n", ":2: load_columns = password: expected column names" },
+		{ "[auth]\n\nload_columns = c1, c2, c3, c4, c5, c6, c7, c8, c9\n", ":3: load_columns = c1" },
+		{ "[auth]\nload_columns = a, b, c, d, e, f, g\nrequire = h=1\nrequire = i=1\n", ":4: require = i=1: too many" },
+		{ "[auth]\nrequire = status\n", ":2: require = status: expected COLUMN=VALUE" },
+		{ "[auth]\nrequire = 9lives=1\n", ":2: require = 9lives=1: expected column names" },
+		{ "[auth]\nrealm_min_algorithm = a.example SHA-256\nrealm_min_algorithm = A.example MD5\n",
+		  ":3: realm_min_algorithm = A.example MD5: realm already has a minimum algorithm" },
+		{ "[auth]\nrealm_min_algorithm = a.example SHA-1\n", ":2: realm_min_algorithm = a.example SHA-1: expected" },
+	};
+
+	write_file("[auth]\nload_columns = rpid, plan\nrequire = status=0\nrequire = plan = gold\n"
+		   "realm_min_algorithm = Strict.example SHA-512-256\nmin_algorithm = MD5\n"
+		   "algorithms = SHA-512-256, SHA-256, MD5\n");
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.auth.nload_columns, 3);
+	assert_string_equal(c.auth.load_columns[0], "rpid");
+	assert_string_equal(c.auth.load_columns[2], "status");
+	assert_int_equal(c.auth.nrequire, 2);
+	assert_int_equal(c.auth.require[1].col, 1);
+	assert_string_equal(c.auth.require[1].value, "gold");
+	assert_int_equal(c.auth.nrealm_min, 1);
+	assert_string_equal(c.auth.realm_min[0].realm, "strict.example");
+	assert_int_equal(c.auth.realm_min[0].rank, 2);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_file(bad[i].text);
+		config_defaults(&c);
+		assert_int_not_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+		unlink(path);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: %s", i, err);
+	}
+
+	write_file("[auth]\nalgorithms = MD5\nrealm_min_algorithm = b.example SHA-256\n");
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "realm_min_algorithm for b.example leaves none"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +214,7 @@ int main(void)
 		cmocka_unit_test(secret_is_not_echoed_in_errors),
 		cmocka_unit_test(ranges_and_cross_checks),
 		cmocka_unit_test(missing_file_is_reported),
+		cmocka_unit_test(auth_policy_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

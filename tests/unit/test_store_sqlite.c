@@ -582,6 +582,97 @@ static void test_recovery(void **state)
 	assert_int_equal(store_user_add(f->s, "bob", "example.com", NULL), 0);
 }
 
+/* Extra columns come with the credentials, by name or by userhash, as text
+ * (NULL as ""); an over-long value is flagged unusable, never cut; the user
+ * walk does not need them. */
+static void test_extra_columns(void **state)
+{
+	struct fx *f = *state;
+	const char *cols[] = { "status", "rpid", "plan", "Note" };
+	char big[STORE_EXTRA_VALUE_MAX + 40];
+	struct store_cred c;
+	char sql[512];
+
+	assert_int_equal(store_user_add(f->s, "alice", "example.com", NULL), 0);
+	assert_int_equal(store_user_add(f->s, "bob", "example.com", NULL), 0);
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "ALTER TABLE subscriber ADD COLUMN plan VARCHAR(32) DEFAULT NULL;"
+			  "ALTER TABLE subscriber ADD COLUMN note TEXT NOT NULL DEFAULT '';"
+			  "UPDATE subscriber SET plan = 'gold', rpid = 'sip:+331@example.com', status = 0"
+			  " WHERE username = 'alice'");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(sql, sizeof(sql), "UPDATE subscriber SET note = '%s', status = 7 WHERE username = 'bob'", big);
+	raw_exec(f->path, sql);
+
+	assert_int_equal(store_extra_columns_set(cols, 4), 0);
+	assert_int_equal(store_open(&f->s, f->url), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.extra[0], "0");
+	assert_string_equal(c.extra[1], "sip:+331@example.com");
+	assert_string_equal(c.extra[2], "gold");
+	assert_string_equal(c.extra[3], "");
+	assert_int_equal(c.extra_unusable, 0);
+	store_cred_wipe(&c);
+	assert_int_equal(get(f->s, "bob", "example.com", &c), 0);
+	assert_string_equal(c.extra[0], "7");
+	assert_string_equal(c.extra[2], ""); /* NULL */
+	assert_string_equal(c.extra[3], "");
+	assert_int_equal(c.extra_unusable, 1u << 3);
+	store_cred_wipe(&c);
+	/* the same columns through the userhash statement (MD5 of "alice:example.com") */
+	assert_int_equal(store_get_cred_by_userhash(f->s, STORE_HASH_MD5,
+						    slice_cstr("e714bf7dde243fc2061a4e3d877edc0d"),
+						    slice_cstr("example.com"), &c), 0);
+	assert_string_equal(c.username, "alice");
+	assert_string_equal(c.extra[2], "gold");
+	store_cred_wipe(&c);
+
+	/* an unknown user costs a (decoy) row read, but nothing of it reaches the caller */
+	{
+		static const struct store_cred zero;
+
+		memset(&c, 0x5a, sizeof(c));
+		assert_int_equal(get(f->s, "carol", "example.com", &c), -ENOENT);
+		assert_memory_equal(&c, &zero, sizeof(c));
+	}
+	store_close(f->s);
+	f->s = NULL;
+
+	/* no extra columns: nothing is read */
+	assert_int_equal(store_extra_columns_set(NULL, 0), 0);
+	assert_int_equal(store_open(&f->s, f->url), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.extra[2], "");
+	store_cred_wipe(&c);
+}
+
+/* A column missing from the table refuses the open (a start-up error, not a
+ * per-request one); bad names and too many are refused when set. */
+static void test_extra_columns_checked(void **state)
+{
+	struct fx *f = *state;
+	const char *missing[] = { "rpid", "no_such_col" };
+	const char *nine[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
+	const char *twice[] = { "plan", "PLAN" };
+	const char *bad[][1] = { { "ha1" }, { "HA1_sha256" }, { "password" }, { "1abc" }, { "a-b" },
+				 { "a b" }, { "x;DROP" }, { "" }, { "abcdefghijabcdefghijabcdefghijabc" } };
+
+	assert_int_equal(store_extra_columns_set(missing, 2), 0);
+	assert_int_equal(store_open(&f->s, f->url), -EINVAL);
+	assert_null(f->s);
+	assert_int_equal(store_extra_columns_set(nine, 9), -E2BIG);
+	assert_int_equal(store_extra_columns_set(twice, 2), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(store_extra_columns_set(bad[i], 1), -EINVAL);
+	/* a refused set leaves the previous one in place */
+	assert_int_equal(store_open(&f->s, f->url), -EINVAL);
+	assert_true(store_column_name_ok("abcdefghijabcdefghijabcdefghijab"));
+	assert_int_equal(store_extra_columns_set(NULL, 0), 0);
+	assert_int_equal(store_open(&f->s, f->url), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +689,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_extra_columns, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_extra_columns_checked, setup, teardown),
 	};
 
 	log_set_level(LOG_LVL_ERR);
