@@ -121,6 +121,8 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	if (!f->via_lst)
 		return -EAFNOSUPPORT;
 	txn_branch_make(pw->tl, branch, sizeof(branch));
+	if (proxy_loop_branch_suffix(branch, sizeof(branch), msg))
+		return -ENOSPC;
 	f->branch = branch;
 	f->ruri = ruri;
 	identity_for(pw, dst, id, caller, f);

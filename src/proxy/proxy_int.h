@@ -58,12 +58,27 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 /* route.c */
 /* True when uri names this server (a listen address, or a served domain with no user). */
 bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri);
-/* RFC 3261 §16.3 step 4 (simplified): our own sent-by in any Via. */
+/* True when host:port is one of our listen addresses. */
+bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t port);
+/* RFC 3261 §16.3 step 4: one of our Vias whose loop hash matches (loop.c). */
 bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg);
 /* An IP-literal URI host (and port, 5060 by default) as a socket address. 0 or -EINVAL. */
 int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out);
 /* True when an IP text is in RFC 1918, RFC 6598 or link-local space (a phone behind NAT). */
 bool proxy_ip_is_private(struct slice host);
+
+/* loop.c: the loop hash (RFC 3261 §16.6 item 8) carried at the end of our
+ * branches as ".<12 hex digits>". upstream is the Via the request arrived
+ * with (its top Via when we forward it). */
+#define PROXY_LOOP_HASH_MASK 0xffffffffffffull
+uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstream);
+/* Append msg's loop hash to a branch made by txn_branch_make. 0 or -ENOSPC. */
+int proxy_loop_branch_suffix(char *branch, size_t cap, const struct sip_msg *msg);
+typedef bool (*proxy_is_me_fn)(void *arg, struct slice host, uint16_t port);
+/* True when msg carries a Via of ours (is_me) whose loop hash equals the one
+ * computed from msg now: the request came back unchanged. A Via of ours with
+ * another hash is a spiral (false). */
+bool proxy_loop_found(const struct sip_msg *msg, proxy_is_me_fn is_me, void *arg);
 
 /* build.c: the request copy sent on one branch (RFC 3261 §16.6). */
 struct proxy_fwd {

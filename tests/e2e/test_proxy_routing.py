@@ -1,0 +1,134 @@
+"""Proxy routing end to end: loops and spirals (RFC 3261 §16.3 item 4, §16.6
+item 8), challenges merged across forked branches (§16.7 steps 6-7), and
+foreign domains found through DNS SRV/A (RFC 3263) with a tiny DNS server.
+
+The "other elements" here are raw UDP sockets on loopback: a next-hop proxy
+that sends requests back to us, phones that answer 401, a DNS responder.
+"""
+
+import socket
+import struct
+import threading
+import time
+
+from conftest import DOMAIN, PASSWORDS
+from sipclient import Message, SipClient, authorization_value, rand_token
+from test_proxy import RawUas, final, register_contact
+
+
+def conf(sipwarden, tmp_path, text, **kw):
+    path = tmp_path / "routing.conf"
+    path.write_text("[auth]\nalgorithms = MD5\nqop = auth\n" + text)
+    return sipwarden(args=["--config", str(path)], **kw)
+
+
+def authed_call(c, caller, ruri, call_id=None, cseq=2):
+    """INVITE ruri as caller: 407, then the same with credentials (sent, not awaited)."""
+    call_id = call_id or rand_token(8) + "@routing.test"
+
+    def build(n, headers=()):
+        return c.build("INVITE", ruri, ruri, from_uri="sip:%s@%s" % (caller, DOMAIN), call_id=call_id,
+                       cseq=n, contacts=["<sip:%s@%s>" % (caller, c.local_hostport)], headers=headers)
+    first = c.transact(build(cseq - 1))
+    assert first is not None and first.status == 407, first
+    ch = first.challenges("proxy-authenticate")
+    auth = authorization_value(ch[-1], caller, PASSWORDS[(caller, DOMAIN)], "INVITE", ruri)
+    c.send_raw(build(cseq, ["Proxy-Authorization: " + auth]))
+    return call_id
+
+
+def bound_socket(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    return s
+
+
+def recv_msg(sock, timeout=3.0, want=None):
+    """Next SIP message on sock (want: a predicate), bounded by timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data, src = sock.recvfrom(65535)
+        except socket.timeout:
+            return None
+        if not data.strip():
+            continue
+        m = Message(data, src)
+        if want is None or want(m):
+            return m
+
+
+def proxied(req, via_host, via_port, ruri=None):
+    """req as a proxy would send it on: our Via on top, Max-Forwards - 1,
+    optionally another Request-URI; everything else unchanged."""
+    text = req.raw.decode() if isinstance(req.raw, bytes) else req.raw
+    head, _, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    start = lines[0].split(" ")
+    if ruri:
+        start[1] = ruri
+    out = [" ".join(start), "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKrefl%s;rport" % (via_host, via_port, rand_token(6))]
+    for ln in lines[1:]:
+        if ln.lower().startswith("max-forwards:"):
+            ln = "Max-Forwards: %d" % (int(ln.split(":")[1]) - 1)
+        out.append(ln)
+    return ("\r\n".join(out) + "\r\n\r\n" + body).encode()
+
+
+# ---------------------------------------------------------------- loops and spirals
+
+def test_request_sent_back_unchanged_is_a_loop(sipwarden, tmp_path):
+    """The next hop for far.example hands the INVITE straight back: 482."""
+    hop = bound_socket("127.0.0.1")
+    try:
+        hop_port = hop.getsockname()[1]
+        d = conf(sipwarden, tmp_path, "[proxy]\noutbound = udp:127.0.0.1:%d\n" % hop_port)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_id = authed_call(c, "alice", "sip:carol@far.example")
+            inv = recv_msg(hop, want=lambda m: m.method == "INVITE")
+            assert inv is not None, "INVITE not forwarded to the next hop"
+            hop.sendto(proxied(inv, "127.0.0.1", hop_port), ("127.0.0.1", d.port))
+            r = recv_msg(hop, want=lambda m: m.status and m.status >= 200)
+            assert r is not None and r.status == 482, r
+            # The answer is for the returned copy (the hop's Via on top).
+            assert "z9hG4bKrefl" in r.get_all("via")[0]
+            # The hop relays the 482 upstream: alice learns it.
+            lines = r.raw.decode().split("\r\n")
+            vias = [i for i, ln in enumerate(lines) if ln.lower().startswith("via:")]
+            del lines[vias[0]]
+            hop.sendto("\r\n".join(lines).encode(), ("127.0.0.1", d.port))
+            got = final(c, cseq="2")
+            assert got is not None and got.status == 482 and got.get("call-id") == call_id, got
+    finally:
+        hop.close()
+
+
+def test_retargeted_request_spirals_through(sipwarden, tmp_path):
+    """The next hop (a trusted forwarding service) sends the INVITE back with
+    another Request-URI, a local user: it is a spiral and reaches bob."""
+    hop = bound_socket("127.0.0.3")
+    bob = RawUas()
+    try:
+        hop_port = hop.getsockname()[1]
+        d = conf(sipwarden, tmp_path, "[proxy]\noutbound = udp:127.0.0.3:%d\ntrusted = 127.0.0.3/32 name=fwd\n"
+                 % hop_port)
+        register_contact(d, "bob", bob.port)
+        with SipClient("127.0.0.1", d.port) as c:
+            authed_call(c, "alice", "sip:carol@far.example")
+            inv = recv_msg(hop, want=lambda m: m.method == "INVITE")
+            assert inv is not None
+            hop.sendto(proxied(inv, "127.0.0.3", hop_port, ruri="sip:bob@%s" % DOMAIN), ("127.0.0.1", d.port))
+            got = bob.recv()
+            assert got is not None and got.method == "INVITE", "spiral refused: %r" % (
+                recv_msg(hop, timeout=0.5, want=lambda m: m.status and m.status >= 200),)
+            assert len(got.get_all("via")) == 4  # us, the hop, us, alice
+            bob.answer(got, 486, "Busy Here")
+            r = recv_msg(hop, want=lambda m: m.status and m.status >= 200)
+            assert r is not None and r.status == 486, r
+    finally:
+        hop.close()
+        bob.close()
