@@ -104,6 +104,12 @@
  * without shedding. */
 #define SW_OVERLOAD_QUIET_MS 1000
 
+/* Bytes of WWW-/Proxy-Authenticate lines merged into one forked request's
+ * 401/407 (RFC 3261 §16.7 step 7). A challenge is ~200 B, a phone offers at
+ * most a few algorithms, and a request forks to at most 16 contacts: 16 KiB
+ * holds them all while keeping the merged response far below SW_MAX_MSG_SIZE. */
+#define SW_MAX_MERGED_CHALLENGES 16384
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

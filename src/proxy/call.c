@@ -2,7 +2,8 @@
  * every target in parallel, provisional responses relayed at once, 2xx relayed
  * at once (and the other branches cancelled), 6xx ends the search, otherwise
  * the best final response is sent when every branch has answered: 6xx first,
- * then the lowest class (§16.7 step 6), a 503 becoming 500. A call lives
+ * then the lowest class (§16.7 step 6), a 503 becoming 500, a 401/407 with
+ * every branch's challenges (merge.c). A call lives
  * while any of its transactions does (refs). */
 #include "proxy/proxy_int.h"
 
@@ -30,6 +31,7 @@ static void unref(struct proxy_call *c)
 	if (--c->refs)
 		return;
 	free(c->best);
+	free(c->chal);
 	free(c);
 }
 
@@ -65,15 +67,18 @@ void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fai
 	}
 }
 
-/* §16.7 step 6 ranking: lower is better. */
+/* §16.7 step 6 ranking: lower is better. Among 4xx the ones the caller can
+ * act on (401, 407, 415, 420, 484) come first. */
 static int rank(int code)
 {
 	int cls = code / 100;
 	if (cls == 6)
 		return 0;
 	if (cls == 2)
-		return 1;
-	return cls;
+		return 10;
+	if (cls == 4)
+		return code == 401 || code == 407 || code == 415 || code == 420 || code == 484 ? 40 : 41;
+	return cls * 10;
 }
 
 static int branch_of(const struct proxy_call *c, const struct txn_client *ct)
@@ -99,6 +104,9 @@ static void finish(struct proxy_call *c)
 		return;
 	c->final_sent = true;
 	if (c->best) {
+		int err = proxy_merge_apply(c, c->pw->out, sizeof(c->pw->out));
+		if (err)
+			LOG_DBG("challenges not merged: %s", strerror(-err));
 		txn_server_send(c->st, c->best_code, c->best, c->best_len);
 		return;
 	}
@@ -157,6 +165,8 @@ static void on_response(struct txn_client *ct, const struct sip_msg *rsp, void *
 		return;
 	}
 	c->code[i] = code;
+	if (proxy_merge_collect(c, rsp))
+		LOG_DBG("challenges of a %d not all kept", code);
 	if (only_our_via(rsp)) {
 		/* A UAS that answered with the Via of our CANCEL (not of the
 		 * INVITE) left nothing to route upstream: answer from the request. */

@@ -34,6 +34,8 @@ struct proxy_call {
 	int best_code;
 	char *best;                      /**< best final response so far, our Via removed */
 	size_t best_len;
+	char *chal;                      /**< challenge lines of every 401/407 (merge.c) */
+	size_t chal_len, chal_cap;
 };
 
 /* What the policy decided about the caller (policy.c). */
@@ -107,6 +109,15 @@ void proxy_identity_decide(const struct sip_msg *msg, const struct proxy_caller 
 /* Split an rpid value ("Name" <sip:u@h>, <sip:u@h>, sip:u@h, or a bare
  * display name) into display and URI slices (either may be empty). 0 or -EINVAL. */
 int proxy_rpid_parse(struct slice rpid, struct slice *display, struct slice *uri);
+
+/* merge.c (RFC 3261 §16.7 step 7) */
+/* Keep the WWW-/Proxy-Authenticate lines of rsp when it is a 401 or 407.
+ * 0, -ENOSPC (past SW_MAX_MERGED_CHALLENGES) or -ENOMEM. */
+int proxy_merge_collect(struct proxy_call *c, const struct sip_msg *rsp);
+/* When c's best response is a 401/407, rewrite it with every collected
+ * challenge instead of its own (built in scratch, then copied). 0 or -errno
+ * (best left as it was). */
+int proxy_merge_apply(struct proxy_call *c, char *scratch, size_t cap);
 
 /* call.c */
 struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);

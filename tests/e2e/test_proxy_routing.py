@@ -132,3 +132,68 @@ def test_retargeted_request_spirals_through(sipwarden, tmp_path):
     finally:
         hop.close()
         bob.close()
+
+
+# ---------------------------------------------------------------- merged challenges
+
+def answer_with(uas, req, code, reason, extra, tag):
+    to = req.get("to") + ("" if "tag=" in req.get("to") else ";tag=" + tag)
+    lines = ["SIP/2.0 %d %s" % (code, reason)]
+    lines += ["Via: %s" % v for v in req.get_all("via")]
+    lines += ["From: %s" % req.get("from"), "To: %s" % to, "Call-ID: %s" % req.get("call-id"),
+              "CSeq: %s" % req.get("cseq")] + list(extra) + ["Content-Length: 0", "", ""]
+    uas.sock.sendto("\r\n".join(lines).encode(), req.source)
+
+
+def test_challenges_of_forked_branches_are_merged(sipwarden, tmp_path):
+    """bob's two phones each answer 401 for their own realm: alice gets one
+    401 carrying both WWW-Authenticate challenges (RFC 3261 §16.7 step 7)."""
+    d = conf(sipwarden, tmp_path, "")
+    phones = [RawUas(), RawUas()]
+    try:
+        with SipClient("127.0.0.1", d.port) as c:
+            r = c.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)],
+                           contacts=["<sip:bob@127.0.0.1:%d>" % p.port for p in phones])
+            assert r.status == 200
+            authed_call(c, "alice", "sip:bob@%s" % DOMAIN)
+            for n, p in enumerate(phones):
+                inv = p.recv()
+                assert inv is not None and inv.method == "INVITE"
+                answer_with(p, inv, 401, "Unauthorized",
+                            ['WWW-Authenticate: Digest realm="realm%d.test", nonce="n%d", algorithm=MD5' % (n, n)],
+                            "ph%d" % n)
+            got = final(c, cseq="2")
+            assert got is not None and got.status == 401, got
+            realms = sorted(ch.get("realm") for ch in got.challenges("www-authenticate"))
+            assert realms == ["realm0.test", "realm1.test"], got.raw
+            # Unmodified, and not repeated.
+            text = got.raw.decode()
+            assert text.count('nonce="n0"') == 1 and text.count('nonce="n1"') == 1
+    finally:
+        for p in phones:
+            p.close()
+
+
+def test_a_challenge_is_preferred_over_busy(sipwarden, tmp_path):
+    """One phone busy (486), the other 407: the 407 is the one that goes up
+    (§16.7 step 6 prefers what the caller can act on), with its challenge."""
+    d = conf(sipwarden, tmp_path, "")
+    phones = [RawUas(), RawUas()]
+    try:
+        with SipClient("127.0.0.1", d.port) as c:
+            r = c.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)],
+                           contacts=["<sip:bob@127.0.0.1:%d>" % p.port for p in phones])
+            assert r.status == 200
+            authed_call(c, "alice", "sip:bob@%s" % DOMAIN)
+            invs = [p.recv() for p in phones]
+            assert all(i is not None for i in invs)
+            answer_with(phones[0], invs[0], 486, "Busy Here", [], "ph0")
+            time.sleep(0.2)
+            answer_with(phones[1], invs[1], 407, "Proxy Authentication Required",
+                        ['Proxy-Authenticate: Digest realm="gw.test", nonce="g1"'], "ph1")
+            got = final(c, cseq="2")
+            assert got is not None and got.status == 407, got
+            assert [ch.get("realm") for ch in got.challenges("proxy-authenticate")] == ["gw.test"]
+    finally:
+        for p in phones:
+            p.close()
