@@ -175,6 +175,8 @@ static const struct setting settings[] = {
 	  "also challenge requests inside a dialog (To tag present)" },
 	{ "proxy", "reveal_not_registered", SET_BOOL, OFF(proxy.reveal_not_registered), 0, 0, 0, "no",
 	  "tell anyone 480 (not registered) from 404 (unknown user); default: only local callers and trusted peers" },
+	{ "proxy", "max_transactions", SET_UINT, OFF(proxy.max_transactions), 0, 1, 10000000, "20000",
+	  "transactions per worker waiting for a final response; past it a new request gets 503 with Retry-After" },
 };
 #pragma GCC diagnostic pop
 
@@ -196,6 +198,7 @@ void config_defaults(struct sw_config *c)
 	c->reg.flush_interval_ms = 200;
 	snprintf(c->db_url, sizeof(c->db_url), "sqlite:sipwarden.db");
 	c->nonce_lifetime = SW_DEFAULT_NONCE_LIFETIME;
+	c->proxy.max_transactions = SW_DEFAULT_MAX_TRANSACTIONS;
 	auth_cfg_defaults(&c->auth);
 }
 

@@ -110,6 +110,19 @@
  * holds them all while keeping the merged response far below SW_MAX_MSG_SIZE. */
 #define SW_MAX_MERGED_CHALLENGES 16384
 
+/* Transactions per worker still waiting for their final response, server and
+ * client together ([proxy] max_transactions). Each holds its request copy
+ * (up to SW_MAX_MSG_SIZE, ~1-2 KB in practice) and, for a forwarded INVITE,
+ * may stay for Timer C (3 minutes) while a phone rings; without a cap a
+ * flood of INVITEs to phones that never answer grows memory without bound.
+ * 20,000 is ~10 s of ringing at 1,000 new calls/s per worker (two records a
+ * call), some 60 MB at worst. Answered transactions only absorb
+ * retransmissions until their timers end (32 s at most) and are bounded by
+ * the request rate, which overload shedding caps. Over the cap a new request
+ * gets 503 with this Retry-After (seconds): ringing calls end within that. */
+#define SW_DEFAULT_MAX_TRANSACTIONS 20000
+#define SW_TXN_CAP_RETRY_AFTER_S 5
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

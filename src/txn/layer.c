@@ -32,6 +32,11 @@ void txn_layer_free(struct txn_layer *tl)
 	free(tl);
 }
 
+unsigned txn_layer_pending(const struct txn_layer *tl)
+{
+	return tl->npending;
+}
+
 void txn_layer_counts(const struct txn_layer *tl, unsigned *servers, unsigned *clients)
 {
 	*servers = tl->nservers;

@@ -36,6 +36,7 @@ void txn_server_destroy(struct txn_server *st)
 	txn_heap_del(&tl->heap, &st->t_retx);
 	txn_heap_del(&tl->heap, &st->t_end);
 	txn_server_unlink(tl, st);
+	txn_settle(tl, &st->pending);
 	if (st->user && tl->ops->on_gone)
 		tl->ops->on_gone(st->user, true, st);
 	free(st->last);
@@ -84,6 +85,8 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	memcpy(st->req, req->buf, req->len);
 	st->req_len = req->len;
 	txn_server_link(tl, st);
+	st->pending = true;
+	tl->npending++;
 	/* A transaction nobody answers (a branch that never ends, a request
 	 * left unanswered on purpose) still ends: past Timer C for INVITE,
 	 * past Timer F for the others. */
@@ -154,6 +157,7 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
 			st->state = TXN_PROCEEDING;
 		return err;
 	}
+	txn_settle(tl, &st->pending);
 	if (st->method == SIP_INVITE && code < 300) {
 		/* RFC 6026 §8.7: Accepted; timer L absorbs INVITE retransmissions. */
 		st->state = TXN_ACCEPTED;

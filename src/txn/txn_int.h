@@ -36,6 +36,7 @@ struct txn_server {
 	enum sip_method method;    /**< INVITE, CANCEL, or the non-INVITE method */
 	enum txn_state state;
 	bool reliable;             /**< TCP/TLS: no retransmission timers */
+	bool pending;              /**< no final response sent yet (counted in npending) */
 	int last_code;
 	void *user;
 	struct tp_src dst;         /**< where responses go */
@@ -58,6 +59,7 @@ struct txn_client {
 	enum txn_state state;
 	bool cancel_pending;       /**< CANCEL waits for a provisional (§9.1) */
 	bool cancelled;
+	bool pending;              /**< no final response received yet (counted in npending) */
 	int last_code;
 	void *user;
 	struct sockaddr_storage dst;
@@ -78,6 +80,7 @@ struct txn_layer {
 	uint64_t now_ms;
 	uint64_t counter;
 	unsigned nservers, nclients;
+	unsigned npending;         /**< transactions still waiting for their final response */
 	struct txn_server *servers[TXN_BUCKETS];
 	struct txn_client *clients[TXN_BUCKETS];
 	struct sip_msg scratch;    /**< re-parsing stored requests */
@@ -99,6 +102,14 @@ void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct);
 /* Arm a timer relative to the layer's current time. */
 void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn);
 void txn_server_destroy(struct txn_server *st);
+/* A transaction got (or gave) its final response, or ends: no longer pending. */
+static inline void txn_settle(struct txn_layer *tl, bool *pending)
+{
+	if (*pending) {
+		*pending = false;
+		tl->npending--;
+	}
+}
 void txn_client_destroy(struct txn_client *ct);
 
 #endif
