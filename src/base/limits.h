@@ -123,6 +123,29 @@
 #define SW_DEFAULT_MAX_TRANSACTIONS 20000
 #define SW_TXN_CAP_RETRY_AFTER_S 5
 
+/* DNS for foreign domains (RFC 3263 SRV and A/AAAA, src/proxy/dns.c).
+ * A lookup (SRV, then the target's address: up to three queries) must end
+ * within SW_DNS_LOOKUP_TIMEOUT_MS: well inside the caller's Timer B (32 s)
+ * and short enough that a dead DNS server costs a call 3 s, not the 30 s of
+ * the system resolver's defaults. Each query is sent SW_DNS_TRIES times, a
+ * SW_DNS_TRY_MS wait each (RFC 1536 suggests retransmitting after ~1 s). */
+#define SW_DNS_LOOKUP_TIMEOUT_MS 3000
+#define SW_DNS_TRY_MS 1000
+#define SW_DNS_TRIES 2
+/* Lookups waiting per worker; past it a foreign call gets 503. Each one is a
+ * call in its 100 Trying state; 64 at 3 s each is 20 lookups/s of a dead DNS
+ * before refusing, far above real outbound call rates to uncached domains. */
+#define SW_DNS_MAX_PENDING 64
+/* Answers cached per worker (the domains one talks to are few; a linear scan
+ * of 64 entries is cheaper than any lookup). TTLs are respected up to
+ * SW_DNS_MAX_TTL_S; "no such domain" is kept SW_DNS_NEGATIVE_TTL_S (RFC 2308
+ * would use the SOA minimum, which the answer need not carry). */
+#define SW_DNS_CACHE_SIZE 64
+#define SW_DNS_MAX_TTL_S 3600
+#define SW_DNS_NEGATIVE_TTL_S 30
+/* Retry-After (seconds) when DNS did not answer. */
+#define SW_DNS_RETRY_AFTER_S 10
+
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 

@@ -26,7 +26,7 @@ struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st
 	return c;
 }
 
-static void unref(struct proxy_call *c)
+void proxy_call_unref(struct proxy_call *c)
 {
 	if (--c->refs)
 		return;
@@ -54,6 +54,10 @@ int proxy_call_branch(struct proxy_call *c, const char *branch, const struct soc
 
 void proxy_call_cancel(struct proxy_call *c)
 {
+	if (c->resolving && !c->final_sent && c->st && txn_server_request(c->st, &c->pw->rmsg) == 0) {
+		c->final_sent = true;
+		proxy_reply(c->pw, c->st, &c->pw->rmsg, 487, "Request Terminated", NULL);
+	}
 	for (unsigned i = 0; i < c->nbranches; i++)
 		if (c->ct[i] && c->code[i] == 0)
 			txn_client_cancel(c->ct[i]);
@@ -222,7 +226,7 @@ static void on_gone(void *user, bool server, void *txn)
 				c->code[i] = 408;
 		}
 	}
-	unref(c);
+	proxy_call_unref(c);
 }
 
 const struct txn_ops proxy_txn_ops = {

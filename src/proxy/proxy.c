@@ -66,6 +66,7 @@ void proxy_worker_free(struct proxy_worker *pw)
 		atomic_store(&pw->p->workers[idx], NULL);
 	tp_worker_set_loop(pw->w, NULL, NULL);
 	txn_layer_free(pw->tl);
+	proxy_dns_free(pw->dns);
 	free(pw);
 }
 
@@ -130,6 +131,13 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	if (proxy_build_request(&b, msg, f))
 		return -ENOSPC;
 	return proxy_call_branch(c, branch, dst, b.p, b.len);
+}
+
+int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
+		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		     const struct proxy_caller *caller)
+{
+	return add_branch(pw, c, msg, f, SLICE_NULL, dst, id, caller);
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
@@ -326,8 +334,8 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		} else if (cfg->has_outbound) {
 			dst = cfg->outbound.addr;
 		} else if (proxy_uri_addr(&msg->ruri, &dst)) {
-			/* No DNS resolution (RFC 3263) here: a next hop must be configured. */
-			proxy_call_started(c, msg, 404, "No Route To Domain");
+			/* RFC 3263: the domain's SIP server from DNS (dns.c). */
+			proxy_dns_forward(pw, c, msg, &f, &id, caller);
 			return;
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, &id, caller);

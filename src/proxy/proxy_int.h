@@ -16,6 +16,7 @@ struct proxy_worker {
 	struct tp_worker *w;
 	struct store *store;
 	struct txn_layer *tl;
+	struct proxy_dns *dns;           /**< resolver and cache, made at the first lookup (dns.c) */
 	struct sip_msg rmsg;             /**< re-parse of handed-off responses */
 	char out[SW_MAX_MSG_SIZE];       /**< message being built */
 	char hdrs[8192];                 /**< extra header lines for local replies */
@@ -30,6 +31,7 @@ struct proxy_call {
 	unsigned nbranches;
 	unsigned refs;                   /**< live transactions pointing here */
 	bool final_sent;
+	bool resolving;                  /**< waiting for DNS (dns.c holds a reference) */
 	enum sip_method method;
 	int best_code;
 	char *best;                      /**< best final response so far, our Via removed */
@@ -119,6 +121,22 @@ int proxy_merge_collect(struct proxy_call *c, const struct sip_msg *rsp);
  * (best left as it was). */
 int proxy_merge_apply(struct proxy_call *c, char *scratch, size_t cap);
 
+/* dns.c: RFC 3263 next hop for a foreign domain. Answers from the cache at
+ * once, else the call waits (holding a reference) for the resolver thread and
+ * goes on in the worker when the answer comes: forwarded like f, or 404 (no
+ * SIP server for the domain) / 503 + Retry-After (DNS did not answer). */
+struct proxy_dns;
+void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg,
+		       const struct proxy_fwd *f, const struct proxy_identity *id, const struct proxy_caller *caller);
+int proxy_dns_new(struct proxy_dns **out, struct proxy_worker *pw);
+/* Stop the resolver thread (joined) and free everything; NULL-safe. */
+void proxy_dns_free(struct proxy_dns *d);
+
+/* proxy.c: start one branch of c toward dst (RFC 3261 §16.6). 0 or -errno. */
+int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
+		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		     const struct proxy_caller *caller);
+
 /* call.c */
 struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);
 /* Add a branch sending req to dst. 0 or -errno. */
@@ -127,8 +145,11 @@ int proxy_call_branch(struct proxy_call *c, const char *branch, const struct soc
 /* After the branches were started: when none started, answer fail_code and
  * let the call end with its server transaction. */
 void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fail_code, const char *fail_reason);
-/* CANCEL every pending branch (RFC 3261 §16.10). */
+/* CANCEL every pending branch (RFC 3261 §16.10); a call still waiting for
+ * DNS is answered 487 at once. */
 void proxy_call_cancel(struct proxy_call *c);
+/* Drop a reference taken with c->refs++ (frees c at zero). */
+void proxy_call_unref(struct proxy_call *c);
 extern const struct txn_ops proxy_txn_ops;
 
 #endif

@@ -29,12 +29,25 @@ def authed_call(c, caller, ruri, call_id=None, cseq=2):
     def build(n, headers=()):
         return c.build("INVITE", ruri, ruri, from_uri="sip:%s@%s" % (caller, DOMAIN), call_id=call_id,
                        cseq=n, contacts=["<sip:%s@%s>" % (caller, c.local_hostport)], headers=headers)
-    first = c.transact(build(cseq - 1))
+    first = c.transact(build(cseq - 1), call_id=call_id)
     assert first is not None and first.status == 407, first
     ch = first.challenges("proxy-authenticate")
     auth = authorization_value(ch[-1], caller, PASSWORDS[(caller, DOMAIN)], "INVITE", ruri)
     c.send_raw(build(cseq, ["Proxy-Authorization: " + auth]))
     return call_id
+
+
+def final_for(c, call_id, cseq="2", timeout=3.0):
+    """The final response to INVITE CSeq cseq of call_id (others' retransmissions skipped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = c.recv(deadline - time.monotonic())
+        if m is None:
+            return None
+        if m.status and m.status >= 200 and m.get("call-id") == call_id and \
+                (m.get("cseq") or "").split()[:1] == [cseq]:
+            return m
+    return None
 
 
 def bound_socket(ip):
@@ -197,3 +210,182 @@ def test_a_challenge_is_preferred_over_busy(sipwarden, tmp_path):
     finally:
         for p in phones:
             p.close()
+
+
+# ---------------------------------------------------------------- DNS (RFC 3263)
+
+class TinyDns:
+    """A DNS server on loopback answering from a dict: {(name, qtype): (ttl, rdata-list)}
+    with qtype 33 (SRV: (prio, weight, port, target)) or 1 (A: "IP"); names not in
+    `exists` get NXDOMAIN; names in `silent` get no answer at all. Counts queries."""
+
+    def __init__(self, records, exists=(), silent=(), additional=None):
+        self.records, self.exists, self.silent = records, set(exists), set(silent)
+        self.additional = additional or {}
+        self.queries = []
+        self.sock = bound_socket("127.0.0.1")
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def name_bytes(name):
+        return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0"
+
+    def rr(self, name, qtype, ttl, data):
+        if qtype == 33:
+            prio, weight, port, target = data
+            rdata = struct.pack("!HHH", prio, weight, port) + self.name_bytes(target)
+        else:
+            rdata = socket.inet_aton(data)
+        return name + struct.pack("!HHIH", qtype, 1, ttl, len(rdata)) + rdata
+
+    def answer(self, q):
+        qid, _, qd = struct.unpack("!HHH", q[:6])
+        o, labels = 12, []
+        while q[o]:
+            labels.append(q[o + 1:o + 1 + q[o]].decode().lower())
+            o += 1 + q[o]
+        qtype = struct.unpack("!H", q[o + 1:o + 3])[0]
+        question = q[12:o + 5]
+        name = ".".join(labels)
+        self.queries.append((name, qtype))
+        if name in self.silent:
+            return None
+        ttl, datas = self.records.get((name, qtype), (0, []))
+        rcode = 0 if (name in self.exists or datas) else 3
+        answers = [self.rr(b"\xc0\x0c", qtype, ttl, d) for d in datas]
+        extra = []
+        if qtype == 33:
+            for d in datas:
+                for a_ttl, ip in self.additional.get(d[3], []):
+                    extra.append(self.rr(self.name_bytes(d[3]), 1, a_ttl, ip))
+        head = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, len(answers), 0, len(extra))
+        return head + question + b"".join(answers) + b"".join(extra)
+
+    def serve(self):
+        while not self.stopping.is_set():
+            try:
+                q, src = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            r = self.answer(q)
+            if r:
+                self.sock.sendto(r, src)
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def dns_daemon(sipwarden, tmp_path, dns, workers=None):
+    args_conf = "[proxy]\ndns_server = 127.0.0.1:%d\n" % dns.port
+    path = tmp_path / "dns.conf"
+    path.write_text("[auth]\nalgorithms = MD5\nqop = auth\n" + args_conf)
+    args = ["--config", str(path)] + (["--workers", str(workers)] if workers else [])
+    return sipwarden(args=args)
+
+
+def call_and_answer(c, phone, ruri, code=486):
+    call_id = authed_call(c, "alice", ruri)
+    inv = phone.recv()
+    while inv is not None and inv.method == "ACK":  # the previous call's hop-by-hop ACK
+        inv = phone.recv()
+    assert inv is not None and inv.method == "INVITE", "not forwarded to %s" % ruri
+    assert inv.start_line.split()[1] == ruri
+    phone.answer(inv, code, "Busy Here")
+    r = final_for(c, call_id)
+    assert r is not None and r.status == code, r
+    return inv
+
+
+def test_foreign_domain_found_by_srv_and_cached(sipwarden, tmp_path):
+    """_sip._udp.far.example SRV -> sip1.far.example (address in the additional
+    section): carol's server gets the INVITE; the second call uses the cache."""
+    phone = RawUas()
+    dns = TinyDns({("_sip._udp.far.example", 33): (60, [(10, 5, phone.port, "sip1.far.example"),
+                                                        (20, 5, 9, "backup.far.example")])},
+                  additional={"sip1.far.example": [(60, "127.0.0.1")]})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@far.example")
+            assert dns.queries == [("_sip._udp.far.example", 33)], dns.queries
+            call_and_answer(c, phone, "sip:carol@far.example")
+            assert len(dns.queries) == 1, "TTL 60 answer not cached: %r" % dns.queries
+    finally:
+        dns.close()
+        phone.close()
+
+
+def test_srv_target_resolved_and_short_ttl_respected(sipwarden, tmp_path):
+    """No address in the additional section: the target's A is asked; with
+    TTL 1 the next call a second later asks again."""
+    phone = RawUas()
+    dns = TinyDns({("_sip._udp.short.example", 33): (1, [(0, 0, phone.port, "host.short.example")]),
+                   ("host.short.example", 1): (1, ["127.0.0.1"])})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@short.example")
+            assert dns.queries == [("_sip._udp.short.example", 33), ("host.short.example", 1)], dns.queries
+            time.sleep(1.3)
+            call_and_answer(c, phone, "sip:carol@short.example")
+            assert len(dns.queries) == 4, dns.queries
+    finally:
+        dns.close()
+        phone.close()
+
+
+def test_explicit_port_means_address_lookup_only(sipwarden, tmp_path):
+    """sip:carol@plain.example:PORT: no SRV (RFC 3263 §4.2), the A record."""
+    phone = RawUas()
+    dns = TinyDns({("plain.example", 1): (60, ["127.0.0.1"])})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@plain.example:%d" % phone.port)
+            assert dns.queries == [("plain.example", 1)], dns.queries
+    finally:
+        dns.close()
+        phone.close()
+
+
+def test_unknown_domain_gets_404(sipwarden, tmp_path):
+    dns = TinyDns({})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns)
+        with SipClient("127.0.0.1", d.port) as c:
+            authed_call(c, "alice", "sip:carol@nowhere.example")
+            r = final(c, cseq="2", timeout=5)
+            assert r is not None and r.status == 404, r
+            # SRV said NXDOMAIN, then the A lookup said so too.
+            assert [q[0] for q in dns.queries] == ["_sip._udp.nowhere.example", "nowhere.example"], dns.queries
+    finally:
+        dns.close()
+
+
+def test_dead_dns_gets_503_without_stalling_the_worker(sipwarden, tmp_path):
+    """DNS never answers: the call gets 503 + Retry-After after the lookup
+    timeout, and meanwhile the same (single) worker keeps serving others."""
+    dns = TinyDns({}, silent={"_sip._udp.silent.example"})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c, SipClient("127.0.0.1", d.port) as other:
+            t0 = time.monotonic()
+            authed_call(c, "alice", "sip:carol@silent.example")
+            time.sleep(0.3)
+            r = other.options()
+            assert r is not None and r.status == 200 and time.monotonic() - t0 < 2.0, \
+                "worker blocked by the DNS lookup"
+            r = final(c, cseq="2", timeout=8)
+            assert r is not None and r.status == 503 and r.get("retry-after"), r
+            # two tries of SW_DNS_TRY_MS for the SRV query, within SW_DNS_LOOKUP_TIMEOUT_MS
+            assert 1.8 < time.monotonic() - t0 < 8
+    finally:
+        dns.close()
