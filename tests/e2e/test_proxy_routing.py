@@ -380,12 +380,49 @@ def test_dead_dns_gets_503_without_stalling_the_worker(sipwarden, tmp_path):
             t0 = time.monotonic()
             authed_call(c, "alice", "sip:carol@silent.example")
             time.sleep(0.3)
-            r = other.options()
+            r = other.options(timeout=1.0)
             assert r is not None and r.status == 200 and time.monotonic() - t0 < 2.0, \
                 "worker blocked by the DNS lookup"
             r = final(c, cseq="2", timeout=8)
             assert r is not None and r.status == 503 and r.get("retry-after"), r
             # two tries of SW_DNS_TRY_MS for the SRV query, within SW_DNS_LOOKUP_TIMEOUT_MS
             assert 1.8 < time.monotonic() - t0 < 8
+    finally:
+        dns.close()
+
+
+def test_cancel_while_dns_lookup_runs(sipwarden, tmp_path):
+    """CANCEL during the lookup: 200 for the CANCEL, 487 for the INVITE at
+    once; the daemon then stops cleanly with the lookup still out."""
+    dns = TinyDns({}, silent={"_sip._udp.silent.example"})
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            ruri = "sip:carol@silent.example"
+            call_id = rand_token(8) + "@routing.test"
+            first = c.transact(c.build("INVITE", ruri, ruri, from_uri="sip:alice@%s" % DOMAIN, call_id=call_id,
+                                       cseq=1), call_id=call_id)
+            assert first is not None and first.status == 407
+            auth = authorization_value(first.challenges("proxy-authenticate")[-1], "alice",
+                                       PASSWORDS[("alice", DOMAIN)], "INVITE", ruri)
+            via = c.via()
+            inv = c.build("INVITE", ruri, ruri, from_uri="sip:alice@%s" % DOMAIN, call_id=call_id, cseq=2,
+                          headers=["Proxy-Authorization: " + auth], via=via)
+            c.send_raw(inv)
+            time.sleep(0.3)
+            frm = [ln for ln in inv.decode().split("\r\n") if ln.startswith("From:")][0]
+            cancel = "\r\n".join(["CANCEL %s SIP/2.0" % ruri, "Via: " + via, "Max-Forwards: 70", frm,
+                                  "To: <%s>" % ruri, "Call-ID: " + call_id, "CSeq: 2 CANCEL",
+                                  "Content-Length: 0", "", ""]).encode()
+            c.send_raw(cancel)
+            got = {}
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline and len(got) < 2:
+                m = c.recv(deadline - time.monotonic())
+                if m is not None and m.status and m.status >= 200 and m.get("call-id") == call_id:
+                    got[m.get("cseq")] = m.status
+            assert got == {"2 CANCEL": 200, "2 INVITE": 487}, got
+        d.stop()
+        assert not d.sanitizer_report()
     finally:
         dns.close()
