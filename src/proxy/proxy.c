@@ -1,9 +1,10 @@
 /* Request routing (RFC 3261 §16): retransmissions and ACKs first (the
- * transaction layer), CANCEL (§16.10), Max-Forwards (483), loop detection
- * (482), the seed 001 authentication policy, then loose routing of in-dialog
- * requests (§16.4, §16.12) or, for initial requests, the relay policy and the
- * location service: parallel forking to every registered contact, or the
- * configured next hop for foreign domains. Responses that land on another
+ * transaction layer), the cap on pending transactions (503), CANCEL (§16.10),
+ * Max-Forwards (483), loop detection (482, loop.c), the seed 001
+ * authentication policy, then loose routing of in-dialog requests (§16.4,
+ * §16.12) or, for initial requests, the relay policy and the location
+ * service: parallel forking to every registered contact, or for foreign
+ * domains the configured next hop, else DNS (dns.c). Responses that land on another
  * worker's socket are handed to the worker named in their branch. */
 #include "proxy/proxy_int.h"
 

@@ -1,7 +1,6 @@
 /* Routing helpers (RFC 3261 §16.4, §16.5, §16.3 step 4): is a URI this
  * server (the loop check itself is loop.c), and where an IP-literal URI points.
- * DNS (RFC 3263 NAPTR/SRV/A) is not done: foreign domains go to the configured
- * outbound next hop, other hosts must be IP literals. */
+ * Host names of foreign domains are looked up in dns.c (RFC 3263). */
 #include "proxy/proxy_int.h"
 
 #include <arpa/inet.h>
