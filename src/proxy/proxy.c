@@ -4,8 +4,8 @@
  * authentication policy, then loose routing of in-dialog requests (§16.4,
  * §16.12) or, for initial requests, the relay policy and the location
  * service: parallel forking to every registered contact, or for foreign
- * domains the configured next hop, else DNS (dns.c). Responses that land on another
- * worker's socket are handed to the worker named in their branch. */
+ * domains the configured next hop, else DNS (dns.c). Responses that land on
+ * another worker's socket are handed to the worker named in their branch. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
