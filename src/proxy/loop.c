@@ -1,13 +1,16 @@
 /* Loop detection (RFC 3261 §16.3 item 4, §16.6 item 8). Every branch we send
  * ends in ".<hash>", a hash of what identifies the request as we received it:
- * Request-URI, From and To tags, Call-ID, CSeq number, Proxy-Require and the
- * Via it came with. When a request comes back carrying one of our Vias, the
+ * Request-URI, From and To tags, Call-ID, CSeq number, Proxy-Require, Route
+ * and the Via it came with. When a request comes back carrying one of our Vias, the
  * hash is computed again from the request as it is now, taking the Via just
  * below ours as "the Via it came with": equal means the same request came
  * back unchanged (a loop, 482); different means it was legitimately re-targeted
  * (a spiral, e.g. a forwarding service changed the Request-URI) and it goes on.
  * Proxy-Authorization is left out although §16.6 lists it: we consume our
- * realm's credentials before forwarding, so it never comes back the same. */
+ * realm's credentials before forwarding, so it never comes back the same.
+ * Route is added: an in-dialog request whose Record-Route set names us twice
+ * (the dialog was set up through a spiral) legitimately comes back with the
+ * same Request-URI, but with a shorter Route set. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
@@ -33,6 +36,9 @@ uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstre
 	snprintf(num, sizeof(num), "%u", msg->cseq);
 	h = mix(h, slice_cstr(num));
 	for (const struct sip_hdr *r = sip_msg_hdr(msg, SIP_HDR_PROXY_REQUIRE); r; r = sip_msg_hdr_next(msg, r))
+		h = mix(h, r->value);
+	h = mix(h, slice_cstr("|"));
+	for (const struct sip_hdr *r = sip_msg_hdr(msg, SIP_HDR_ROUTE); r; r = sip_msg_hdr_next(msg, r))
 		h = mix(h, r->value);
 	if (upstream) {
 		h = mix(h, upstream->branch);

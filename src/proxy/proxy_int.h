@@ -71,7 +71,7 @@ int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out);
 /* True when an IP text is in RFC 1918, RFC 6598 or link-local space (a phone behind NAT). */
 bool proxy_ip_is_private(struct slice host);
 
-/* loop.c: the loop hash (RFC 3261 §16.6 item 8) carried at the end of our
+/* loop.c: the loop hash (RFC 3261 §16.6 item 8, plus Route) carried at the end of our
  * branches as ".<12 hex digits>". upstream is the Via the request arrived
  * with (its top Via when we forward it). */
 #define PROXY_LOOP_HASH_MASK 0xffffffffffffull

@@ -125,6 +125,34 @@ static void test_retargeted_request_is_a_spiral(void **state)
 	assert_false(proxy_loop_found(&msg, is_me, NULL));
 }
 
+/* A dialog set up through a spiral has us twice in its route set: its BYE
+ * passes us, the forwarding service, and us again with the same Request-URI. */
+static void test_in_dialog_spiral_through_route_set(void **state)
+{
+	(void)state;
+	char branch[48], text[2048];
+	static const char bye[] =
+		"BYE sip:carol@198.51.100.20:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKbye1\r\n"
+		"Route: <sip:192.0.2.1:5060;lr>, <sip:198.51.100.9:5060;lr>, <sip:192.0.2.1:5060;lr>\r\n"
+		"From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:carol@far.example>;tag=c9\r\n"
+		"Call-ID: d1@x\r\nCSeq: 3 BYE\r\n\r\n";
+	parse(bye);
+	snprintf(branch, sizeof(branch), "z9hG4bKsw0x2a");
+	assert_int_equal(proxy_loop_branch_suffix(branch, sizeof(branch), &msg), 0);
+	snprintf(text, sizeof(text),
+		 "BYE sip:carol@198.51.100.20:5060 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 198.51.100.9:5060;branch=z9hG4bKfwd\r\n"
+		 "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKbye1\r\n"
+		 "Route: <sip:192.0.2.1:5060;lr>\r\n"
+		 "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:carol@far.example>;tag=c9\r\n"
+		 "Call-ID: d1@x\r\nCSeq: 3 BYE\r\n\r\n",
+		 branch);
+	parse(text);
+	assert_false(proxy_loop_found(&msg, is_me, NULL));
+}
+
 static void test_foreign_via_or_no_hash_is_not_ours(void **state)
 {
 	(void)state;
@@ -159,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_branch_carries_hash),
 		cmocka_unit_test(test_unchanged_request_is_a_loop),
 		cmocka_unit_test(test_retargeted_request_is_a_spiral),
+		cmocka_unit_test(test_in_dialog_spiral_through_route_set),
 		cmocka_unit_test(test_foreign_via_or_no_hash_is_not_ours),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
