@@ -3,8 +3,10 @@
  * of help; a bad line is reported as FILE:LINE: problem and the daemon stops. */
 #include "app/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,28 @@ static int set_proxy_outbound(struct sw_config *c, const char *value, const char
 		return -EINVAL;
 	}
 	c->proxy.has_outbound = true;
+	return 0;
+}
+
+static int set_proxy_dns_server(struct sw_config *c, const char *value, const char **why)
+{
+	char buf[128];
+	struct tp_listen l;
+
+	/* "IP[:PORT]" (IPv6 in brackets): parsed as a udp: address, port 53 by default. */
+	if (snprintf(buf, sizeof(buf), "udp:%s", value) >= (int)sizeof(buf) || tp_listen_parse(&l, buf)) {
+		*why = "expected IP[:PORT] (IPv6 as [::1]:53)";
+		return -1;
+	}
+	bool has_port = strrchr(value, ']') ? strstr(value, "]:") != NULL : strchr(value, ':') != NULL;
+	if (!has_port) {
+		if (l.addr.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&l.addr)->sin6_port = htons(53);
+		else
+			((struct sockaddr_in *)&l.addr)->sin_port = htons(53);
+	}
+	c->proxy.dns_server = l.addr;
+	c->proxy.has_dns_server = true;
 	return 0;
 }
 
@@ -197,11 +221,16 @@ static const struct setting settings[] = {
 	{ "proxy", "trusted", SET_TRUSTED, 0, 0, 0, 0, "(none)",
 	  "trusted peer ADDRESS[/PREFIX] [name=NAME]: not challenged, may reach local users; repeatable" },
 	{ "proxy", "outbound", SET_NEXTHOP, 0, 0, 0, 0, "(none)",
-	  "next hop udp:IP[:PORT] for requests to domains not served here (no DNS lookups)" },
+	  "next hop udp:IP[:PORT] for requests to domains not served here (instead of DNS lookups)" },
 	{ "proxy", "challenge_in_dialog", SET_BOOL, OFF(proxy.challenge_in_dialog), 0, 0, 0, "no",
 	  "also challenge requests inside a dialog (To tag present)" },
 	{ "proxy", "reveal_not_registered", SET_BOOL, OFF(proxy.reveal_not_registered), 0, 0, 0, "no",
 	  "tell anyone 480 (not registered) from 404 (unknown user); default: only local callers and trusted peers" },
+	{ "proxy", "dns_server", SET_FUNC, 0, 0, 0, 0, "(first nameserver of /etc/resolv.conf)",
+	  "IP[:PORT] of the DNS server asked for SRV and A/AAAA of foreign domains (RFC 3263) when no outbound is set",
+	  set_proxy_dns_server },
+	{ "proxy", "max_transactions", SET_UINT, OFF(proxy.max_transactions), 0, 1, 10000000, "20000",
+	  "transactions per worker waiting for a final response; past it a new request gets 503 with Retry-After" },
 };
 #pragma GCC diagnostic pop
 
@@ -223,6 +252,7 @@ void config_defaults(struct sw_config *c)
 	c->reg.flush_interval_ms = 200;
 	snprintf(c->db_url, sizeof(c->db_url), "sqlite:sipwarden.db");
 	c->nonce_lifetime = SW_DEFAULT_NONCE_LIFETIME;
+	c->proxy.max_transactions = SW_DEFAULT_MAX_TRANSACTIONS;
 	auth_cfg_defaults(&c->auth);
 }
 

@@ -124,6 +124,47 @@
  * logged when an incident starts, at most once per this many seconds per
  * worker, so a flapping limit cannot flood the log. */
 #define SW_FD_EXHAUSTED_LOG_S 60
+/* Bytes of WWW-/Proxy-Authenticate lines merged into one forked request's
+ * 401/407 (RFC 3261 §16.7 step 7). A challenge is ~200 B, a phone offers at
+ * most a few algorithms, and a request forks to at most 16 contacts: 16 KiB
+ * holds them all while keeping the merged response far below SW_MAX_MSG_SIZE. */
+#define SW_MAX_MERGED_CHALLENGES 16384
+
+/* Transactions per worker still waiting for their final response, server and
+ * client together ([proxy] max_transactions). Each holds its request copy
+ * (up to SW_MAX_MSG_SIZE, ~1-2 KB in practice) and, for a forwarded INVITE,
+ * may stay for Timer C (3 minutes) while a phone rings; without a cap a
+ * flood of INVITEs to phones that never answer grows memory without bound.
+ * 20,000 is ~10 s of ringing at 1,000 new calls/s per worker (two records a
+ * call), some 60 MB at worst. Answered transactions only absorb
+ * retransmissions until their timers end (32 s at most) and are bounded by
+ * the request rate, which overload shedding caps. Over the cap a new request
+ * gets 503 with this Retry-After (seconds): ringing calls end within that. */
+#define SW_DEFAULT_MAX_TRANSACTIONS 20000
+#define SW_TXN_CAP_RETRY_AFTER_S 5
+
+/* DNS for foreign domains (RFC 3263 SRV and A/AAAA, src/proxy/dns.c).
+ * A lookup (SRV, then the target's address: up to three queries) must end
+ * within SW_DNS_LOOKUP_TIMEOUT_MS: well inside the caller's Timer B (32 s)
+ * and short enough that a dead DNS server costs a call 3 s, not the 30 s of
+ * the system resolver's defaults. Each query is sent SW_DNS_TRIES times, a
+ * SW_DNS_TRY_MS wait each (RFC 1536 suggests retransmitting after ~1 s). */
+#define SW_DNS_LOOKUP_TIMEOUT_MS 3000
+#define SW_DNS_TRY_MS 1000
+#define SW_DNS_TRIES 2
+/* Lookups waiting per worker; past it a foreign call gets 503. Each one is a
+ * call in its 100 Trying state; 64 at 3 s each is 20 lookups/s of a dead DNS
+ * before refusing, far above real outbound call rates to uncached domains. */
+#define SW_DNS_MAX_PENDING 64
+/* Answers cached per worker (the domains one talks to are few; a linear scan
+ * of 64 entries is cheaper than any lookup). TTLs are respected up to
+ * SW_DNS_MAX_TTL_S; "no such domain" is kept SW_DNS_NEGATIVE_TTL_S (RFC 2308
+ * would use the SOA minimum, which the answer need not carry). */
+#define SW_DNS_CACHE_SIZE 64
+#define SW_DNS_MAX_TTL_S 3600
+#define SW_DNS_NEGATIVE_TTL_S 30
+/* Retry-After (seconds) when DNS did not answer. */
+#define SW_DNS_RETRY_AFTER_S 10
 
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64

@@ -2,7 +2,8 @@
  * every target in parallel, provisional responses relayed at once, 2xx relayed
  * at once (and the other branches cancelled), 6xx ends the search, otherwise
  * the best final response is sent when every branch has answered: 6xx first,
- * then the lowest class (§16.7 step 6), a 503 becoming 500. A call lives
+ * then the lowest class (§16.7 step 6), a 503 becoming 500, a 401/407 with
+ * every branch's challenges (merge.c). A call lives
  * while any of its transactions does (refs). */
 #include "proxy/proxy_int.h"
 
@@ -25,11 +26,12 @@ struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st
 	return c;
 }
 
-static void unref(struct proxy_call *c)
+void proxy_call_unref(struct proxy_call *c)
 {
 	if (--c->refs)
 		return;
 	free(c->best);
+	free(c->chal);
 	free(c);
 }
 
@@ -52,6 +54,10 @@ int proxy_call_branch(struct proxy_call *c, const char *branch, const struct soc
 
 void proxy_call_cancel(struct proxy_call *c)
 {
+	if (c->resolving && !c->final_sent && c->st && txn_server_request(c->st, &c->pw->rmsg) == 0) {
+		c->final_sent = true;
+		proxy_reply(c->pw, c->st, &c->pw->rmsg, 487, "Request Terminated", NULL);
+	}
 	for (unsigned i = 0; i < c->nbranches; i++)
 		if (c->ct[i] && c->code[i] == 0)
 			txn_client_cancel(c->ct[i]);
@@ -65,15 +71,18 @@ void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fai
 	}
 }
 
-/* §16.7 step 6 ranking: lower is better. */
+/* §16.7 step 6 ranking: lower is better. Among 4xx the ones the caller can
+ * act on (401, 407, 415, 420, 484) come first. */
 static int rank(int code)
 {
 	int cls = code / 100;
 	if (cls == 6)
 		return 0;
 	if (cls == 2)
-		return 1;
-	return cls;
+		return 10;
+	if (cls == 4)
+		return code == 401 || code == 407 || code == 415 || code == 420 || code == 484 ? 40 : 41;
+	return cls * 10;
 }
 
 static int branch_of(const struct proxy_call *c, const struct txn_client *ct)
@@ -99,6 +108,9 @@ static void finish(struct proxy_call *c)
 		return;
 	c->final_sent = true;
 	if (c->best) {
+		int err = proxy_merge_apply(c, c->pw->out, sizeof(c->pw->out));
+		if (err)
+			LOG_DBG("challenges not merged: %s", strerror(-err));
 		txn_server_send(c->st, c->best_code, c->best, c->best_len);
 		return;
 	}
@@ -157,6 +169,8 @@ static void on_response(struct txn_client *ct, const struct sip_msg *rsp, void *
 		return;
 	}
 	c->code[i] = code;
+	if (proxy_merge_collect(c, rsp))
+		LOG_DBG("challenges of a %d not all kept", code);
 	if (only_our_via(rsp)) {
 		/* A UAS that answered with the Via of our CANCEL (not of the
 		 * INVITE) left nothing to route upstream: answer from the request. */
@@ -212,7 +226,7 @@ static void on_gone(void *user, bool server, void *txn)
 				c->code[i] = 408;
 		}
 	}
-	unref(c);
+	proxy_call_unref(c);
 }
 
 const struct txn_ops proxy_txn_ops = {

@@ -1,10 +1,11 @@
 /* Request routing (RFC 3261 §16): retransmissions and ACKs first (the
- * transaction layer), CANCEL (§16.10), Max-Forwards (483), loop detection
- * (482), the seed 001 authentication policy, then loose routing of in-dialog
- * requests (§16.4, §16.12) or, for initial requests, the relay policy and the
- * location service: parallel forking to every registered contact, or the
- * configured next hop for foreign domains. Responses that land on another
- * worker's socket are handed to the worker named in their branch. */
+ * transaction layer), the cap on pending transactions (503), CANCEL (§16.10),
+ * Max-Forwards (483), loop detection (482, loop.c), the seed 001
+ * authentication policy, then loose routing of in-dialog requests (§16.4,
+ * §16.12) or, for initial requests, the relay policy and the location
+ * service: parallel forking to every registered contact, or for foreign
+ * domains the configured next hop, else DNS (dns.c). Responses that land on
+ * another worker's socket are handed to the worker named in their branch. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
@@ -66,6 +67,7 @@ void proxy_worker_free(struct proxy_worker *pw)
 		atomic_store(&pw->p->workers[idx], NULL);
 	tp_worker_set_loop(pw->w, NULL, NULL);
 	txn_layer_free(pw->tl);
+	proxy_dns_free(pw->dns);
 	free(pw);
 }
 
@@ -121,6 +123,8 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	if (!f->via_lst)
 		return -EAFNOSUPPORT;
 	txn_branch_make(pw->tl, branch, sizeof(branch));
+	if (proxy_loop_branch_suffix(branch, sizeof(branch), msg))
+		return -ENOSPC;
 	f->branch = branch;
 	f->ruri = ruri;
 	identity_for(pw, dst, id, caller, f);
@@ -128,6 +132,13 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	if (proxy_build_request(&b, msg, f))
 		return -ENOSPC;
 	return proxy_call_branch(c, branch, dst, b.p, b.len);
+}
+
+int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
+		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		     const struct proxy_caller *caller)
+{
+	return add_branch(pw, c, msg, f, SLICE_NULL, dst, id, caller);
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
@@ -324,8 +335,8 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		} else if (cfg->has_outbound) {
 			dst = cfg->outbound.addr;
 		} else if (proxy_uri_addr(&msg->ruri, &dst)) {
-			/* No DNS resolution (RFC 3263) here: a next hop must be configured. */
-			proxy_call_started(c, msg, 404, "No Route To Domain");
+			/* RFC 3263: the domain's SIP server from DNS (dns.c). */
+			proxy_dns_forward(pw, c, msg, &f, &id, caller);
 			return;
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, &id, caller);
@@ -379,9 +390,21 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer. */
 	if (txn_server_absorb(pw->tl, msg))
 		return;
+	/* The cap is checked before the transaction exists; a refused request
+	 * still gets one (answered at once, so it is not pending) to absorb its
+	 * retransmissions. CANCEL is never refused: it ends transactions. */
+	bool over_cap = msg->method != SIP_CANCEL && txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions;
 	int err = txn_server_new(&st, pw->tl, msg, src, NULL);
 	if (err) {
 		LOG_WARN("no transaction for %.*s: %s", (int)msg->method_name.len, msg->method_name.p, strerror(-err));
+		return;
+	}
+	if (over_cap) {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", SW_TXN_CAP_RETRY_AFTER_S);
+		LOG_DBG("%.*s refused: %u transactions pending", (int)msg->method_name.len, msg->method_name.p,
+			txn_layer_pending(pw->tl));
+		proxy_reply(pw, st, msg, 503, "Service Unavailable", ra);
 		return;
 	}
 	if (msg->method == SIP_CANCEL) {

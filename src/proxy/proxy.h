@@ -35,6 +35,9 @@ struct proxy_cfg {
 	bool has_outbound;
 	bool challenge_in_dialog;    /**< challenge requests with a To tag too (default no) */
 	bool reveal_not_registered;  /**< tell anyone 404 vs 480 (default: only local/trusted) */
+	unsigned max_transactions;   /**< pending transactions per worker (SW_DEFAULT_MAX_TRANSACTIONS) */
+	struct sockaddr_storage dns_server; /**< for RFC 3263 lookups; else /etc/resolv.conf */
+	bool has_dns_server;
 };
 
 /* Parse "10.0.0.0/8 name=gw1", "127.0.0.2", "[::1]/128 name=x" (a bare

@@ -16,6 +16,7 @@ struct proxy_worker {
 	struct tp_worker *w;
 	struct store *store;
 	struct txn_layer *tl;
+	struct proxy_dns *dns;           /**< resolver and cache, made at the first lookup (dns.c) */
 	struct sip_msg rmsg;             /**< re-parse of handed-off responses */
 	char out[SW_MAX_MSG_SIZE];       /**< message being built */
 	char hdrs[8192];                 /**< extra header lines for local replies */
@@ -30,10 +31,13 @@ struct proxy_call {
 	unsigned nbranches;
 	unsigned refs;                   /**< live transactions pointing here */
 	bool final_sent;
+	bool resolving;                  /**< waiting for DNS (dns.c holds a reference) */
 	enum sip_method method;
 	int best_code;
 	char *best;                      /**< best final response so far, our Via removed */
 	size_t best_len;
+	char *chal;                      /**< challenge lines of every 401/407 (merge.c) */
+	size_t chal_len, chal_cap;
 };
 
 /* What the policy decided about the caller (policy.c). */
@@ -58,12 +62,27 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 /* route.c */
 /* True when uri names this server (a listen address, or a served domain with no user). */
 bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri);
-/* RFC 3261 §16.3 step 4 (simplified): our own sent-by in any Via. */
+/* True when host:port is one of our listen addresses. */
+bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t port);
+/* RFC 3261 §16.3 step 4: one of our Vias whose loop hash matches (loop.c). */
 bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg);
 /* An IP-literal URI host (and port, 5060 by default) as a socket address. 0 or -EINVAL. */
 int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out);
 /* True when an IP text is in RFC 1918, RFC 6598 or link-local space (a phone behind NAT). */
 bool proxy_ip_is_private(struct slice host);
+
+/* loop.c: the loop hash (RFC 3261 §16.6 item 8, plus Route) carried at the end of our
+ * branches as ".<12 hex digits>". upstream is the Via the request arrived
+ * with (its top Via when we forward it). */
+#define PROXY_LOOP_HASH_MASK 0xffffffffffffull
+uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstream);
+/* Append msg's loop hash to a branch made by txn_branch_make. 0 or -ENOSPC. */
+int proxy_loop_branch_suffix(char *branch, size_t cap, const struct sip_msg *msg);
+typedef bool (*proxy_is_me_fn)(void *arg, struct slice host, uint16_t port);
+/* True when msg carries a Via of ours (is_me) whose loop hash equals the one
+ * computed from msg now: the request came back unchanged. A Via of ours with
+ * another hash is a spiral (false). */
+bool proxy_loop_found(const struct sip_msg *msg, proxy_is_me_fn is_me, void *arg);
 
 /* build.c: the request copy sent on one branch (RFC 3261 §16.6). */
 struct proxy_fwd {
@@ -93,6 +112,31 @@ void proxy_identity_decide(const struct sip_msg *msg, const struct proxy_caller 
  * display name) into display and URI slices (either may be empty). 0 or -EINVAL. */
 int proxy_rpid_parse(struct slice rpid, struct slice *display, struct slice *uri);
 
+/* merge.c (RFC 3261 §16.7 step 7) */
+/* Keep the WWW-/Proxy-Authenticate lines of rsp when it is a 401 or 407.
+ * 0, -ENOSPC (past SW_MAX_MERGED_CHALLENGES) or -ENOMEM. */
+int proxy_merge_collect(struct proxy_call *c, const struct sip_msg *rsp);
+/* When c's best response is a 401/407, rewrite it with every collected
+ * challenge instead of its own (built in scratch, then copied). 0 or -errno
+ * (best left as it was). */
+int proxy_merge_apply(struct proxy_call *c, char *scratch, size_t cap);
+
+/* dns.c: RFC 3263 next hop for a foreign domain. Answers from the cache at
+ * once, else the call waits (holding a reference) for the resolver thread and
+ * goes on in the worker when the answer comes: forwarded like f, or 404 (no
+ * SIP server for the domain) / 503 + Retry-After (DNS did not answer). */
+struct proxy_dns;
+void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg,
+		       const struct proxy_fwd *f, const struct proxy_identity *id, const struct proxy_caller *caller);
+int proxy_dns_new(struct proxy_dns **out, struct proxy_worker *pw);
+/* Stop the resolver thread (joined) and free everything; NULL-safe. */
+void proxy_dns_free(struct proxy_dns *d);
+
+/* proxy.c: start one branch of c toward dst (RFC 3261 §16.6). 0 or -errno. */
+int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
+		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		     const struct proxy_caller *caller);
+
 /* call.c */
 struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);
 /* Add a branch sending req to dst. 0 or -errno. */
@@ -101,8 +145,11 @@ int proxy_call_branch(struct proxy_call *c, const char *branch, const struct soc
 /* After the branches were started: when none started, answer fail_code and
  * let the call end with its server transaction. */
 void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fail_code, const char *fail_reason);
-/* CANCEL every pending branch (RFC 3261 §16.10). */
+/* CANCEL every pending branch (RFC 3261 §16.10); a call still waiting for
+ * DNS is answered 487 at once. */
 void proxy_call_cancel(struct proxy_call *c);
+/* Drop a reference taken with c->refs++ (frees c at zero). */
+void proxy_call_unref(struct proxy_call *c);
 extern const struct txn_ops proxy_txn_ops;
 
 #endif

@@ -1,7 +1,6 @@
 /* Routing helpers (RFC 3261 §16.4, §16.5, §16.3 step 4): is a URI this
- * server, has a request looped through us, and where an IP-literal URI points.
- * DNS (RFC 3263 NAPTR/SRV/A) is not done: foreign domains go to the configured
- * outbound next hop, other hosts must be IP literals. */
+ * server (the loop check itself is loop.c), and where an IP-literal URI points.
+ * Host names of foreign domains are looked up in dns.c (RFC 3263). */
 #include "proxy/proxy_int.h"
 
 #include <arpa/inet.h>
@@ -44,21 +43,19 @@ bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri)
 	return uri->is_sip && is_listen(pw, uri->host, uri->port);
 }
 
+bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t port)
+{
+	return is_listen(pw, host, port);
+}
+
+static bool is_me_cb(void *arg, struct slice host, uint16_t port)
+{
+	return is_listen(arg, host, port);
+}
+
 bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg)
 {
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h)) {
-		struct slice rest = h->value;
-		for (int n = 0; rest.len && n < SW_MAX_VIAS; n++) {
-			struct sip_via v;
-			struct slice next;
-			if (sip_via_parse(&v, rest, &next))
-				break;
-			if (is_listen(pw, v.host, v.port) && txn_branch_owner(v.branch) >= 0)
-				return true;
-			rest = next;
-		}
-	}
-	return false;
+	return proxy_loop_found(msg, is_me_cb, pw);
 }
 
 int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out)

@@ -21,6 +21,7 @@ void txn_client_destroy(struct txn_client *ct)
 	txn_heap_del(&tl->heap, &ct->t_retx);
 	txn_heap_del(&tl->heap, &ct->t_end);
 	txn_client_unlink(tl, ct);
+	txn_settle(tl, &ct->pending);
 	if (ct->user && tl->ops->on_gone)
 		tl->ops->on_gone(ct->user, false, ct);
 	free(ct->ack);
@@ -94,6 +95,8 @@ int txn_client_new(struct txn_client **out, struct txn_layer *tl, enum sip_metho
 		return err;
 	}
 	txn_client_link(tl, ct);
+	ct->pending = true;
+	tl->npending++;
 	ct->retx_ms = TXN_T1;
 	txn_timer_arm(tl, &ct->t_retx, TXN_T1, on_retx);
 	txn_timer_arm(tl, &ct->t_end, 64 * TXN_T1, on_timeout);
@@ -203,6 +206,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		return true;
 	}
 	txn_heap_del(&tl->heap, &ct->t_retx);
+	txn_settle(tl, &ct->pending);
 	if (ct->method != SIP_INVITE) {
 		if (ct->state == TXN_COMPLETED)
 			return true; /* retransmission */

@@ -2,6 +2,7 @@
 #include "txn/txn_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "base/util.h"
@@ -30,6 +31,32 @@ void txn_layer_free(struct txn_layer *tl)
 	}
 	txn_heap_fini(&tl->heap);
 	free(tl);
+}
+
+/* Why trim: finished transactions wait out timers J/L/M (32 s), so a burst
+ * of calls leaves many small blocks freed together some 32 s later; glibc
+ * keeps them in the worker's arena (only the top of a heap is returned by
+ * itself), and resident memory would stay at the burst's peak. When the live
+ * count has dropped to an eighth of a high-water mark of at least 1,024,
+ * malloc_trim(0) returns the free pages. That happens at most once per
+ * drained burst, never per message. */
+#define TXN_TRIM_MIN_PEAK 1024u
+
+void txn_layer_trim(struct txn_layer *tl)
+{
+	unsigned live = tl->nservers + tl->nclients;
+
+	if (live > tl->hiwater)
+		tl->hiwater = live;
+	if (tl->hiwater >= TXN_TRIM_MIN_PEAK && live <= tl->hiwater / 8) {
+		malloc_trim(0);
+		tl->hiwater = live;
+	}
+}
+
+unsigned txn_layer_pending(const struct txn_layer *tl)
+{
+	return tl->npending;
 }
 
 void txn_layer_counts(const struct txn_layer *tl, unsigned *servers, unsigned *clients)

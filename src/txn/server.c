@@ -36,9 +36,11 @@ void txn_server_destroy(struct txn_server *st)
 	txn_heap_del(&tl->heap, &st->t_retx);
 	txn_heap_del(&tl->heap, &st->t_end);
 	txn_server_unlink(tl, st);
+	txn_settle(tl, &st->pending);
 	if (st->user && tl->ops->on_gone)
 		tl->ops->on_gone(st->user, true, st);
 	free(st->last);
+	free(st->req);
 	free(st);
 }
 
@@ -69,21 +71,32 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 		return -EINVAL;
 	if (txn_server_key(req, req->method, key, &klen))
 		return -EINVAL;
-	struct txn_server *st = calloc(1, sizeof(*st) + req->len + 1);
+	/* The request copy is a block of its own: it is freed at the final
+	 * response, while the record and key stay for the retransmission
+	 * timers (up to 32 s), so a finished transaction holds ~0.5 KB. */
+	struct txn_server *st = calloc(1, sizeof(*st) + klen);
 	if (!st)
 		return -ENOMEM;
+	st->req = malloc(req->len + 1);
+	if (!st->req) {
+		free(st);
+		return -ENOMEM;
+	}
 	st->tl = tl;
 	st->method = req->method;
 	st->state = req->method == SIP_INVITE ? TXN_PROCEEDING : TXN_TRYING;
 	st->reliable = src->proto != TP_UDP;
 	st->user = user;
 	txn_reply_dest(src, &req->via1, &st->dst);
+	memcpy(st->req, req->buf, req->len);
+	st->req[req->len] = '\0';
+	st->req_len = req->len;
 	memcpy(st->key, key, klen);
 	st->key_len = klen;
 	st->hash = txn_key_hash(key, klen);
-	memcpy(st->req, req->buf, req->len);
-	st->req_len = req->len;
 	txn_server_link(tl, st);
+	st->pending = true;
+	tl->npending++;
 	/* A transaction nobody answers (a branch that never ends, a request
 	 * left unanswered on purpose) still ends: past Timer C for INVITE,
 	 * past Timer F for the others. */
@@ -138,15 +151,25 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
 
 	if (st->state >= TXN_COMPLETED)
 		return -EALREADY;
-	if (len > st->last_cap) {
-		char *p = realloc(st->last, len);
-		if (!p)
-			return -ENOMEM;
-		st->last = p;
-		st->last_cap = len;
+	/* A 2xx to INVITE is never resent from here (RFC 6026: its
+	 * retransmissions come from the UAS), so it is not kept: the copy would
+	 * sit idle through timer L. */
+	bool keep = !(st->method == SIP_INVITE && code >= 200 && code < 300);
+	if (!keep) {
+		free(st->last);
+		st->last = NULL;
+		st->last_len = st->last_cap = 0;
+	} else {
+		if (len > st->last_cap) {
+			char *p = realloc(st->last, len);
+			if (!p)
+				return -ENOMEM;
+			st->last = p;
+			st->last_cap = len;
+		}
+		memcpy(st->last, buf, len);
+		st->last_len = len;
 	}
-	memcpy(st->last, buf, len);
-	st->last_len = len;
 	st->last_code = code;
 	int err = tp_send_reply(&st->dst, buf, len);
 	if (code < 200) {
@@ -154,6 +177,10 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
 			st->state = TXN_PROCEEDING;
 		return err;
 	}
+	txn_settle(tl, &st->pending);
+	free(st->req); /* nothing is built from the request after the final response */
+	st->req = NULL;
+	st->req_len = 0;
 	if (st->method == SIP_INVITE && code < 300) {
 		/* RFC 6026 §8.7: Accepted; timer L absorbs INVITE retransmissions. */
 		st->state = TXN_ACCEPTED;
@@ -198,6 +225,8 @@ int txn_server_reply(struct txn_server *st, int code, const char *reason, const 
 int txn_server_request(struct txn_server *st, struct sip_msg *msg)
 {
 	struct sip_parse_err perr;
+	if (!st->req)
+		return -EBADMSG;
 	return sip_msg_parse(msg, st->req, st->req_len, &perr) ? -EBADMSG : 0;
 }
 

@@ -104,6 +104,7 @@ int txn_layer_run(struct txn_layer *tl, uint64_t now_ms)
 		txn_heap_del(&tl->heap, t);
 		t->fn(t);
 	}
+	txn_layer_trim(tl);
 	if (!t)
 		return -1;
 	uint64_t d = t->due_ms - now_ms;

@@ -53,6 +53,11 @@ void txn_layer_free(struct txn_layer *tl);
 int txn_layer_run(struct txn_layer *tl, uint64_t now_ms);
 /* Live transactions (server, client), for tests and stats. */
 void txn_layer_counts(const struct txn_layer *tl, unsigned *servers, unsigned *clients);
+/* Transactions (server and client) that have not had their final response
+ * yet: the ones a caller can keep open for long (up to Timer C), which the
+ * proxy caps (SW_DEFAULT_MAX_TRANSACTIONS). Those already answered end by
+ * their own timers within 32 s and are not counted. */
+unsigned txn_layer_pending(const struct txn_layer *tl);
 
 /* ---- server transactions (RFC 3261 §17.2) ---- */
 

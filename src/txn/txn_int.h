@@ -36,6 +36,7 @@ struct txn_server {
 	enum sip_method method;    /**< INVITE, CANCEL, or the non-INVITE method */
 	enum txn_state state;
 	bool reliable;             /**< TCP/TLS: no retransmission timers */
+	bool pending;              /**< no final response sent yet (counted in npending) */
 	int last_code;
 	void *user;
 	struct tp_src dst;         /**< where responses go */
@@ -44,10 +45,10 @@ struct txn_server {
 	unsigned retx_ms;
 	char *last;                /**< last response sent */
 	size_t last_len, last_cap;
-	uint16_t key_len;
-	char key[TXN_KEY_MAX];
 	size_t req_len;
-	char req[];                /**< request copy */
+	char *req;                 /**< request copy until the final response (then NULL) */
+	uint16_t key_len;
+	char key[];                /**< matching key (exact size) */
 };
 
 struct txn_client {
@@ -58,6 +59,7 @@ struct txn_client {
 	enum txn_state state;
 	bool cancel_pending;       /**< CANCEL waits for a provisional (§9.1) */
 	bool cancelled;
+	bool pending;              /**< no final response received yet (counted in npending) */
 	int last_code;
 	void *user;
 	struct sockaddr_storage dst;
@@ -78,6 +80,8 @@ struct txn_layer {
 	uint64_t now_ms;
 	uint64_t counter;
 	unsigned nservers, nclients;
+	unsigned npending;         /**< transactions still waiting for their final response */
+	unsigned hiwater;          /**< most live transactions since the last trim */
 	struct txn_server *servers[TXN_BUCKETS];
 	struct txn_client *clients[TXN_BUCKETS];
 	struct sip_msg scratch;    /**< re-parsing stored requests */
@@ -96,9 +100,20 @@ struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, en
 void txn_client_link(struct txn_layer *tl, struct txn_client *ct);
 void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct);
 
+/* After a load peak has drained, hand the freed heap back to the system
+ * (layer.c; called from txn_layer_run). */
+void txn_layer_trim(struct txn_layer *tl);
 /* Arm a timer relative to the layer's current time. */
 void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn);
 void txn_server_destroy(struct txn_server *st);
+/* A transaction got (or gave) its final response, or ends: no longer pending. */
+static inline void txn_settle(struct txn_layer *tl, bool *pending)
+{
+	if (*pending) {
+		*pending = false;
+		tl->npending--;
+	}
+}
 void txn_client_destroy(struct txn_client *ct);
 
 #endif

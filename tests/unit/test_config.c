@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -138,6 +140,36 @@ static void ranges_and_cross_checks(void **state)
 	assert_int_equal(c.reg.default_expires, 300); /* lowered to the maximum */
 }
 
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
+					 : ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static void proxy_dns_server_and_transaction_cap(void **state)
+{
+	(void)state;
+	struct sw_config c;
+	const char *why;
+	config_defaults(&c);
+	assert_false(c.proxy.has_dns_server);
+	assert_int_equal(c.proxy.max_transactions, SW_DEFAULT_MAX_TRANSACTIONS);
+	assert_int_equal(config_set(&c, "proxy", "dns_server", "127.0.0.1:5353", &why), 0);
+	assert_true(c.proxy.has_dns_server);
+	assert_int_equal(port_of(&c.proxy.dns_server), 5353);
+	assert_int_equal(config_set(&c, "proxy", "dns_server", "192.0.2.53", &why), 0);
+	assert_int_equal(port_of(&c.proxy.dns_server), 53);
+	assert_int_equal(config_set(&c, "proxy", "dns_server", "[::1]", &why), 0);
+	assert_int_equal(c.proxy.dns_server.ss_family, AF_INET6);
+	assert_int_equal(port_of(&c.proxy.dns_server), 53);
+	assert_int_equal(config_set(&c, "proxy", "dns_server", "[::1]:5300", &why), 0);
+	assert_int_equal(port_of(&c.proxy.dns_server), 5300);
+	assert_int_not_equal(config_set(&c, "proxy", "dns_server", "dns.example", &why), 0);
+	assert_int_not_equal(config_set(&c, "proxy", "max_transactions", "0", &why), 0);
+	assert_int_equal(config_set(&c, "proxy", "max_transactions", "5", &why), 0);
+	assert_int_equal(c.proxy.max_transactions, 5);
+}
+
 static void missing_file_is_reported(void **state)
 {
 	(void)state;
@@ -213,6 +245,7 @@ int main(void)
 		cmocka_unit_test(bad_line_names_file_line_and_problem),
 		cmocka_unit_test(secret_is_not_echoed_in_errors),
 		cmocka_unit_test(ranges_and_cross_checks),
+		cmocka_unit_test(proxy_dns_server_and_transaction_cap),
 		cmocka_unit_test(missing_file_is_reported),
 		cmocka_unit_test(auth_policy_settings),
 	};

@@ -1,0 +1,476 @@
+/* Next hops for foreign domains from DNS (RFC 3263 §4, a subset): with an
+ * explicit port in the Request-URI, the host's A (then AAAA) records; else
+ * SRV _sip._udp.HOST (RFC 2782: lowest priority, weighted pick) with the
+ * target's address from the additional section or its own A/AAAA query; with
+ * no SRV, the host's A/AAAA on port 5060. NAPTR is not consulted (UDP only).
+ *
+ * Why a resolver thread per worker: a lookup waits on the network for up to
+ * SW_DNS_LOOKUP_TIMEOUT_MS; done on the worker it would stall every other
+ * call that worker serves. The worker hands a job (one of a fixed set of
+ * slots) to its resolver thread and goes on; the call waits in its server
+ * transaction (100 Trying already sent, retransmissions absorbed). The result
+ * comes back through the worker's post queue, is cached (per worker, no
+ * locks: TTL respected, capped; "does not exist" kept SW_DNS_NEGATIVE_TTL_S,
+ * timeouts not kept) and the request is forwarded or answered: 404 when the
+ * domain has no SIP server, 503 + Retry-After when DNS did not answer. The
+ * thread starts at the first lookup, so a server that never needs DNS has
+ * none. */
+#include "proxy/proxy_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "proxy/dns.h"
+
+struct dns_job {
+	struct tp_post post;            /**< first: the post hands the job back */
+	struct proxy_dns *d;
+	struct dns_job *next;           /**< resolver queue / free list */
+	bool busy;
+	/* the question */
+	char host[PROXY_DNS_MAX_NAME + 2];
+	uint16_t port;                  /**< explicit URI port, 0 = use SRV */
+	/* the answer */
+	int err;                        /**< 0, -ENOENT (no such server), -ETIMEDOUT/-EIO */
+	struct sockaddr_storage addr;
+	uint32_t ttl;
+	/* the call waiting for it */
+	struct proxy_call *call;
+	struct proxy_caller caller;
+	struct proxy_identity id;
+	bool record_route;
+};
+
+struct dns_cache_entry {
+	char host[PROXY_DNS_MAX_NAME + 2];
+	uint16_t port;
+	int err;
+	struct sockaddr_storage addr;
+	uint64_t expires_ms;            /**< 0 = free */
+};
+
+struct proxy_dns {
+	struct proxy_worker *pw;
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_bool stop;
+	struct dns_job *queue, *queue_tail; /**< under mu */
+	struct dns_job *free_list;      /**< worker only */
+	struct dns_job jobs[SW_DNS_MAX_PENDING];
+	struct dns_cache_entry cache[SW_DNS_CACHE_SIZE];
+};
+
+/* ---- the resolver thread (blocking, bounded by deadlines) ---- */
+
+static int query(struct proxy_dns *d, int fd, const char *name, uint16_t qtype, uint64_t deadline,
+		 struct proxy_dns_answer *ans)
+{
+	uint8_t q[PROXY_DNS_MAX_NAME + 32], r[4096];
+	uint16_t id;
+
+	if (base_random(&id, sizeof(id)))
+		id = (uint16_t)base_mono_ms();
+	int qlen = proxy_dns_query_build(q, sizeof(q), id, name, qtype);
+	if (qlen < 0)
+		return -ENOENT;
+	for (int attempt = 0; attempt < SW_DNS_TRIES; attempt++) {
+		uint64_t now = base_mono_ms();
+		if (now >= deadline)
+			break;
+		uint64_t until = now + SW_DNS_TRY_MS < deadline ? now + SW_DNS_TRY_MS : deadline;
+		if (sendto(fd, q, (size_t)qlen, 0, (struct sockaddr *)&d->server, d->server_len) < 0)
+			return -EIO;
+		while ((now = base_mono_ms()) < until && !atomic_load(&d->stop)) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			/* short slices: a stopping worker does not wait out a lookup */
+			if (poll(&p, 1, until - now > 100 ? 100 : (int)(until - now)) <= 0)
+				continue;
+			ssize_t n = recv(fd, r, sizeof(r), 0);
+			if (n > 0 && proxy_dns_parse(r, (size_t)n, id, ans) == 0)
+				return 0; /* a stray or forged answer (wrong id) is ignored */
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+static void fill_addr(const struct proxy_dns_rr *rr, uint16_t port, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (rr->type == PROXY_DNS_A) {
+		struct sockaddr_in *a = (struct sockaddr_in *)out;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		memcpy(&a->sin_addr, rr->addr, 4);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		memcpy(&a->sin6_addr, rr->addr, 16);
+	}
+}
+
+/* The first A (else AAAA) record in ans (owner name, when given, must match). */
+static const struct proxy_dns_rr *addr_rr(const struct proxy_dns_answer *ans, const char *owner)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < ans->n; i++) {
+			const struct proxy_dns_rr *rr = &ans->rr[i];
+			if (rr->type != (pass ? PROXY_DNS_AAAA : PROXY_DNS_A))
+				continue;
+			if (!owner || strcmp(rr->name, owner) == 0)
+				return rr;
+		}
+	return NULL;
+}
+
+/* A, then AAAA, of name. */
+static int lookup_addr(struct proxy_dns *d, int fd, const char *name, uint16_t port, uint64_t deadline,
+		       struct dns_job *j)
+{
+	struct proxy_dns_answer *ans = malloc(sizeof(*ans));
+	int err = -ENOMEM;
+
+	if (!ans)
+		return err;
+	for (int pass = 0; pass < 2; pass++) {
+		err = query(d, fd, name, pass ? PROXY_DNS_AAAA : PROXY_DNS_A, deadline, ans);
+		if (err)
+			break;
+		const struct proxy_dns_rr *rr = addr_rr(ans, NULL);
+		if (rr) {
+			fill_addr(rr, port, &j->addr);
+			j->ttl = j->ttl < rr->ttl ? j->ttl : rr->ttl;
+			break;
+		}
+		err = ans->rcode == 0 || ans->rcode == PROXY_DNS_NXDOMAIN ? -ENOENT : -EIO;
+		if (ans->rcode == PROXY_DNS_NXDOMAIN || err == -EIO)
+			break;
+	}
+	free(ans);
+	return err;
+}
+
+/* RFC 2782: the lowest priority, then a weighted random pick among those. */
+static const struct proxy_dns_rr *pick_srv(const struct proxy_dns_answer *ans)
+{
+	const struct proxy_dns_rr *best = NULL;
+	uint32_t total = 0, r = 0;
+
+	for (unsigned i = 0; i < ans->n; i++)
+		if (ans->rr[i].type == PROXY_DNS_SRV && !ans->rr[i].additional &&
+		    (!best || ans->rr[i].prio < best->prio))
+			best = &ans->rr[i];
+	if (!best)
+		return NULL;
+	for (unsigned i = 0; i < ans->n; i++)
+		if (ans->rr[i].type == PROXY_DNS_SRV && ans->rr[i].prio == best->prio)
+			total += ans->rr[i].weight;
+	if (total == 0)
+		return best;
+	if (base_random(&r, sizeof(r)))
+		r = (uint32_t)base_mono_ms();
+	r %= total + 1;
+	for (unsigned i = 0; i < ans->n; i++) {
+		const struct proxy_dns_rr *rr = &ans->rr[i];
+		if (rr->type != PROXY_DNS_SRV || rr->prio != best->prio)
+			continue;
+		if (r <= rr->weight)
+			return rr;
+		r -= rr->weight;
+	}
+	return best;
+}
+
+static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
+{
+	uint64_t deadline = base_mono_ms() + SW_DNS_LOOKUP_TIMEOUT_MS;
+	char srv[PROXY_DNS_MAX_NAME + 16];
+
+	j->ttl = SW_DNS_MAX_TTL_S;
+	if (j->port) {
+		j->err = lookup_addr(d, fd, j->host, j->port, deadline, j);
+		return;
+	}
+	struct proxy_dns_answer *ans = malloc(sizeof(*ans));
+	if (!ans) {
+		j->err = -ENOMEM;
+		return;
+	}
+	snprintf(srv, sizeof(srv), "_sip._udp.%s", j->host);
+	j->err = query(d, fd, srv, PROXY_DNS_SRV, deadline, ans);
+	const struct proxy_dns_rr *s = j->err ? NULL : pick_srv(ans);
+	if (j->err) {
+		/* no answer at all: tell the caller to retry later */
+	} else if (s && strcmp(s->target, "") == 0) {
+		j->err = -ENOENT; /* "." target: RFC 2782, the service is decidedly not available */
+	} else if (s) {
+		const struct proxy_dns_rr *a = addr_rr(ans, s->target);
+		j->ttl = s->ttl < j->ttl ? s->ttl : j->ttl;
+		if (a) {
+			fill_addr(a, s->port, &j->addr);
+			j->ttl = a->ttl < j->ttl ? a->ttl : j->ttl;
+		} else {
+			char target[sizeof(s->target)];
+			uint16_t port = s->port;
+			memcpy(target, s->target, sizeof(target));
+			j->err = lookup_addr(d, fd, target, port, deadline, j);
+		}
+	} else if (ans->rcode != 0 && ans->rcode != PROXY_DNS_NXDOMAIN) {
+		j->err = -EIO;
+	} else {
+		/* RFC 3263 §4.2: no SRV records, the host's own address on 5060. */
+		j->err = lookup_addr(d, fd, j->host, 5060, deadline, j);
+	}
+	free(ans);
+}
+
+static void *resolver_main(void *arg)
+{
+	struct proxy_dns *d = arg;
+	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	for (;;) {
+		pthread_mutex_lock(&d->mu);
+		while (!atomic_load(&d->stop) && !d->queue)
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (atomic_load(&d->stop)) {
+			pthread_mutex_unlock(&d->mu);
+			break;
+		}
+		struct dns_job *j = d->queue;
+		d->queue = j->next;
+		if (!d->queue)
+			d->queue_tail = NULL;
+		pthread_mutex_unlock(&d->mu);
+		if (fd < 0)
+			j->err = -EIO;
+		else
+			resolve(d, fd, j);
+		tp_worker_post(d->pw->w, tp_worker_index(d->pw->w), &j->post);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* ---- the worker side ---- */
+
+/* The first "nameserver" of /etc/resolv.conf, else 127.0.0.1 (port 53). */
+static void default_server(struct proxy_dns *d)
+{
+	FILE *f = fopen("/etc/resolv.conf", "re");
+	char line[256];
+
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			char ip[64];
+			if (sscanf(line, " nameserver %63s", ip) == 1 &&
+			    tp_addr_from_text(ip, strlen(ip), 53, &d->server, &d->server_len) == 0) {
+				fclose(f);
+				return;
+			}
+		}
+		fclose(f);
+	}
+	tp_addr_from_text("127.0.0.1", 9, 53, &d->server, &d->server_len);
+}
+
+int proxy_dns_new(struct proxy_dns **out, struct proxy_worker *pw)
+{
+	struct proxy_dns *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->pw = pw;
+	if (pw->p->cfg->has_dns_server) {
+		d->server = pw->p->cfg->dns_server;
+		d->server_len = d->server.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	} else {
+		default_server(d);
+	}
+	for (unsigned i = SW_DNS_MAX_PENDING; i-- > 0;) {
+		d->jobs[i].d = d;
+		d->jobs[i].next = d->free_list;
+		d->free_list = &d->jobs[i];
+	}
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	*out = d;
+	return 0;
+}
+
+void proxy_dns_free(struct proxy_dns *d)
+{
+	if (!d)
+		return;
+	if (d->started) {
+		pthread_mutex_lock(&d->mu);
+		atomic_store(&d->stop, true);
+		pthread_cond_signal(&d->cv);
+		pthread_mutex_unlock(&d->mu);
+		pthread_join(d->thread, NULL);
+	}
+	/* Jobs still out (queued, or posted after the worker's last drain):
+	 * their calls lose the reference the job held. */
+	for (unsigned i = 0; i < SW_DNS_MAX_PENDING; i++)
+		if (d->jobs[i].busy && d->jobs[i].call)
+			proxy_call_unref(d->jobs[i].call);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+	free(d);
+}
+
+static struct dns_cache_entry *cache_find(struct proxy_dns *d, const char *host, uint16_t port, uint64_t now)
+{
+	for (unsigned i = 0; i < SW_DNS_CACHE_SIZE; i++) {
+		struct dns_cache_entry *e = &d->cache[i];
+		if (e->expires_ms > now && e->port == port && strcmp(e->host, host) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void cache_put(struct proxy_dns *d, const struct dns_job *j, uint64_t now)
+{
+	struct dns_cache_entry *e = &d->cache[0];
+	uint32_t ttl = j->err == -ENOENT ? SW_DNS_NEGATIVE_TTL_S : j->ttl;
+
+	if ((j->err && j->err != -ENOENT) || ttl == 0)
+		return; /* DNS did not answer, or said not to keep it */
+	if (ttl > SW_DNS_MAX_TTL_S)
+		ttl = SW_DNS_MAX_TTL_S;
+	for (unsigned i = 0; i < SW_DNS_CACHE_SIZE; i++) {
+		struct dns_cache_entry *c = &d->cache[i];
+		if (c->expires_ms <= now || (c->port == j->port && strcmp(c->host, j->host) == 0)) {
+			e = c;
+			break;
+		}
+		if (c->expires_ms < e->expires_ms)
+			e = c; /* full: the one expiring first goes */
+	}
+	memcpy(e->host, j->host, sizeof(e->host));
+	e->port = j->port;
+	e->err = j->err;
+	e->addr = j->addr;
+	e->expires_ms = now + (uint64_t)ttl * 1000;
+}
+
+/* Forward the call's request to addr, or answer it from err. */
+static void deliver(struct proxy_worker *pw, struct proxy_call *c, int err, const struct sockaddr_storage *addr,
+		    const struct proxy_caller *caller, const struct proxy_identity *id, bool record_route,
+		    const struct sip_msg *msg)
+{
+	if (err == -ENOENT) {
+		proxy_call_started(c, msg, 404, "No SIP Server For Domain");
+		return;
+	}
+	if (err) {
+		c->final_sent = true;
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", SW_DNS_RETRY_AFTER_S);
+		proxy_reply(pw, c->st, msg, 503, "DNS Lookup Failed", ra);
+		return;
+	}
+	struct proxy_fwd f = { 0 };
+	f.consume_realm = caller->authenticated ? caller->realm : NULL;
+	f.from_value = id->from[0] ? id->from : NULL;
+	f.record_route = record_route;
+	proxy_forward_to(pw, c, msg, &f, addr, id, caller);
+	proxy_call_started(c, msg, 503, "Service Unavailable");
+}
+
+static void on_result(struct tp_worker *w, struct tp_post *p)
+{
+	struct dns_job *j = (struct dns_job *)p;
+	struct proxy_dns *d = j->d;
+	struct proxy_worker *pw = d->pw;
+	struct proxy_call *c = j->call;
+	(void)w;
+
+	cache_put(d, j, base_mono_ms());
+	LOG_DBG("DNS %s%s: %s", j->host, j->port ? " (port given)" : "", j->err ? strerror(-j->err) : "found");
+	c->resolving = false;
+	if (c->st && !c->final_sent && txn_server_request(c->st, &pw->rmsg) == 0)
+		deliver(pw, c, j->err, &j->addr, &j->caller, &j->id, j->record_route, &pw->rmsg);
+	j->busy = false;
+	j->call = NULL;
+	j->next = d->free_list;
+	d->free_list = j;
+	proxy_call_unref(c);
+}
+
+void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg,
+		       const struct proxy_fwd *f, const struct proxy_identity *id, const struct proxy_caller *caller)
+{
+	char host[PROXY_DNS_MAX_NAME + 2];
+	uint64_t now = base_mono_ms();
+
+	if (msg->ruri.host.len == 0 || msg->ruri.host.len > PROXY_DNS_MAX_NAME) {
+		proxy_call_started(c, msg, 404, "No Route To Domain");
+		return;
+	}
+	for (size_t i = 0; i < msg->ruri.host.len; i++) {
+		char ch = msg->ruri.host.p[i];
+		host[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	host[msg->ruri.host.len] = '\0';
+	if (!pw->dns && proxy_dns_new(&pw->dns, pw)) {
+		proxy_call_started(c, msg, 500, "Server Internal Error");
+		return;
+	}
+	struct proxy_dns *d = pw->dns;
+	const struct dns_cache_entry *e = cache_find(d, host, msg->ruri.port, now);
+	if (e) {
+		deliver(pw, c, e->err, &e->addr, caller, id, f->record_route, msg);
+		return;
+	}
+	struct dns_job *j = d->free_list;
+	if (!j) {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", SW_DNS_RETRY_AFTER_S);
+		c->final_sent = true;
+		proxy_reply(pw, c->st, msg, 503, "Too Many DNS Lookups", ra);
+		return;
+	}
+	if (!d->started) {
+		if (pthread_create(&d->thread, NULL, resolver_main, d)) {
+			proxy_call_started(c, msg, 500, "Server Internal Error");
+			return;
+		}
+		d->started = true;
+	}
+	d->free_list = j->next;
+	j->busy = true;
+	j->next = NULL;
+	j->post.fn = on_result;
+	memcpy(j->host, host, sizeof(j->host));
+	j->port = msg->ruri.port;
+	j->err = 0;
+	j->call = c;
+	j->caller = *caller;
+	j->id = *id;
+	j->record_route = f->record_route;
+	c->refs++; /* the job's reference, dropped in on_result */
+	c->resolving = true;
+	pthread_mutex_lock(&d->mu);
+	if (d->queue_tail)
+		d->queue_tail->next = j;
+	else
+		d->queue = j;
+	d->queue_tail = j;
+	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
