@@ -130,6 +130,8 @@ int tp_conn_flush(struct tp_worker *w, struct tp_conn *c)
 
 int tp_conn_send(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len)
 {
+	if (!c->outbound && c->handshaking)
+		return -ENOTCONN; /* an accepted TLS connection not usable yet: left alone */
 	if (c->outbound && (c->connecting || c->handshaking)) {
 		if (c->pending_len + len > SW_CONN_PENDING_MAX)
 			return -ENOBUFS;

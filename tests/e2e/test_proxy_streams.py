@@ -39,7 +39,9 @@ def start(sipwarden, pki, conf=""):
     """A daemon on udp+tcp (d.port) and tls (returned port); MD5 digest."""
     tls_port = free_port()
     path = pki / ("streams-%s.conf" % rand_token(4))
-    path.write_text("[auth]\nalgorithms = MD5\nqop = auth\n" + conf)
+    # Four workers: a connection and the request meant for it often land on
+    # different workers, so the hand-over between workers is exercised.
+    path.write_text("[server]\nworkers = 4\n[auth]\nalgorithms = MD5\nqop = auth\n" + conf)
     d = sipwarden(args=["--config", str(path), "--listen", "tls:127.0.0.1:%d" % tls_port,
                         "--tls-cert", str(pki / "server.crt"), "--tls-key", str(pki / "server.key")])
     return d, tls_port
@@ -115,17 +117,20 @@ def test_message_to_tls_registered_callee(sipwarden, pki):
     """bob registers over TLS; alice's MESSAGE (UDP) reaches him over that TLS
     connection with our Via saying TLS; his 200 reaches alice."""
     d, tls_port = start(sipwarden, pki)
-    with stream_client(d, pki, "tls", tls_port) as bob, d.client() as alice:
+    with stream_client(d, pki, "tls", tls_port) as bob:
         register_stream(bob, "bob")
-        call_id, _ = authed_request(alice, "MESSAGE", "bob", body=b"hello over tls")
-        req = next_request(bob, "MESSAGE")
-        assert req is not None, "MESSAGE not delivered on bob's TLS connection\n" + d.log_tail()
-        assert req.get("via").startswith("SIP/2.0/TLS 127.0.0.1:%d;" % tls_port), req.get("via")
-        assert req.body == b"hello over tls"
-        assert "Proxy-Authorization" not in req.raw.decode()
-        bob.send_raw(response_bytes(req, 200, "OK"))
-        r = final(alice, call_id)
-        assert r is not None and r.status == 200, r
+        for i in range(6):  # from six source ports: spread over the workers
+            with d.client() as alice:
+                text = b"hello over tls %d" % i
+                call_id, _ = authed_request(alice, "MESSAGE", "bob", body=text)
+                req = next_request(bob, "MESSAGE")
+                assert req is not None, "MESSAGE not delivered on bob's TLS connection\n" + d.log_tail()
+                assert req.get("via").startswith("SIP/2.0/TLS 127.0.0.1:%d;" % tls_port), req.get("via")
+                assert req.body == text
+                assert "Proxy-Authorization" not in req.raw.decode()
+                bob.send_raw(response_bytes(req, 200, "OK"))
+                r = final(alice, call_id)
+                assert r is not None and r.status == 200, r
 
 
 def test_call_to_tcp_registered_callee(sipwarden, pki):
@@ -255,15 +260,18 @@ class NextHop:
         self.thread.join(self.timeout + 2)
 
 
-@pytest.mark.parametrize("proto", ["tcp", "tls"])
-def test_next_hop_over_stream(sipwarden, pki, proto):
+@pytest.mark.parametrize("proto,name", [("tcp", None), ("tls", DOMAIN), ("tls", None)])
+def test_next_hop_over_stream(sipwarden, pki, proto, name):
     """[proxy] outbound = tcp:/tls:IP:PORT: a request to a foreign domain goes
     out over a connection the proxy opens (TLS: server certificate checked
-    against ca_file and the configured name), and the answer comes back on it."""
+    against ca_file and the configured name, else the IP address), and the
+    answer comes back on it."""
     hop = NextHop(pki, tls=proto == "tls")
     conf = "[proxy]\noutbound = %s:127.0.0.1:%d\n" % (proto, hop.port)
+    if name:
+        conf += "outbound_tls_name = %s\n" % name
     if proto == "tls":
-        conf += "outbound_tls_name = %s\n[tls]\nca_file = %s\n" % (DOMAIN, pki / "ca.crt")
+        conf += "[tls]\nca_file = %s\n" % (pki / "ca.crt")
     d, tls_port = start(sipwarden, pki, conf)
     with d.client() as alice:
         call_id, _ = authed_request(alice, "MESSAGE", "carol", callee_domain="other.test", body=b"hi")
