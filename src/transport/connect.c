@@ -122,10 +122,13 @@ int tp_conn_connected(struct tp_worker *w, struct tp_conn *c)
 int tp_conn_flush(struct tp_worker *w, struct tp_conn *c)
 {
 	int err = c->ops->write(w, c, c->pending, c->pending_len);
+	if (err)
+		return err; /* kept: the caller closes c, which reports the failure */
 	free(c->pending);
 	c->pending = NULL;
 	c->pending_len = 0;
-	return err;
+	c->last_active_ms = base_mono_ms();
+	return 0;
 }
 
 int tp_conn_send(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len)

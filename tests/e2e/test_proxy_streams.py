@@ -213,6 +213,7 @@ class NextHop:
         self.port = self.lsock.getsockname()[1]
         self.requests = []
         self.error = None
+        self.closed_by_peer = None  # monotonic time the proxy closed the connection
         self.ctx = None
         if tls:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -237,6 +238,7 @@ class NextHop:
                 except (socket.timeout, ssl.SSLWantReadError):
                     continue
                 if not chunk:
+                    self.closed_by_peer = time.monotonic()
                     break
                 buf += chunk
                 while b"\r\n\r\n" in buf:
@@ -323,3 +325,32 @@ def test_stream_next_hop_needs_a_listen_address(sipwarden, tmp_path):
     r = subprocess.run(d.argv(), capture_output=True, text=True, timeout=20, env=d.env())
     assert r.returncode != 0
     assert "outbound" in (r.stdout + r.stderr)
+
+
+def test_unreachable_next_hop_fails_fast(sipwarden, pki):
+    """A tcp: next hop that refuses the connection: the branch fails as soon as
+    the connect does, not after timer F (32 s)."""
+    port = free_port()  # nobody listens there
+    d, _ = start(sipwarden, pki, "[proxy]\noutbound = tcp:127.0.0.1:%d\n" % port)
+    with d.client() as alice:
+        call_id, _ = authed_request(alice, "MESSAGE", "carol", callee_domain="other.test")
+        t0 = time.monotonic()
+        r = final(alice, call_id, timeout=8)
+        assert r is not None and r.status >= 400, r
+        assert time.monotonic() - t0 < 3
+    assert "tcp connection to 127.0.0.1:%d failed" % port in d.log_text()
+
+
+def test_outbound_connection_idle_timeout(sipwarden, pki):
+    """tcp_idle_timeout applies to connections the proxy opened."""
+    hop = NextHop(pki, timeout=8.0)
+    conf = "[proxy]\noutbound = tcp:127.0.0.1:%d\n" % hop.port
+    d, _ = start(sipwarden, pki, conf.replace("[proxy]", "[server]\ntcp_idle_timeout = 1\n[proxy]"))
+    with d.client() as alice:
+        call_id, _ = authed_request(alice, "MESSAGE", "carol", callee_domain="other.test")
+        r = final(alice, call_id)
+        assert r is not None and r.status == 200, r
+        t0 = time.monotonic()
+    hop.join()
+    assert hop.closed_by_peer is not None, "the idle outbound connection was never closed"
+    assert hop.closed_by_peer - t0 < 4
