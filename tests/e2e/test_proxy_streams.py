@@ -167,6 +167,48 @@ def test_call_to_tcp_registered_callee(sipwarden, pki):
         assert r is not None and r.status == 200 and "BYE" in r.get("cseq"), r
 
 
+def test_no_retransmission_over_tcp_and_cancel(sipwarden, pki):
+    """Over a reliable transport the proxy does not retransmit (RFC 3261
+    §17.1.1.2: no timer A): bob sees the INVITE once; alice's CANCEL reaches
+    him over the same connection and the 487 reaches her."""
+    d, _ = start(sipwarden, pki)
+    with stream_client(d, pki, "tcp", 0) as bob, d.client() as alice:
+        register_stream(bob, "bob")
+        call_id, data = authed_request(alice, "INVITE", "bob")
+        inv = next_request(bob, "INVITE")
+        assert inv is not None, "INVITE not delivered on bob's TCP connection\n" + d.log_tail()
+        # Timer A would resend after 0.5 s and 1.5 s over UDP.
+        assert next_request(bob, "INVITE", timeout=1.7) is None, "INVITE retransmitted over TCP"
+        bob.send_raw(response_bytes(inv, 180, "Ringing"))
+        deadline = time.monotonic() + 3
+        ringing = None
+        while ringing is None and time.monotonic() < deadline:
+            m = alice.recv(deadline - time.monotonic())
+            if m is not None and m.status == 180:
+                ringing = m
+        assert ringing is not None, "180 not relayed to alice"
+        via = Message(data).get("via")
+        ruri = "sip:bob@%s" % DOMAIN
+        lines = ["CANCEL %s SIP/2.0" % ruri, "Via: %s" % via, "Max-Forwards: 70",
+                 "From: %s" % Message(data).get("from"), "To: <%s>" % ruri, "Call-ID: %s" % call_id,
+                 "CSeq: 2 CANCEL", "Content-Length: 0", "", ""]
+        alice.send_raw("\r\n".join(lines))
+        cancel = next_request(bob, "CANCEL")
+        assert cancel is not None, "CANCEL not delivered over TCP\n" + d.log_tail()
+        assert cancel.get("via") == inv.get_all("via")[0], (cancel.get("via"), inv.get("via"))
+        bob.send_raw(response_bytes(cancel, 200, "OK"))
+        bob.send_raw(response_bytes(inv, 487, "Request Terminated"))
+        deadline = time.monotonic() + 5
+        got = None
+        while got is None and time.monotonic() < deadline:
+            m = alice.recv(deadline - time.monotonic())
+            if m is not None and m.status == 487:
+                got = m
+        assert got is not None, "487 not relayed to alice"
+        ack = next_request(bob, "ACK")
+        assert ack is not None, "no hop-by-hop ACK for the 487 over TCP"
+
+
 def test_closed_connection_gets_480(sipwarden, pki):
     """bob's TLS connection is gone: his binding remains but cannot be reached,
     so alice's call fails at once with 480 (no new connection toward a phone)."""
