@@ -4,7 +4,7 @@
  * registered on), whichever worker accepted or opened it. The index chains
  * the connections themselves (no allocation); it is written when a
  * connection opens or closes and read when a request is sent on a stream,
- * under one mutex held for a short chain walk. Fields read here are set
+ * under the mutex of its shard held for a short chain walk. Fields read here are set
  * before a connection is added and never change while it is indexed. */
 #include "transport/tp_int.h"
 
@@ -50,15 +50,32 @@ static unsigned bucket(enum tp_proto proto, const struct sockaddr_storage *ss)
 	return h % SW_CONN_IDX_BUCKETS;
 }
 
+void tp_connidx_init(struct tp_server *srv)
+{
+	for (unsigned i = 0; i < TP_CONN_IDX_SHARDS; i++)
+		pthread_mutex_init(&srv->idx_lock[i], NULL);
+}
+
+void tp_connidx_fini(struct tp_server *srv)
+{
+	for (unsigned i = 0; i < TP_CONN_IDX_SHARDS; i++)
+		pthread_mutex_destroy(&srv->idx_lock[i]);
+}
+
+static pthread_mutex_t *lock_of(struct tp_server *srv, unsigned b)
+{
+	return &srv->idx_lock[b % TP_CONN_IDX_SHARDS];
+}
+
 void tp_connidx_add(struct tp_server *srv, struct tp_conn *c)
 {
 	unsigned b = bucket(c->ev.lst->proto, &c->peer);
 
-	pthread_mutex_lock(&srv->idx_lock);
+	pthread_mutex_lock(lock_of(srv, b));
 	c->idx_next = srv->idx[b];
 	srv->idx[b] = c;
 	c->indexed = true;
-	pthread_mutex_unlock(&srv->idx_lock);
+	pthread_mutex_unlock(lock_of(srv, b));
 }
 
 void tp_connidx_del(struct tp_server *srv, struct tp_conn *c)
@@ -67,7 +84,7 @@ void tp_connidx_del(struct tp_server *srv, struct tp_conn *c)
 		return;
 	unsigned b = bucket(c->ev.lst->proto, &c->peer);
 
-	pthread_mutex_lock(&srv->idx_lock);
+	pthread_mutex_lock(lock_of(srv, b));
 	for (struct tp_conn **pp = &srv->idx[b]; *pp; pp = &(*pp)->idx_next) {
 		if (*pp == c) {
 			*pp = c->idx_next;
@@ -76,7 +93,7 @@ void tp_connidx_del(struct tp_server *srv, struct tp_conn *c)
 	}
 	c->indexed = false;
 	c->idx_next = NULL;
-	pthread_mutex_unlock(&srv->idx_lock);
+	pthread_mutex_unlock(lock_of(srv, b));
 }
 
 /* The newest connection wins: an older one to the same peer is on its way out. */
@@ -86,7 +103,7 @@ int tp_connidx_find(struct tp_server *srv, enum tp_proto proto, const struct soc
 	unsigned b = bucket(proto, peer);
 	int err = -ENOENT;
 
-	pthread_mutex_lock(&srv->idx_lock);
+	pthread_mutex_lock(lock_of(srv, b));
 	for (const struct tp_conn *c = srv->idx[b]; c; c = c->idx_next) {
 		if (c->ev.lst->proto == proto && same_peer(&c->peer, peer)) {
 			*widx = c->widx;
@@ -96,6 +113,6 @@ int tp_connidx_find(struct tp_server *srv, enum tp_proto proto, const struct soc
 			break;
 		}
 	}
-	pthread_mutex_unlock(&srv->idx_lock);
+	pthread_mutex_unlock(lock_of(srv, b));
 	return err;
 }

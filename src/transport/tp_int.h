@@ -7,6 +7,14 @@
 
 #include "transport/tp.h"
 
+/* Lock shards of the shared connection index: senders on different workers
+ * rarely meet on one lock. */
+#define TP_CONN_IDX_SHARDS 64
+
+/* The shared connection index's locks (connidx.c). */
+void tp_connidx_init(struct tp_server *srv);
+void tp_connidx_fini(struct tp_server *srv);
+
 /* What an epoll event points at. */
 enum tp_ev_kind { TP_EV_UDP, TP_EV_TCP_LISTEN, TP_EV_CONN, TP_EV_WAKE };
 
@@ -87,8 +95,9 @@ struct tp_server {
 	void *tls;                  /**< struct tp_tls (tls.c) when a listen is tls: */
 	atomic_uint conns_per_ip[SW_CONN_IP_BUCKETS];
 	/* (proto, peer address) -> connection, any worker's (connidx.c). Written
-	 * on open and close only, read when a request is sent on a stream. */
-	pthread_mutex_t idx_lock;
+	 * on open and close only, read when a request is sent on a stream; one
+	 * lock per shard of buckets, as DESIGN.md asks of shared tables. */
+	pthread_mutex_t idx_lock[TP_CONN_IDX_SHARDS];
 	struct tp_conn *idx[SW_CONN_IDX_BUCKETS];
 };
 

@@ -161,13 +161,13 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
-	pthread_mutex_init(&srv->idx_lock, NULL);
+	tp_connidx_init(srv);
 	for (unsigned i = 0; i < cfg->nlistens && !srv->tls; i++) {
 		if (cfg->listens[i].proto != TP_TLS)
 			continue;
 		err = tp_tls_new(&srv->tls, cfg->tls);
 		if (err) {
-			pthread_mutex_destroy(&srv->idx_lock);
+			tp_connidx_fini(srv);
 			free(srv);
 			return err;
 		}
@@ -176,7 +176,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
 	if (!srv->workers) {
 		tp_tls_free(srv->tls);
-		pthread_mutex_destroy(&srv->idx_lock);
+		tp_connidx_fini(srv);
 		free(srv);
 		return -ENOMEM;
 	}
@@ -204,7 +204,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 			worker_fini(&srv->workers[i]);
 		free(srv->workers);
 		tp_tls_free(srv->tls);
-		pthread_mutex_destroy(&srv->idx_lock);
+		tp_connidx_fini(srv);
 		free(srv);
 		return err;
 	}
@@ -230,7 +230,7 @@ void tp_server_stop(struct tp_server *srv)
 		worker_fini(&srv->workers[i]);
 	free(srv->workers);
 	tp_tls_free(srv->tls);
-	pthread_mutex_destroy(&srv->idx_lock);
+	tp_connidx_fini(srv);
 	free(srv);
 }
 

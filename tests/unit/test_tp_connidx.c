@@ -46,7 +46,7 @@ static void index_by_proto_and_peer(void **state)
 	uint32_t gen;
 
 	assert_non_null(srv);
-	pthread_mutex_init(&srv->idx_lock, NULL);
+	tp_connidx_init(srv);
 	assert_int_equal(tp_listen_parse(&tcp_l, "tcp:127.0.0.1:5060"), 0);
 	assert_int_equal(tp_listen_parse(&tls_l, "tls:127.0.0.1:5061"), 0);
 	struct tp_conn *a = conn(&tls_l, "192.0.2.7", 40000, 2, 11, 5);
@@ -80,7 +80,7 @@ static void index_by_proto_and_peer(void **state)
 	assert_int_equal(find(srv, TP_TCP, "2001:db8::7", 40000, &widx, &fd, &gen), -ENOENT);
 	for (unsigned i = 0; i < SW_CONN_IDX_BUCKETS; i++)
 		assert_null(srv->idx[i]);
-	pthread_mutex_destroy(&srv->idx_lock);
+	tp_connidx_fini(srv);
 	free(a);
 	free(a2);
 	free(b);
