@@ -187,6 +187,48 @@ static void on_binding(const struct registrar_contact *rc, void *arg)
 	ts->n++;
 }
 
+/* In-dialog requests and ACKs aimed at a phone's contact (the Request-URI,
+ * no further Route) go where the phone is reachable: when the URI is a
+ * contact registered under the To AOR, the way to that binding (the TCP/TLS
+ * connection it registered on, or its NAT source); else the URI itself. */
+struct dialog_find {
+	struct slice uri;
+	struct tp_dest *out;
+	bool found;
+};
+
+static void on_dialog_binding(const struct registrar_contact *rc, void *arg)
+{
+	struct dialog_find *df = arg;
+	struct sip_uri u;
+	struct slice curi = slice_from(rc->contact, rc->contact_len);
+
+	if (df->found || !slice_caseeq(curi, df->uri) || sip_uri_parse(&u, curi))
+		return;
+	df->found = proxy_contact_dest(&u, slice_from(rc->received, rc->received_len), df->out) == 0;
+}
+
+static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const struct sip_uri *target,
+		       struct tp_dest *out)
+{
+	const struct sip_uri *to = &msg->to.uri;
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+
+	if (target == &msg->ruri && to->user.len && to->user.len <= SW_MAX_USER && to->host.len &&
+	    to->host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, to->host)) {
+		int n = snprintf(aor, sizeof(aor), "%.*s@", (int)to->user.len, to->user.p);
+		for (size_t i = 0; i < to->host.len; i++) {
+			char ch = to->host.p[i];
+			aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+		struct dialog_find df = { .uri = msg->ruri_str, .out = out };
+		registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_dialog_binding, &df);
+		if (df.found)
+			return 0;
+	}
+	return proxy_uri_dest(target, out);
+}
+
 /* ---- CANCEL (RFC 3261 §16.10) ---- */
 static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg)
 {
@@ -219,7 +261,7 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 	} else if (proxy_uri_is_me(pw, &msg->ruri)) {
 		return; /* for us, end-to-end: nothing to do */
 	}
-	if (proxy_uri_dest(target, &dst)) {
+	if (dialog_dest(pw, msg, target, &dst)) {
 		LOG_DBG("ACK dropped: next hop is not an IP address");
 		return;
 	}
@@ -300,7 +342,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			return;
 		}
 		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
-		if (proxy_uri_dest(target, &dst) != 0) {
+		if (dialog_dest(pw, msg, target, &dst) != 0) {
 			if (!cfg->has_outbound) {
 				proxy_call_started(c, msg, 404, "No Route To Destination");
 				return;

@@ -54,8 +54,8 @@ def stream_client(d, pki, proto, tls_port):
     return SipClient("127.0.0.1", d.port, "tcp", timeout=3.0)
 
 
-def register_stream(c, user):
-    r = c.register(user, DOMAIN, PASSWORDS[(user, DOMAIN)])
+def register_stream(c, user, contact=None):
+    r = c.register(user, DOMAIN, PASSWORDS[(user, DOMAIN)], contacts=["<%s>" % contact] if contact else None)
     assert r is not None and r.status == 200, r
     return r
 
@@ -133,18 +133,24 @@ def test_message_to_tls_registered_callee(sipwarden, pki):
                 assert r is not None and r.status == 200, r
 
 
-def test_call_to_tcp_registered_callee(sipwarden, pki):
+@pytest.mark.parametrize("nat", [False, True], ids=["own-address", "behind-nat"])
+def test_call_to_tcp_registered_callee(sipwarden, pki, nat):
     """bob registers over TCP; alice (UDP) calls: INVITE over bob's connection
     (Via SIP/2.0/TCP), 180 and 200 back to alice, her ACK for the 2xx and her
-    BYE follow the dialog to bob over the same connection."""
+    BYE follow the dialog to bob over the same connection, also when bob's
+    Contact is a private address nobody can connect to (a phone behind NAT)."""
     d, _ = start(sipwarden, pki)
     with stream_client(d, pki, "tcp", 0) as bob, d.client() as alice:
-        register_stream(bob, "bob")
+        if nat:
+            bob_contact = "sip:bob@10.255.1.2:5060;transport=tcp"
+        else:
+            bob_contact = "sip:bob@%s;transport=tcp" % bob.local_hostport
+        register_stream(bob, "bob", bob_contact)
         call_id, _ = authed_request(alice, "INVITE", "bob")
         inv = next_request(bob, "INVITE")
         assert inv is not None, "INVITE not delivered on bob's TCP connection\n" + d.log_tail()
         assert inv.get("via").startswith("SIP/2.0/TCP 127.0.0.1:%d;" % d.port), inv.get("via")
-        bob_contact = "sip:bob@%s;transport=tcp" % bob.local_hostport
+        assert inv.start_line.split()[1] == bob_contact
         bob.send_raw(response_bytes(inv, 180, "Ringing"))
         bob.send_raw(response_bytes(inv, 200, "OK", contact=bob_contact))
         ok = final(alice, call_id)
