@@ -226,6 +226,10 @@ void tp_server_stop(struct tp_server *srv)
 	}
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i].thread, NULL);
+	/* A worker may have posted to another after that one's last drain:
+	 * every item is run (and so freed) once all threads are gone. */
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		tp_worker_drain_posts(&srv->workers[i]);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_fini(&srv->workers[i]);
 	free(srv->workers);
