@@ -133,23 +133,26 @@ def test_message_to_tls_registered_callee(sipwarden, pki):
                 assert r is not None and r.status == 200, r
 
 
+@pytest.mark.parametrize("proto", ["tcp", "tls"])
 @pytest.mark.parametrize("nat", [False, True], ids=["own-address", "behind-nat"])
-def test_call_to_tcp_registered_callee(sipwarden, pki, nat):
-    """bob registers over TCP; alice (UDP) calls: INVITE over bob's connection
-    (Via SIP/2.0/TCP), 180 and 200 back to alice, her ACK for the 2xx and her
-    BYE follow the dialog to bob over the same connection, also when bob's
-    Contact is a private address nobody can connect to (a phone behind NAT)."""
-    d, _ = start(sipwarden, pki)
-    with stream_client(d, pki, "tcp", 0) as bob, d.client() as alice:
+def test_call_to_stream_registered_callee(sipwarden, pki, proto, nat):
+    """bob registers over TCP or TLS; alice (UDP) calls: INVITE over bob's
+    connection (Via SIP/2.0/TCP or TLS), 180 and 200 back to alice, her ACK for
+    the 2xx and her BYE follow the dialog to bob over the same connection, also
+    when bob's Contact is a private address nobody can connect to (a phone
+    behind NAT)."""
+    d, tls_port = start(sipwarden, pki)
+    with stream_client(d, pki, proto, tls_port) as bob, d.client() as alice:
         if nat:
-            bob_contact = "sip:bob@10.255.1.2:5060;transport=tcp"
+            bob_contact = "sip:bob@10.255.1.2:5060;transport=%s" % proto
         else:
-            bob_contact = "sip:bob@%s;transport=tcp" % bob.local_hostport
+            bob_contact = "sip:bob@%s;transport=%s" % (bob.local_hostport, proto)
         register_stream(bob, "bob", bob_contact)
         call_id, _ = authed_request(alice, "INVITE", "bob")
         inv = next_request(bob, "INVITE")
-        assert inv is not None, "INVITE not delivered on bob's TCP connection\n" + d.log_tail()
-        assert inv.get("via").startswith("SIP/2.0/TCP 127.0.0.1:%d;" % d.port), inv.get("via")
+        assert inv is not None, "INVITE not delivered on bob's connection\n" + d.log_tail()
+        our_port = tls_port if proto == "tls" else d.port
+        assert inv.get("via").startswith("SIP/2.0/%s 127.0.0.1:%d;" % (proto.upper(), our_port)), inv.get("via")
         assert inv.start_line.split()[1] == bob_contact
         bob.send_raw(response_bytes(inv, 180, "Ringing"))
         bob.send_raw(response_bytes(inv, 200, "OK", contact=bob_contact))
@@ -166,8 +169,8 @@ def test_call_to_tcp_registered_callee(sipwarden, pki, nat):
                      "Content-Length: 0", "", ""]
             alice.send_raw("\r\n".join(lines))
             got = next_request(bob, method)
-            assert got is not None, "%s not delivered to bob over TCP\n%s" % (method, d.log_tail())
-            assert got.get("via").startswith("SIP/2.0/TCP"), got.get("via")
+            assert got is not None, "%s not delivered to bob over %s\n%s" % (method, proto, d.log_tail())
+            assert got.get("via").startswith("SIP/2.0/%s" % proto.upper()), got.get("via")
         bob.send_raw(response_bytes(got, 200, "OK"))
         r = final(alice, call_id)
         assert r is not None and r.status == 200 and "BYE" in r.get("cseq"), r
