@@ -93,8 +93,8 @@ static int set_proxy_trusted(struct sw_config *c, const char *value, const char 
 
 static int set_proxy_outbound(struct sw_config *c, const char *value, const char **why)
 {
-	if (tp_listen_parse(&c->proxy.outbound, value) || c->proxy.outbound.proto != TP_UDP) {
-		*why = "expected udp:IP[:PORT]";
+	if (tp_listen_parse(&c->proxy.outbound, value)) {
+		*why = "expected udp:IP[:PORT], tcp:IP[:PORT] or tls:IP[:PORT]";
 		return -EINVAL;
 	}
 	c->proxy.has_outbound = true;
@@ -150,7 +150,9 @@ static const struct setting settings[] = {
 	{ "tls", "private_key", SET_STRING, OFF(tls.key), SZ(tls.key), 0, 0, "(none)",
 	  "private key of the certificate (PEM)" },
 	{ "tls", "ca_file", SET_STRING, OFF(tls.ca_file), SZ(tls.ca_file), 0, 0, "(none)",
-	  "CA certificates (PEM) that client certificates must chain to" },
+	  "CA certificates (PEM) that client certificates, and servers we connect to over TLS, must chain to" },
+	{ "tls", "verify_server", SET_BOOL, OFF(tls.verify_server), 0, 0, 0, "yes",
+	  "outbound TLS: check the server certificate against ca_file (else the system CA store) and the name or address connected to; no is for lab use only" },
 	{ "tls", "verify_client", SET_VERIFY, OFF(tls.verify), 0, 0, 0, "none",
 	  "client certificates: none, optional (verified when sent) or require" },
 	{ "tls", "min_version", SET_TLS_VERSION, OFF(tls.min_version), 0, 0, 0, "1.2",
@@ -221,7 +223,9 @@ static const struct setting settings[] = {
 	{ "proxy", "trusted", SET_TRUSTED, 0, 0, 0, 0, "(none)",
 	  "trusted peer ADDRESS[/PREFIX] [name=NAME]: not challenged, may reach local users; repeatable" },
 	{ "proxy", "outbound", SET_NEXTHOP, 0, 0, 0, 0, "(none)",
-	  "next hop udp:IP[:PORT] for requests to domains not served here (instead of DNS lookups)" },
+	  "next hop udp:, tcp: or tls:IP[:PORT] for requests to domains not served here (instead of DNS lookups)" },
+	{ "proxy", "outbound_tls_name", SET_STRING, OFF(proxy.outbound_name), SZ(proxy.outbound_name), 0, 0, "(none)",
+	  "tls: next hop: server name sent as SNI and required in its certificate; none: the certificate must name the IP address" },
 	{ "proxy", "challenge_in_dialog", SET_BOOL, OFF(proxy.challenge_in_dialog), 0, 0, 0, "no",
 	  "also challenge requests inside a dialog (To tag present)" },
 	{ "proxy", "reveal_not_registered", SET_BOOL, OFF(proxy.reveal_not_registered), 0, 0, 0, "no",
@@ -245,6 +249,7 @@ void config_defaults(struct sw_config *c)
 	c->overload_delay_ms = SW_DEFAULT_OVERLOAD_DELAY_MS;
 	c->tls.min_version = 12;
 	c->tls.handshake_timeout_s = SW_TLS_HANDSHAKE_TIMEOUT_S;
+	c->tls.verify_server = true;
 	c->reg.min_expires = SW_DEFAULT_MIN_EXPIRES;
 	c->reg.max_expires = SW_DEFAULT_MAX_EXPIRES;
 	c->reg.default_expires = SW_DEFAULT_EXPIRES;
@@ -520,6 +525,18 @@ int config_finish(struct sw_config *c, char *err, size_t errcap)
 		if (c->listens[i].proto == TP_TLS && (!c->tls.cert[0] || !c->tls.key[0])) {
 			snprintf(err, errcap, "%s needs [tls] certificate and private_key (--tls-cert, --tls-key)",
 				 c->listens[i].text);
+			return -EINVAL;
+		}
+	}
+	if (c->proxy.has_outbound) {
+		/* Via must name a listen address of the next hop's transport. */
+		bool found = false;
+		for (unsigned i = 0; i < c->nlistens && !found; i++)
+			found = c->listens[i].proto == c->proxy.outbound.proto &&
+				c->listens[i].addr.ss_family == c->proxy.outbound.addr.ss_family;
+		if (!found) {
+			snprintf(err, errcap, "[proxy] outbound %s needs a %s listen address of the same IP family",
+				 c->proxy.outbound.text, tp_proto_name(c->proxy.outbound.proto));
 			return -EINVAL;
 		}
 	}

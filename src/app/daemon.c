@@ -153,6 +153,15 @@ void daemon_on_tick(struct tp_worker *w, void *arg)
 		overload_tick(&ctx->ovl, base_mono_ms());
 }
 
+void daemon_on_conn_fail(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *peer, void *arg)
+{
+	struct worker_ctx *ctx = tp_worker_data(w);
+
+	(void)arg;
+	if (ctx && ctx->proxy)
+		proxy_on_conn_fail(ctx->proxy, proto, peer);
+}
+
 /* Shed msg when it is a new request that queued too long: answer 503 with
  * Retry-After, or absorb it when it retransmits something already answered.
  * true when msg was dealt with here. ACK (handled before), CANCEL and

@@ -70,6 +70,21 @@
  * bucket share a count, which only errs on the side of refusing. */
 #define SW_CONN_IP_BUCKETS 4096
 
+/* Buckets of the shared (transport, peer address) -> connection index used
+ * to send requests on an existing connection (RFC 3261 §18 reuse); chains
+ * stay short up to a few times this many connections. */
+#define SW_CONN_IDX_BUCKETS 4096
+
+/* Seconds an outbound TCP/TLS connect may take. SYNs are retried after 1 s
+ * and 3 s; a next hop that has not answered after 5 s is treated as
+ * unreachable, well within a transaction's 32 s Timer B/F. */
+#define SW_TCP_CONNECT_TIMEOUT_S 5
+
+/* Bytes queued on an outbound connection until it is connected (and its TLS
+ * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
+ * that does not answer its connect is not given more memory than this. */
+#define SW_CONN_PENDING_MAX (2 * SW_MAX_MSG_SIZE)
+
 /* Seconds within which a started message must be complete on a stream. An
  * honest client sends a message in one burst; one that trickles bytes
  * (slowloris) would otherwise hold its buffer forever while never idle. */

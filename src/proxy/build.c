@@ -46,7 +46,10 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 	sip_buf_slice(b, msg->method_name);
 	sip_buf_puts(b, " ");
 	sip_buf_slice(b, f->ruri.len ? f->ruri : msg->ruri_str);
-	sip_buf_puts(b, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	/* RFC 3261 §18.1.1: Via names the transport the request leaves on. */
+	sip_buf_puts(b, f->via_lst->proto == TP_TLS ? " SIP/2.0\r\nVia: SIP/2.0/TLS "
+			: f->via_lst->proto == TP_TCP ? " SIP/2.0\r\nVia: SIP/2.0/TCP "
+						       : " SIP/2.0\r\nVia: SIP/2.0/UDP ");
 	put_hostport(b, f->via_lst);
 	sip_buf_printf(b, ";branch=%s\r\n", f->branch);
 	bool rr_done = !f->record_route;
@@ -56,7 +59,7 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			/* RFC 3261 §16.6 step 4: loose-routing Record-Route, topmost;
 			 * after the Vias so they stay together. */
 			sip_buf_puts(b, "Record-Route: <sip:");
-			put_hostport(b, f->via_lst);
+			put_hostport(b, f->rr_lst ? f->rr_lst : f->via_lst);
 			sip_buf_puts(b, ";lr>\r\n");
 			rr_done = true;
 		}

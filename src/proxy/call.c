@@ -35,14 +35,14 @@ void proxy_call_unref(struct proxy_call *c)
 	free(c);
 }
 
-int proxy_call_branch(struct proxy_call *c, const char *branch, const struct sockaddr_storage *dst, const char *req,
+int proxy_call_branch(struct proxy_call *c, const char *branch, const struct tp_dest *dst, const char *req,
 		      size_t len)
 {
 	struct txn_client *ct;
 
 	if (c->nbranches == PROXY_MAX_BRANCHES)
 		return -ENOSPC;
-	int err = txn_client_new(&ct, c->pw->tl, c->method, branch, dst, req, len, c);
+	int err = txn_client_start(&ct, c->pw->tl, c->method, branch, dst, req, len, c);
 	if (err)
 		return err;
 	c->ct[c->nbranches] = ct;

@@ -111,23 +111,48 @@ static void identity_for(struct proxy_worker *pw, const struct sockaddr_storage 
 	f->pai = trusted && caller && caller->authenticated && id && id->pai[0] ? id->pai : NULL;
 }
 
+/* Our addresses for a request leaving over dst's transport: Via names a
+ * listen address of that transport (none: the request cannot go, -EAFNOSUPPORT);
+ * Record-Route names the UDP one, the address in-dialog requests are
+ * recognised by. A sips: Request-URI goes over TLS only (RFC 3261 §26.2.2). */
+static int our_addresses(struct proxy_worker *pw, const struct sip_msg *msg, const struct tp_dest *dst,
+			 struct proxy_fwd *f)
+{
+	if (msg->ruri.is_sips && dst->proto != TP_TLS)
+		return -EPROTO;
+	f->via_lst = tp_worker_listen(pw->w, dst->proto, dst->addr.ss_family);
+	if (!f->via_lst)
+		return -EAFNOSUPPORT;
+	f->rr_lst = tp_worker_udp_listen(pw->w, dst->addr.ss_family);
+	return 0;
+}
+
+/* The configured next hop (udp, tcp or tls) as a destination. */
+static void outbound_dest(const struct proxy_cfg *cfg, struct tp_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->proto = cfg->outbound.proto;
+	d->addr = cfg->outbound.addr;
+	memcpy(d->name, cfg->outbound_name, sizeof(d->name));
+}
+
 /* One target of a call: build the branch copy and start its transaction. */
 static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
-		      struct slice ruri, const struct sockaddr_storage *dst, const struct proxy_identity *id,
+		      struct slice ruri, const struct tp_dest *dst, const struct proxy_identity *id,
 		      const struct proxy_caller *caller)
 {
 	char branch[48];
 	struct sip_buf b;
 
-	f->via_lst = tp_worker_udp_listen(pw->w, dst->ss_family);
-	if (!f->via_lst)
-		return -EAFNOSUPPORT;
+	int err = our_addresses(pw, msg, dst, f);
+	if (err)
+		return err;
 	txn_branch_make(pw->tl, branch, sizeof(branch));
 	if (proxy_loop_branch_suffix(branch, sizeof(branch), msg))
 		return -ENOSPC;
 	f->branch = branch;
 	f->ruri = ruri;
-	identity_for(pw, dst, id, caller, f);
+	identity_for(pw, &dst->addr, id, caller, f);
 	sip_buf_init(&b, pw->out, sizeof(pw->out));
 	if (proxy_build_request(&b, msg, f))
 		return -ENOSPC;
@@ -138,28 +163,30 @@ int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct
 		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
 		     const struct proxy_caller *caller)
 {
-	return add_branch(pw, c, msg, f, SLICE_NULL, dst, id, caller);
+	struct tp_dest d = { .proto = TP_UDP };
+
+	d.addr = *dst; /* DNS gives _sip._udp targets */
+	return add_branch(pw, c, msg, f, SLICE_NULL, &d, id, caller);
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
 struct target {
 	char uri[SW_MAX_CONTACT_URI + 1];
-	struct sockaddr_storage dst;
+	struct tp_dest dst;
 };
 struct targets {
 	struct target t[PROXY_MAX_BRANCHES];
 	unsigned n;
 };
 
-/* A contact is reached at its own address unless it is a private address
- * (a phone behind NAT) or not an IP literal: then at the source its REGISTER
- * came from (the received "udp:IP:PORT" the registrar kept). */
+/* Where each contact is reached (target.c): over TCP/TLS the connection it
+ * registered on, over UDP its own address or, behind NAT, its source. A
+ * sips: contact is reached over TLS only. */
 static void on_binding(const struct registrar_contact *rc, void *arg)
 {
 	struct targets *ts = arg;
 	struct target *t = &ts->t[ts->n];
 	struct sip_uri u;
-	struct slice curi = slice_from(rc->contact, rc->contact_len);
 
 	if (ts->n == PROXY_MAX_BRANCHES || rc->contact_len > SW_MAX_CONTACT_URI)
 		return;
@@ -167,22 +194,53 @@ static void on_binding(const struct registrar_contact *rc, void *arg)
 	t->uri[rc->contact_len] = '\0';
 	if (sip_uri_parse(&u, slice_from(t->uri, rc->contact_len)))
 		return;
-	(void)curi;
-	bool use_received = rc->received_len > 4 && (proxy_ip_is_private(u.host) || proxy_uri_addr(&u, &t->dst));
-	if (use_received) {
-		char rcv[128];
-		struct tp_listen l;
-		if (rc->received_len >= sizeof(rcv))
-			return;
-		memcpy(rcv, rc->received, rc->received_len);
-		rcv[rc->received_len] = '\0';
-		if (tp_listen_parse(&l, rcv) || l.proto != TP_UDP)
-			return; /* outbound TCP is not opened: such contacts are skipped */
-		t->dst = l.addr;
-	} else if (proxy_uri_addr(&u, &t->dst)) {
+	if (proxy_contact_dest(&u, slice_from(rc->received, rc->received_len), &t->dst))
 		return;
-	}
+	if (u.is_sips && t->dst.proto != TP_TLS)
+		return;
 	ts->n++;
+}
+
+/* In-dialog requests and ACKs aimed at a phone's contact (the Request-URI,
+ * no further Route) go where the phone is reachable: when the URI is a
+ * contact registered under the To AOR, the way to that binding (the TCP/TLS
+ * connection it registered on, or its NAT source); else the URI itself. */
+struct dialog_find {
+	struct slice uri;
+	struct tp_dest *out;
+	bool found;
+};
+
+static void on_dialog_binding(const struct registrar_contact *rc, void *arg)
+{
+	struct dialog_find *df = arg;
+	struct sip_uri u;
+	struct slice curi = slice_from(rc->contact, rc->contact_len);
+
+	if (df->found || !slice_caseeq(curi, df->uri) || sip_uri_parse(&u, curi))
+		return;
+	df->found = proxy_contact_dest(&u, slice_from(rc->received, rc->received_len), df->out) == 0;
+}
+
+static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const struct sip_uri *target,
+		       struct tp_dest *out)
+{
+	const struct sip_uri *to = &msg->to.uri;
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+
+	if (target == &msg->ruri && to->user.len && to->user.len <= SW_MAX_USER && to->host.len &&
+	    to->host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, to->host)) {
+		int n = snprintf(aor, sizeof(aor), "%.*s@", (int)to->user.len, to->user.p);
+		for (size_t i = 0; i < to->host.len; i++) {
+			char ch = to->host.p[i];
+			aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+		struct dialog_find df = { .uri = msg->ruri_str, .out = out };
+		registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_dialog_binding, &df);
+		if (df.found)
+			return 0;
+	}
+	return proxy_uri_dest(target, out);
 }
 
 /* ---- CANCEL (RFC 3261 §16.10) ---- */
@@ -206,7 +264,7 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 	struct sip_addr first, next;
 	struct proxy_fwd f = { 0 };
 	const struct sip_uri *target = &msg->ruri;
-	struct sockaddr_storage dst;
+	struct tp_dest dst;
 	char branch[48], realm[SW_MAX_DOMAIN + 1];
 	struct sip_buf b;
 
@@ -217,12 +275,11 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 	} else if (proxy_uri_is_me(pw, &msg->ruri)) {
 		return; /* for us, end-to-end: nothing to do */
 	}
-	if (proxy_uri_addr(target, &dst)) {
+	if (dialog_dest(pw, msg, target, &dst)) {
 		LOG_DBG("ACK dropped: next hop is not an IP address");
 		return;
 	}
-	f.via_lst = tp_worker_udp_listen(pw->w, dst.ss_family);
-	if (!f.via_lst)
+	if (our_addresses(pw, msg, &dst, &f))
 		return;
 	/* The same incoming ACK always gets the same branch (§16.11). */
 	snprintf(branch, sizeof(branch), "z9hG4bKsw%uxa%016llx", tp_worker_index(pw->w),
@@ -236,10 +293,10 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 		realm[msg->from.uri.host.len] = '\0';
 		f.consume_realm = realm;
 	}
-	identity_for(pw, &dst, NULL, NULL, &f);
+	identity_for(pw, &dst.addr, NULL, NULL, &f);
 	sip_buf_init(&b, pw->out, sizeof(pw->out));
 	if (proxy_build_request(&b, msg, &f) == 0)
-		tp_send_to(pw->w, TP_UDP, &dst, b.p, b.len);
+		tp_send_dest(pw->w, &dst, b.p, b.len);
 }
 
 static bool is_dialog_forming(enum sip_method m)
@@ -273,7 +330,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	bool has_next_route = false;
 	bool caller_ok = caller->authenticated || caller->trusted;
 	struct proxy_identity id;
-	struct sockaddr_storage dst;
+	struct tp_dest dst;
 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
 	if (next_route(msg, false, &first) && proxy_uri_is_me(pw, &first.uri)) {
@@ -299,12 +356,12 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			return;
 		}
 		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
-		if (proxy_uri_addr(target, &dst) != 0) {
+		if (dialog_dest(pw, msg, target, &dst) != 0) {
 			if (!cfg->has_outbound) {
 				proxy_call_started(c, msg, 404, "No Route To Destination");
 				return;
 			}
-			dst = cfg->outbound.addr;
+			outbound_dest(cfg, &dst);
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, NULL, caller);
 		proxy_call_started(c, msg, 503, "Service Unavailable");
@@ -328,13 +385,13 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			return;
 		}
 		if (has_next_route) {
-			if (proxy_uri_addr(&next.uri, &dst)) {
+			if (proxy_uri_dest(&next.uri, &dst)) {
 				proxy_call_started(c, msg, 404, "No Route To Destination");
 				return;
 			}
 		} else if (cfg->has_outbound) {
-			dst = cfg->outbound.addr;
-		} else if (proxy_uri_addr(&msg->ruri, &dst)) {
+			outbound_dest(cfg, &dst);
+		} else if (proxy_uri_dest(&msg->ruri, &dst)) {
 			/* RFC 3263: the domain's SIP server from DNS (dns.c). */
 			proxy_dns_forward(pw, c, msg, &f, &id, caller);
 			return;
@@ -423,6 +480,11 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 	if (proxy_policy_check(pw, st, src, msg, in_dialog, &caller))
 		return;
 	route_request(pw, st, msg, &caller, in_dialog);
+}
+
+void proxy_on_conn_fail(struct proxy_worker *pw, enum tp_proto proto, const struct sockaddr_storage *peer)
+{
+	txn_client_transport_error(pw->tl, proto, peer);
 }
 
 /* ---- responses ---- */

@@ -31,7 +31,8 @@ struct proxy_trusted {
 struct proxy_cfg {
 	struct proxy_trusted trusted[PROXY_MAX_TRUSTED];
 	unsigned ntrusted;
-	struct tp_listen outbound;   /**< next hop for foreign domains */
+	struct tp_listen outbound;   /**< next hop for foreign domains (udp, tcp or tls) */
+	char outbound_name[SW_MAX_DOMAIN + 1]; /**< tls next hop: SNI and certificate name */
 	bool has_outbound;
 	bool challenge_in_dialog;    /**< challenge requests with a To tag too (default no) */
 	bool reveal_not_registered;  /**< tell anyone 404 vs 480 (default: only local/trusted) */
@@ -73,5 +74,9 @@ bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg);
 /* A response: matched to its client transaction (handed to the owning worker
  * when it arrived elsewhere) and relayed upstream per RFC 3261 §16.7. */
 void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg);
+/* An outbound connection from pw's worker to (proto, peer) failed before it
+ * carried anything: branches waiting on it end now (RFC 3261 §8.1.3.1)
+ * instead of at timer B/F. */
+void proxy_on_conn_fail(struct proxy_worker *pw, enum tp_proto proto, const struct sockaddr_storage *peer);
 
 #endif

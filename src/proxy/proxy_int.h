@@ -68,6 +68,16 @@ bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t p
 bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg);
 /* An IP-literal URI host (and port, 5060 by default) as a socket address. 0 or -EINVAL. */
 int proxy_uri_addr(const struct sip_uri *uri, struct sockaddr_storage *out);
+/* target.c: the transport and address of a next hop. A URI: sips: is TLS,
+ * else ;transport=udp|tcp|tls (UDP by default); the host must be an IP
+ * literal (maddr first); TLS defaults to port 5061. 0, -EINVAL, or
+ * -EPROTONOSUPPORT for a transport not spoken here. */
+int proxy_uri_dest(const struct sip_uri *uri, struct tp_dest *out);
+/* A registered contact with the "proto:IP:PORT" its REGISTER came from:
+ * over TCP/TLS only that connection (TP_DEST_REUSE_ONLY); over UDP the
+ * contact's own address, or the source when the contact is private or not an
+ * IP literal. 0 or -errno. */
+int proxy_contact_dest(const struct sip_uri *contact, struct slice received, struct tp_dest *out);
 /* True when an IP text is in RFC 1918, RFC 6598 or link-local space (a phone behind NAT). */
 bool proxy_ip_is_private(struct slice host);
 
@@ -88,7 +98,8 @@ bool proxy_loop_found(const struct sip_msg *msg, proxy_is_me_fn is_me, void *arg
 struct proxy_fwd {
 	struct slice ruri;               /**< new Request-URI (empty: keep) */
 	const char *branch;
-	const struct tp_listen *via_lst; /**< our address for Via / Record-Route */
+	const struct tp_listen *via_lst; /**< our address for Via (its transport too) */
+	const struct tp_listen *rr_lst;  /**< our address for Record-Route (NULL: via_lst) */
 	bool record_route;
 	bool pop_route;                  /**< drop the first Route entry (it names us) */
 	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
@@ -140,8 +151,8 @@ int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct
 /* call.c */
 struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);
 /* Add a branch sending req to dst. 0 or -errno. */
-int proxy_call_branch(struct proxy_call *c, const char *branch, const struct sockaddr_storage *dst,
-		      const char *req, size_t len);
+int proxy_call_branch(struct proxy_call *c, const char *branch, const struct tp_dest *dst, const char *req,
+		      size_t len);
 /* After the branches were started: when none started, answer fail_code and
  * let the call end with its server transaction. */
 void proxy_call_started(struct proxy_call *c, const struct sip_msg *req, int fail_code, const char *fail_reason);

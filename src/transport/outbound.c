@@ -1,11 +1,15 @@
-/* Outbound datagrams, the per-worker loop hook that drives timers, and the
- * lock-free hand-off of items between workers (queue + eventfd, as DESIGN.md
- * asks: no shared lock on the hot path). Requests a proxy sends go out of the
- * worker's own SO_REUSEPORT socket, so their responses reach the listen port. */
+/* Sending requests (datagrams, or bytes on a TCP/TLS connection found in the
+ * shared index or opened for the purpose), the per-worker loop hook that
+ * drives timers, and the lock-free hand-off of items between workers (queue +
+ * eventfd, as DESIGN.md asks: no shared lock on the hot path). UDP requests go
+ * out of the worker's own SO_REUSEPORT socket, so their responses reach the
+ * listen port; bytes for a connection another worker owns are posted to it. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void tp_worker_set_loop(struct tp_worker *w, tp_loop_fn fn, void *arg)
@@ -74,11 +78,18 @@ const struct tp_listen *tp_worker_udp_listen(const struct tp_worker *w, int fami
 	return NULL;
 }
 
-int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *dst, const void *buf,
-	       size_t len)
+const struct tp_listen *tp_worker_listen(const struct tp_worker *w, enum tp_proto proto, int family)
 {
-	if (proto != TP_UDP)
-		return -EPROTONOSUPPORT;
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		const struct tp_listen *l = w->socks[i].lst;
+		if (l && l->proto == proto && l->addr.ss_family == family)
+			return l;
+	}
+	return NULL;
+}
+
+static int send_udp(struct tp_worker *w, const struct sockaddr_storage *dst, const void *buf, size_t len)
+{
 	for (unsigned i = 0; i < w->nsocks; i++) {
 		const struct tp_listen *l = w->socks[i].lst;
 		if (!l || l->proto != TP_UDP || l->addr.ss_family != dst->ss_family)
@@ -89,4 +100,73 @@ int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_s
 		return 0;
 	}
 	return -EAFNOSUPPORT;
+}
+
+/* Bytes for a connection another worker owns, copied once. */
+struct conn_post {
+	struct tp_post base;
+	int fd;
+	uint32_t gen;
+	size_t len;
+	char buf[];
+};
+
+static void on_conn_post(struct tp_worker *w, struct tp_post *base)
+{
+	struct conn_post *cp = (struct conn_post *)base;
+
+	if ((unsigned)cp->fd < w->by_fd_cap) {
+		struct tp_conn *c = w->by_fd[cp->fd];
+		if (c && c->gen == cp->gen)
+			tp_conn_send(w, c, cp->buf, cp->len);
+	}
+	free(cp);
+}
+
+int tp_send_dest(struct tp_worker *w, const struct tp_dest *d, const void *buf, size_t len)
+{
+	unsigned widx;
+	int fd, err;
+	uint32_t gen;
+
+	if (d->proto == TP_UDP)
+		return send_udp(w, &d->addr, buf, len);
+	const struct tp_listen *lst = tp_worker_listen(w, d->proto, d->addr.ss_family);
+	if (!lst)
+		return -EAFNOSUPPORT;
+	if (tp_connidx_find(w->srv, d->proto, &d->addr, &widx, &fd, &gen) == 0) {
+		if (widx != w->index) {
+			struct conn_post *cp = malloc(sizeof(*cp) + len);
+			if (!cp)
+				return -ENOMEM;
+			cp->base.fn = on_conn_post;
+			cp->fd = fd;
+			cp->gen = gen;
+			cp->len = len;
+			memcpy(cp->buf, buf, len);
+			err = tp_worker_post(w, widx, &cp->base);
+			if (err)
+				free(cp);
+			return err;
+		}
+		struct tp_conn *c = (unsigned)fd < w->by_fd_cap ? w->by_fd[fd] : NULL;
+		if (c && c->gen == gen)
+			return tp_conn_send(w, c, buf, len);
+	}
+	if (d->flags & TP_DEST_REUSE_ONLY)
+		return -ENOTCONN;
+	struct tp_conn *c = tp_conn_connect(w, d, lst, &err);
+	if (!c)
+		return err;
+	return tp_conn_send(w, c, buf, len);
+}
+
+int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *dst, const void *buf,
+	       size_t len)
+{
+	struct tp_dest d = { .proto = proto, .addr = *dst };
+
+	if (proto == TP_UDP)
+		return send_udp(w, dst, buf, len);
+	return tp_send_dest(w, &d, buf, len);
 }

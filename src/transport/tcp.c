@@ -1,8 +1,9 @@
 /* Stream connections (TCP, and TLS through tls.c's ops): accepting on the
  * worker's own listener within the per-worker and per-source-IP limits,
  * reading into a bounded per-connection buffer, framing messages, cutting
- * idle, slow (slowloris) and stuck-handshake connections, and replies on the
- * connection a request arrived on. */
+ * idle, slow (slowloris), stuck-connect and stuck-handshake connections, and
+ * replies on the connection a request arrived on. Outbound connections
+ * (connect.c) share all of this once connected. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
@@ -33,6 +34,11 @@ static int by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
 	}
 	w->by_fd[fd] = c;
 	return 0;
+}
+
+int tp_conn_by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
+{
+	return by_fd_put(w, fd, c);
 }
 
 static ssize_t tcp_read(struct tp_worker *w, struct tp_conn *c, void *buf, size_t len)
@@ -90,6 +96,19 @@ static unsigned ip_bucket(const struct sockaddr_storage *ss)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
 	return h % SW_CONN_IP_BUCKETS;
+}
+
+int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, unsigned *bucket)
+{
+	const struct tp_server_cfg *cfg = srv->cfg;
+	unsigned per_ip = cfg->max_conns_per_ip ? cfg->max_conns_per_ip : SW_DEFAULT_MAX_CONNS_PER_IP;
+
+	*bucket = ip_bucket(peer);
+	if (atomic_fetch_add(&srv->conns_per_ip[*bucket], 1) >= per_ip) {
+		atomic_fetch_sub(&srv->conns_per_ip[*bucket], 1);
+		return -EMFILE;
+	}
+	return 0;
 }
 
 void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
@@ -226,6 +245,7 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 		c->peerlen = plen;
 		c->gen = ++w->next_gen;
 		c->ip_bucket = bucket;
+		c->widx = w->index;
 		c->last_active_ms = c->accepted_ms = base_mono_ms();
 		struct epoll_event ee = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
 		if ((ev->lst->proto == TP_TLS && tp_tls_conn_start(w, c)) ||
@@ -243,11 +263,18 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 			w->conns->prev = c;
 		w->conns = c;
 		w->nconns++;
+		tp_connidx_add(w->srv, c);
 	}
 }
 
 void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 {
+	/* An outbound connection that never carried its queued bytes failed. */
+	bool failed = c->outbound && (c->connecting || c->handshaking || c->pending_len);
+	enum tp_proto proto = c->ev.lst->proto;
+	struct sockaddr_storage peer = c->peer;
+
+	tp_connidx_del(w->srv, c);
 	if (c->ops->fini)
 		c->ops->fini(c);
 	atomic_fetch_sub(&w->srv->conns_per_ip[c->ip_bucket], 1);
@@ -262,8 +289,12 @@ void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	free(c->pending);
 	free(c->buf);
 	free(c);
+	const struct tp_server_cfg *cfg = w->srv->cfg;
+	if (failed && cfg->on_conn_fail && !w->srv->stopping)
+		cfg->on_conn_fail(w, proto, &peer, cfg->arg);
 }
 
 /* Deliver every complete message in the buffer; returns -1 if c was closed. */
@@ -329,6 +360,19 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			return;
 		}
 	}
+	if (c->connecting) {
+		int err = tp_conn_connected(w, c);
+		if (err) {
+			char ip[64];
+			uint16_t port;
+			tp_addr_text(&c->peer, ip, sizeof(ip), &port);
+			LOG_INFO("%s connection to %s:%u failed: %s", c->ops->name, ip, port, strerror(-err));
+			tp_conn_close(w, c);
+			return;
+		}
+		if (c->connecting)
+			return;
+	}
 	for (;;) {
 		if (c->len >= SW_MAX_MSG_SIZE) {
 			LOG_INFO("closing %s connection: message larger than %d bytes", c->ev.lst->text,
@@ -337,6 +381,11 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			return;
 		}
 		ssize_t n = c->ops->read(w, c, c->buf + c->len, SW_MAX_MSG_SIZE - c->len);
+		if ((n > 0 || n == -EAGAIN) && c->pending_len && !c->handshaking && tp_conn_flush(w, c)) {
+			/* The TLS handshake just finished: what waited for it goes now. */
+			tp_conn_close(w, c);
+			return;
+		}
 		if (n == -EAGAIN)
 			return;
 		if (n <= 0) {
@@ -362,6 +411,8 @@ static const char *expired(const struct tp_server_cfg *cfg, const struct tp_conn
 	uint64_t hs = cfg->tls && cfg->tls->handshake_timeout_s ? cfg->tls->handshake_timeout_s
 								 : SW_TLS_HANDSHAKE_TIMEOUT_S;
 
+	if (c->connecting && now_ms - c->accepted_ms > SW_TCP_CONNECT_TIMEOUT_S * 1000u)
+		return "connect timeout";
 	if (c->handshaking && now_ms - c->accepted_ms > hs * 1000u)
 		return "TLS handshake timeout";
 	if (c->len && c->msg_start_ms && now_ms - c->msg_start_ms > msg * 1000u)

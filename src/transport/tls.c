@@ -1,8 +1,10 @@
 /* TLS streams (RFC 3261 §26.2, RFC 5630) with OpenSSL on top of the TCP
  * connection machinery: server contexts (TLS 1.2 minimum, forward-secret AEAD
  * ciphers, optional or required client certificates, one certificate per SNI
- * name), a non-blocking handshake driven by the worker's epoll loop, and the
- * read/write ops of a TLS connection. Never logs key material. */
+ * name), a client context for outbound connections (same versions and
+ * ciphers, the server certificate checked against ca_file or the system
+ * store, SNI), a non-blocking handshake driven by the worker's epoll loop,
+ * and the read/write ops of a TLS connection. Never logs key material. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 
 #include <openssl/err.h>
@@ -30,6 +33,8 @@ struct tls_sni_ctx {
 
 struct tp_tls {
 	SSL_CTX *def;
+	SSL_CTX *client;                /**< outbound connections */
+	bool verify_server;
 	struct tls_sni_ctx sni[SW_MAX_TLS_SNI];
 	unsigned nsni;
 };
@@ -120,6 +125,46 @@ fail:
 	return NULL;
 }
 
+/* RFC 5922 §7.2 / RFC 6125: the server must prove the name or address we
+ * connect to; our own certificate is offered for mutual authentication. */
+static SSL_CTX *make_client_ctx(const struct tp_tls_cfg *cfg)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int vmin = cfg->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+
+	if (!ctx) {
+		log_ssl_error("cannot create a client context", NULL);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, vmin);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	if (!SSL_CTX_set_cipher_list(ctx, cfg->ciphers[0] ? cfg->ciphers : TLS_DEFAULT_CIPHERS)) {
+		log_ssl_error("no usable cipher in [tls] ciphers", NULL);
+		goto fail;
+	}
+	if (cfg->cert[0] && cfg->key[0] &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1)) {
+		log_ssl_error("cannot load certificate for outbound connections", cfg->cert);
+		goto fail;
+	}
+	if (cfg->verify_server) {
+		int ok = cfg->ca_file[0] ? SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL)
+					 : SSL_CTX_set_default_verify_paths(ctx);
+		if (ok != 1) {
+			log_ssl_error("cannot load CAs for server certificates", cfg->ca_file[0] ? cfg->ca_file : NULL);
+			goto fail;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 void tp_tls_free(void *tls)
 {
 	struct tp_tls *t = tls;
@@ -129,6 +174,7 @@ void tp_tls_free(void *tls)
 	for (unsigned i = 0; i < t->nsni; i++)
 		SSL_CTX_free(t->sni[i].ctx);
 	SSL_CTX_free(t->def);
+	SSL_CTX_free(t->client);
 	free(t);
 }
 
@@ -150,6 +196,10 @@ int tp_tls_new(void **out, const struct tp_tls_cfg *cfg)
 	t->def = make_ctx(cfg, cfg->cert, cfg->key);
 	if (!t->def)
 		goto fail;
+	t->client = make_client_ctx(cfg);
+	if (!t->client)
+		goto fail;
+	t->verify_server = cfg->verify_server;
 	for (unsigned i = 0; i < cfg->nsni && i < SW_MAX_TLS_SNI; i++) {
 		SSL_CTX *c = make_ctx(cfg, cfg->sni[i].cert, cfg->sni[i].key);
 		if (!c)
@@ -230,6 +280,47 @@ int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c)
 	c->handshaking = true;
 	c->ops = &tp_tls_ops;
 	return 0;
+}
+
+int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name)
+{
+	struct tp_tls *t = w->srv->tls;
+	SSL *ssl;
+
+	if (!t || !t->client)
+		return -EAFNOSUPPORT;
+	ssl = SSL_new(t->client);
+	if (!ssl)
+		return -ENOMEM;
+	if (SSL_set_fd(ssl, c->ev.fd) != 1)
+		goto fail;
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	if (name && name[0]) {
+		/* RFC 6066 §3: SNI carries host names only, never IP literals. */
+		if (SSL_set_tlsext_host_name(ssl, name) != 1 || (t->verify_server && SSL_set1_host(ssl, name) != 1))
+			goto fail;
+	} else if (t->verify_server) {
+		const unsigned char *ip;
+		size_t iplen;
+		if (c->peer.ss_family == AF_INET6) {
+			ip = (const unsigned char *)&((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+			iplen = 16;
+		} else {
+			ip = (const unsigned char *)&((const struct sockaddr_in *)&c->peer)->sin_addr;
+			iplen = 4;
+		}
+		if (X509_VERIFY_PARAM_set1_ip(param, ip, iplen) != 1)
+			goto fail;
+	}
+	SSL_set_connect_state(ssl);
+	c->ssl = ssl;
+	c->handshaking = true;
+	c->ops = &tp_tls_ops;
+	return 0;
+fail:
+	SSL_free(ssl);
+	ERR_clear_error();
+	return -ENOMEM;
 }
 
 /* Map an SSL result to -EAGAIN (re-armed for the direction wanted) or a fault. */

@@ -1,8 +1,10 @@
 /* The transport layer's door: listen addresses, per-worker epoll loops with one
  * SO_REUSEPORT socket per listen address per worker (UDP datagrams and TCP
- * streams), stream framing, and sending replies back where a request came from.
- * A worker owns its sockets and TCP connections; nothing here is shared between
- * workers except the read-only listen list. */
+ * streams), stream framing, sending replies back where a request came from,
+ * and sending requests over UDP or over a TCP/TLS connection (an existing one
+ * to that peer, whichever worker owns it, else a new outbound one). A worker
+ * owns its sockets and connections; shared between workers are the read-only
+ * listen list and a small (proto, peer) -> connection index. */
 #ifndef SW_TP_H
 #define SW_TP_H
 
@@ -60,6 +62,11 @@ typedef void (*tp_msg_fn)(const struct tp_src *src, char *buf, size_t len, void 
 typedef void (*tp_tick_fn)(struct tp_worker *w, void *arg);
 /* Called on each worker thread at start (index 0..n-1) and at exit. */
 typedef int (*tp_thread_fn)(struct tp_worker *w, unsigned index, bool starting, void *arg);
+/* Called on the worker that opened an outbound connection when it closes
+ * before it ever carried bytes (connect refused or timed out, TLS handshake
+ * failed): what was queued on it was never sent (RFC 3261 §8.1.3.1). */
+typedef void (*tp_conn_fail_fn)(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *peer,
+				void *arg);
 
 /* TLS settings ([tls] section). Paths name PEM files; the key file's content
  * is never logged. */
@@ -74,7 +81,10 @@ struct tp_tls_sni {
 struct tp_tls_cfg {
 	char cert[SW_MAX_PATH];         /**< default certificate chain (PEM) */
 	char key[SW_MAX_PATH];          /**< its private key (PEM) */
-	char ca_file[SW_MAX_PATH];      /**< CAs that client certificates must chain to */
+	char ca_file[SW_MAX_PATH];      /**< CAs that client certificates (and, when set,
+					     servers we connect to) must chain to */
+	bool verify_server;             /**< outbound: check the server certificate
+					     (ca_file, else the system store) */
 	enum tp_verify verify;          /**< client certificates */
 	unsigned min_version;           /**< 12 (TLS 1.2) or 13 (TLS 1.3) */
 	char ciphers[256];              /**< TLS 1.2 cipher list; "" = built-in default */
@@ -93,6 +103,7 @@ struct tp_server_cfg {
 	tp_msg_fn on_msg;
 	tp_thread_fn on_thread;
 	tp_tick_fn on_tick;         /**< optional; once per second on each worker */
+	tp_conn_fail_fn on_conn_fail; /**< optional */
 	void *arg;
 	unsigned tcp_idle_timeout_s;
 	unsigned max_tcp_conns;     /**< per worker */
@@ -139,14 +150,39 @@ struct tp_post {
  * 0, or -ENOENT when there is no such worker (p stays the caller's). */
 int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p);
 
-/* Send a datagram to dst from w's own UDP socket of the same address family
- * (so replies come back to the listen port). proto must be TP_UDP: outbound
- * TCP/TLS connections are not opened yet (-EPROTONOSUPPORT).
- * 0, -EAFNOSUPPORT (no UDP listen of that family) or -errno from sendto. */
+/* Where a request goes: transport and peer address, whether a new
+ * connection may be opened, and for TLS the name the server must prove. */
+#define TP_DEST_REUSE_ONLY 1u /**< TCP/TLS: only an existing connection (a phone
+				   behind NAT is reachable on no other) */
+struct tp_dest {
+	enum tp_proto proto;
+	unsigned flags;
+	struct sockaddr_storage addr;
+	char name[SW_MAX_DOMAIN + 1]; /**< TLS: SNI and certificate name; "" = the
+					   certificate must name the IP address */
+};
+
+/* Send one message to d.
+ * UDP: a datagram from w's own UDP socket of d's address family (so replies
+ * come back to the listen port).
+ * TCP/TLS (RFC 3261 §18.1.1 connection reuse): on an open connection to
+ * exactly that peer address and transport, inbound or outbound, on whichever
+ * worker owns it (bytes are copied to the owner); without one, unless
+ * TP_DEST_REUSE_ONLY, a new outbound connection from w (bytes are queued
+ * until it is connected and, for TLS, the server's certificate verified).
+ * 0; -EAFNOSUPPORT (no listen address of that transport and family to name
+ * us in Via); -ENOTCONN (reuse only, no connection); -EMFILE (connection
+ * limits); -errno. A 0 does not promise delivery on a stream: a connection
+ * that fails later reports through on_conn_fail. */
+int tp_send_dest(struct tp_worker *w, const struct tp_dest *d, const void *buf, size_t len);
+/* tp_send_dest with no flags and no TLS name. */
 int tp_send_to(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *dst,
 	       const void *buf, size_t len);
 /* The UDP listen address w would use toward family (AF_INET/AF_INET6), or NULL. */
 const struct tp_listen *tp_worker_udp_listen(const struct tp_worker *w, int family);
+/* The first listen address of proto and family, or NULL: what Via names on
+ * requests sent over that transport. */
+const struct tp_listen *tp_worker_listen(const struct tp_worker *w, enum tp_proto proto, int family);
 
 /* A snapshot of one TCP/TLS connection, for the control socket (connlist.c). */
 struct tp_conn_info {

@@ -7,6 +7,14 @@
 
 #include "transport/tp.h"
 
+/* Lock shards of the shared connection index: senders on different workers
+ * rarely meet on one lock. */
+#define TP_CONN_IDX_SHARDS 64
+
+/* The shared connection index's locks (connidx.c). */
+void tp_connidx_init(struct tp_server *srv);
+void tp_connidx_fini(struct tp_server *srv);
+
 /* What an epoll event points at. */
 enum tp_ev_kind { TP_EV_UDP, TP_EV_TCP_LISTEN, TP_EV_CONN, TP_EV_WAKE };
 
@@ -48,6 +56,14 @@ struct tp_conn {
 	char peer_identity[SW_MAX_PEER_IDENTITY]; /**< TLS: "" = no client certificate */
 	char *buf;                  /**< SW_MAX_MSG_SIZE + 1 bytes, allocated on first read */
 	size_t len;
+	/* Connection reuse (connidx.c, outbound.c). */
+	unsigned widx;              /**< index of the owning worker */
+	struct tp_conn *idx_next;   /**< chain in the server's shared index */
+	bool indexed;
+	bool outbound;              /**< opened by us (connect), not accepted */
+	bool connecting;            /**< outbound: TCP connect not finished yet */
+	char *pending;              /**< outbound: bytes waiting for connect/handshake */
+	size_t pending_len;
 };
 
 struct tp_worker {
@@ -78,6 +94,11 @@ struct tp_server {
 	volatile int stopping;
 	void *tls;                  /**< struct tp_tls (tls.c) when a listen is tls: */
 	atomic_uint conns_per_ip[SW_CONN_IP_BUCKETS];
+	/* (proto, peer address) -> connection, any worker's (connidx.c). Written
+	 * on open and close only, read when a request is sent on a stream; one
+	 * lock per shard of buckets, as DESIGN.md asks of shared tables. */
+	pthread_mutex_t idx_lock[TP_CONN_IDX_SHARDS];
+	struct tp_conn *idx[SW_CONN_IDX_BUCKETS];
 };
 
 void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev);
@@ -95,6 +116,29 @@ int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c);
 void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out);
 /* Run every item posted to w (outbound.c), oldest first; on the owner thread. */
 void tp_worker_drain_posts(struct tp_worker *w);
+/* The shared connection index (connidx.c). add/del take the index lock;
+ * find copies what a sender needs (owner, fd, gen) while holding it. */
+void tp_connidx_add(struct tp_server *srv, struct tp_conn *c);
+void tp_connidx_del(struct tp_server *srv, struct tp_conn *c);
+int tp_connidx_find(struct tp_server *srv, enum tp_proto proto, const struct sockaddr_storage *peer,
+		    unsigned *widx, int *fd, uint32_t *gen);
+/* Per-IP connection counters shared by accept and connect (tcp.c): take one
+ * slot of peer's bucket, or -EMFILE when the per-IP limit is reached. */
+int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, unsigned *bucket);
+/* Record fd -> c in the worker's table (tcp.c). 0 or -ENOMEM. */
+int tp_conn_by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c);
+/* Write buf on c, or queue it while an outbound c is still connecting or in
+ * its handshake; a failed write closes c. 0 or -errno (c may be gone). */
+int tp_conn_send(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len);
+/* Outbound connections (connect.c): open one from w toward d (the listen
+ * address lst of the same protocol names us), or finish connecting when the
+ * socket became writable; tp_conn_flush writes the queued bytes. */
+struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, const struct tp_listen *lst, int *err);
+int tp_conn_connected(struct tp_worker *w, struct tp_conn *c);
+int tp_conn_flush(struct tp_worker *w, struct tp_conn *c);
+/* Start the client side of a TLS handshake on an outbound connection, with
+ * SNI name (NULL or "" for none) and server certificate checks (tls.c). */
+int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name);
 /* Free the calling thread's datagram buffers. */
 void tp_udp_thread_exit(void);
 

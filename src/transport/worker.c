@@ -161,11 +161,13 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
+	tp_connidx_init(srv);
 	for (unsigned i = 0; i < cfg->nlistens && !srv->tls; i++) {
 		if (cfg->listens[i].proto != TP_TLS)
 			continue;
 		err = tp_tls_new(&srv->tls, cfg->tls);
 		if (err) {
+			tp_connidx_fini(srv);
 			free(srv);
 			return err;
 		}
@@ -174,6 +176,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
 	if (!srv->workers) {
 		tp_tls_free(srv->tls);
+		tp_connidx_fini(srv);
 		free(srv);
 		return -ENOMEM;
 	}
@@ -201,6 +204,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 			worker_fini(&srv->workers[i]);
 		free(srv->workers);
 		tp_tls_free(srv->tls);
+		tp_connidx_fini(srv);
 		free(srv);
 		return err;
 	}
@@ -222,10 +226,15 @@ void tp_server_stop(struct tp_server *srv)
 	}
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i].thread, NULL);
+	/* A worker may have posted to another after that one's last drain:
+	 * every item is run (and so freed) once all threads are gone. */
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		tp_worker_drain_posts(&srv->workers[i]);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		worker_fini(&srv->workers[i]);
 	free(srv->workers);
 	tp_tls_free(srv->tls);
+	tp_connidx_fini(srv);
 	free(srv);
 }
 

@@ -6,6 +6,7 @@
 #include "txn/txn_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ void txn_client_destroy(struct txn_client *ct)
 
 static void send_req(struct txn_client *ct)
 {
-	int err = tp_send_to(ct->tl->w, TP_UDP, &ct->dst, ct->req, ct->req_len);
+	int err = tp_send_dest(ct->tl->w, &ct->dst, ct->req, ct->req_len);
 	if (err)
 		LOG_DBG("txn %s: send failed: %s", ct->branch, strerror(-err));
 }
@@ -76,6 +77,14 @@ static void on_retx(struct txn_timer *t)
 int txn_client_new(struct txn_client **out, struct txn_layer *tl, enum sip_method method, const char *branch,
 		   const struct sockaddr_storage *dst, const char *req, size_t len, void *user)
 {
+	struct tp_dest d = { .proto = TP_UDP, .addr = *dst };
+
+	return txn_client_start(out, tl, method, branch, &d, req, len, user);
+}
+
+int txn_client_start(struct txn_client **out, struct txn_layer *tl, enum sip_method method, const char *branch,
+		     const struct tp_dest *dst, const char *req, size_t len, void *user)
+{
 	if (strlen(branch) >= sizeof(((struct txn_client *)0)->branch))
 		return -EINVAL;
 	struct txn_client *ct = calloc(1, sizeof(*ct) + len + 1);
@@ -86,10 +95,11 @@ int txn_client_new(struct txn_client **out, struct txn_layer *tl, enum sip_metho
 	ct->state = method == SIP_INVITE ? TXN_CALLING : TXN_TRYING;
 	ct->user = user;
 	ct->dst = *dst;
+	ct->reliable = dst->proto != TP_UDP;
 	strcpy(ct->branch, branch);
 	memcpy(ct->req, req, len);
 	ct->req_len = len;
-	int err = tp_send_to(tl->w, TP_UDP, dst, req, len);
+	int err = tp_send_dest(tl->w, dst, req, len);
 	if (err) {
 		free(ct);
 		return err;
@@ -98,7 +108,8 @@ int txn_client_new(struct txn_client **out, struct txn_layer *tl, enum sip_metho
 	ct->pending = true;
 	tl->npending++;
 	ct->retx_ms = TXN_T1;
-	txn_timer_arm(tl, &ct->t_retx, TXN_T1, on_retx);
+	if (!ct->reliable)
+		txn_timer_arm(tl, &ct->t_retx, TXN_T1, on_retx);
 	txn_timer_arm(tl, &ct->t_end, 64 * TXN_T1, on_timeout);
 	*out = ct;
 	return 0;
@@ -155,7 +166,7 @@ static int send_cancel(struct txn_client *ct)
 	ct->cancel_pending = false;
 	int err = build_ack_cancel(ct, NULL, false, &b);
 	if (!err)
-		err = txn_client_new(&cc, ct->tl, SIP_CANCEL, ct->branch, &ct->dst, b.p, b.len, NULL);
+		err = txn_client_start(&cc, ct->tl, SIP_CANCEL, ct->branch, &ct->dst, b.p, b.len, NULL);
 	if (err)
 		LOG_DBG("txn %s: CANCEL not sent: %s", ct->branch, strerror(-err));
 	return err;
@@ -211,7 +222,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		if (ct->state == TXN_COMPLETED)
 			return true; /* retransmission */
 		ct->state = TXN_COMPLETED;
-		txn_timer_arm(tl, &ct->t_end, TXN_T4, on_end); /* K */
+		txn_timer_arm(tl, &ct->t_end, ct->reliable ? 0 : TXN_T4, on_end); /* K */
 		report(ct, rsp);
 		return true;
 	}
@@ -227,7 +238,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 	if (ct->state == TXN_COMPLETED) {
 		/* §17.1.1.2: a retransmitted final gets the same ACK again. */
 		if (ct->ack)
-			tp_send_to(tl->w, TP_UDP, &ct->dst, ct->ack, ct->ack_len);
+			tp_send_dest(tl->w, &ct->dst, ct->ack, ct->ack_len);
 		return true;
 	}
 	if (ct->state == TXN_ACCEPTED)
@@ -239,12 +250,38 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 			memcpy(ct->ack, b.p, b.len);
 			ct->ack_len = b.len;
 		}
-		tp_send_to(tl->w, TP_UDP, &ct->dst, b.p, b.len);
+		tp_send_dest(tl->w, &ct->dst, b.p, b.len);
 	}
 	ct->state = TXN_COMPLETED;
-	txn_timer_arm(tl, &ct->t_end, 32000, on_end); /* D */
+	txn_timer_arm(tl, &ct->t_end, ct->reliable ? 0 : 32000, on_end); /* D */
 	report(ct, rsp);
 	return true;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+void txn_client_transport_error(struct txn_layer *tl, enum tp_proto proto, const struct sockaddr_storage *peer)
+{
+	for (unsigned i = 0; i < TXN_BUCKETS; i++) {
+		for (struct txn_client *ct = tl->clients[i]; ct; ct = ct->next) {
+			if (ct->dst.proto != proto || !same_addr(&ct->dst.addr, peer) ||
+			    (ct->state != TXN_CALLING && ct->state != TXN_TRYING))
+				continue;
+			LOG_DBG("txn %s: transport failed", ct->branch);
+			txn_heap_del(&tl->heap, &ct->t_retx);
+			txn_timer_arm(tl, &ct->t_end, 0, on_timeout);
+		}
+	}
 }
 
 enum txn_state txn_client_state(const struct txn_client *ct)

@@ -111,6 +111,17 @@ int txn_branch_owner(struct slice branch);
  * or E/F. 0, -ENOMEM, or -errno from the transport (nothing kept). */
 int txn_client_new(struct txn_client **out, struct txn_layer *tl, enum sip_method method, const char *branch,
 		   const struct sockaddr_storage *dst, const char *req, size_t len, void *user);
+/* txn_client_new toward dst over any transport (tp_send_dest; the top Via
+ * must name that transport). Over TCP/TLS nothing is retransmitted (RFC 3261
+ * §17.1.1.2, §17.1.2.2: no timers A/E; D and K are zero) while timers B/F
+ * still end an unanswered transaction. The CANCEL and ACK it sends go the
+ * same way. */
+int txn_client_start(struct txn_client **out, struct txn_layer *tl, enum sip_method method, const char *branch,
+		     const struct tp_dest *dst, const char *req, size_t len, void *user);
+/* RFC 3261 §8.1.3.1: the transport gave up on (proto, peer) (a connection
+ * that failed before carrying the request). Every client transaction toward
+ * it with no response yet ends as if its timer B/F fired, on the next run. */
+void txn_client_transport_error(struct txn_layer *tl, enum tp_proto proto, const struct sockaddr_storage *peer);
 /* Feed a response whose top Via is ours. true when it matched a client
  * transaction (callbacks ran), false otherwise (a stray: the caller may
  * forward it statelessly, §16.7 / §18.1.2). */

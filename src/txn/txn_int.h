@@ -62,7 +62,8 @@ struct txn_client {
 	bool pending;              /**< no final response received yet (counted in npending) */
 	int last_code;
 	void *user;
-	struct sockaddr_storage dst;
+	struct tp_dest dst;        /**< transport and next hop */
+	bool reliable;             /**< TCP/TLS: no timers A/E, D and K are zero */
 	struct txn_timer t_retx;   /**< A, E */
 	struct txn_timer t_end;    /**< B, F, D, K, M */
 	unsigned retx_ms;

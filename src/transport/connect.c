@@ -1,0 +1,157 @@
+/* Outbound stream connections: a non-blocking connect toward a peer within
+ * the same per-worker and per-IP limits as accepted connections, a bounded
+ * queue of bytes sent before the connection (and its TLS handshake) is up,
+ * and writing on a connection. Once connected, an outbound connection is read,
+ * framed and timed out like an accepted one (tcp.c). */
+#include "transport/tp_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, const struct tp_listen *lst, int *err)
+{
+	const struct tp_server_cfg *cfg = w->srv->cfg;
+	unsigned max = cfg->max_tcp_conns ? cfg->max_tcp_conns : SW_MAX_TCP_CONNS;
+	socklen_t alen = d->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	unsigned bucket;
+	int one = 1;
+
+	if (w->nconns >= max) {
+		LOG_WARN("connection limit (%u per worker) reached: no outbound %s connection", max, tp_proto_name(d->proto));
+		*err = -EMFILE;
+		return NULL;
+	}
+	*err = tp_conn_ip_take(w->srv, &d->addr, &bucket);
+	if (*err) {
+		LOG_WARN("connection limit per IP reached: no outbound %s connection", tp_proto_name(d->proto));
+		return NULL;
+	}
+	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = -errno;
+		goto fail_bucket;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int rc = connect(fd, (const struct sockaddr *)&d->addr, alen);
+	if (rc < 0 && errno != EINPROGRESS) {
+		*err = -errno;
+		goto fail_fd;
+	}
+	struct tp_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		*err = -ENOMEM;
+		goto fail_fd;
+	}
+	if (tp_conn_by_fd_put(w, fd, c)) {
+		free(c);
+		*err = -ENOMEM;
+		goto fail_fd;
+	}
+	c->ev = (struct tp_ev){ TP_EV_CONN, fd, lst };
+	c->ops = &tp_tcp_ops;
+	c->peer = d->addr;
+	c->peerlen = alen;
+	c->gen = ++w->next_gen;
+	c->ip_bucket = bucket;
+	c->widx = w->index;
+	c->outbound = true;
+	c->connecting = rc < 0;
+	c->last_active_ms = c->accepted_ms = base_mono_ms();
+	if (d->proto == TP_TLS && (*err = tp_tls_client_start(w, c, d->name)) != 0) {
+		w->by_fd[fd] = NULL;
+		free(c);
+		goto fail_fd;
+	}
+	/* Writable means connected (or failed); a TLS handshake starts by writing. */
+	bool out = c->connecting || d->proto == TP_TLS;
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0), .data.ptr = c };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+		*err = -errno;
+		if (c->ops->fini)
+			c->ops->fini(c);
+		w->by_fd[fd] = NULL;
+		free(c);
+		goto fail_fd;
+	}
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	tp_connidx_add(w->srv, c);
+	return c;
+fail_fd:
+	close(fd);
+fail_bucket:
+	atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
+	return NULL;
+}
+
+int tp_conn_connected(struct tp_worker *w, struct tp_conn *c)
+{
+	int soerr = 0;
+	socklen_t slen = sizeof(soerr);
+
+	if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) < 0)
+		return -errno;
+	if (soerr == EINPROGRESS || soerr == EALREADY)
+		return 0;
+	if (soerr)
+		return -soerr;
+	/* A spurious wake-up before the connect finished reads ENOTCONN here. */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getpeername(c->ev.fd, (struct sockaddr *)&ss, &sl) < 0)
+		return errno == ENOTCONN ? 0 : -errno;
+	c->connecting = false;
+	c->last_active_ms = base_mono_ms();
+	if (c->handshaking)
+		return 0; /* TLS: the handshake runs from the read path, writable wanted */
+	tp_conn_want(w, c, false);
+	return c->pending_len ? tp_conn_flush(w, c) : 0;
+}
+
+int tp_conn_flush(struct tp_worker *w, struct tp_conn *c)
+{
+	int err = c->ops->write(w, c, c->pending, c->pending_len);
+	if (err)
+		return err; /* kept: the caller closes c, which reports the failure */
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	c->last_active_ms = base_mono_ms();
+	return 0;
+}
+
+int tp_conn_send(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len)
+{
+	if (!c->outbound && c->handshaking)
+		return -ENOTCONN; /* an accepted TLS connection not usable yet: left alone */
+	if (c->outbound && (c->connecting || c->handshaking)) {
+		if (c->pending_len + len > SW_CONN_PENDING_MAX)
+			return -ENOBUFS;
+		char *p = realloc(c->pending, c->pending_len + len);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p + c->pending_len, buf, len);
+		c->pending = p;
+		c->pending_len += len;
+		return 0;
+	}
+	int err = c->ops->write(w, c, buf, len);
+	if (err) {
+		/* A peer that does not read is not waited for. */
+		tp_conn_close(w, c);
+		return err;
+	}
+	c->last_active_ms = base_mono_ms();
+	return 0;
+}

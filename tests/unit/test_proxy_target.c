@@ -1,0 +1,183 @@
+/* Where the proxy sends a request, without the network: the transport of a
+ * URI (sips:, ;transport=, TLS port 5061), the way to a registered contact
+ * (its TCP/TLS connection only, or UDP to its address or NAT source), the Via
+ * naming that transport, and the [proxy] outbound / [tls] verify_server
+ * settings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/config.h"
+#include "proxy/proxy_int.h"
+
+static struct sip_uri uri;
+static char ubuf[256];
+
+static const struct sip_uri *parse_uri(const char *text)
+{
+	snprintf(ubuf, sizeof(ubuf), "%s", text);
+	assert_int_equal(sip_uri_parse(&uri, slice_cstr(ubuf)), 0);
+	return &uri;
+}
+
+static uint16_t port_of(const struct tp_dest *d)
+{
+	return ntohs(((const struct sockaddr_in *)&d->addr)->sin_port);
+}
+
+static void uri_transport(void **state)
+{
+	(void)state;
+	struct tp_dest d;
+
+	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@192.0.2.5:5070"), &d), 0);
+	assert_int_equal(d.proto, TP_UDP);
+	assert_int_equal(port_of(&d), 5070);
+	assert_int_equal(d.flags, 0);
+	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@192.0.2.5;transport=TCP"), &d), 0);
+	assert_int_equal(d.proto, TP_TCP);
+	assert_int_equal(port_of(&d), 5060);
+	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@192.0.2.5;transport=tls"), &d), 0);
+	assert_int_equal(d.proto, TP_TLS);
+	assert_int_equal(port_of(&d), 5061);
+	assert_int_equal(proxy_uri_dest(parse_uri("sips:bob@192.0.2.5"), &d), 0);
+	assert_int_equal(d.proto, TP_TLS);
+	assert_int_equal(port_of(&d), 5061);
+	assert_int_equal(proxy_uri_dest(parse_uri("sips:bob@192.0.2.5:6000;transport=tcp"), &d), 0);
+	assert_int_equal(d.proto, TP_TLS); /* sips: is TLS whatever transport= says */
+	assert_int_equal(port_of(&d), 6000);
+	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@192.0.2.5;transport=sctp"), &d), -EPROTONOSUPPORT);
+	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@example.com;transport=tcp"), &d), -EINVAL);
+}
+
+static void contact_over_its_connection(void **state)
+{
+	(void)state;
+	struct tp_dest d;
+	char ip[64];
+	uint16_t port;
+
+	/* Registered over TLS: only that connection, whatever the Contact says. */
+	assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@10.0.0.7:5060;transport=tls"),
+					    slice_cstr("tls:198.51.100.9:40001"), &d), 0);
+	assert_int_equal(d.proto, TP_TLS);
+	assert_int_equal(d.flags, TP_DEST_REUSE_ONLY);
+	tp_addr_text(&d.addr, ip, sizeof(ip), &port);
+	assert_string_equal(ip, "198.51.100.9");
+	assert_int_equal(port, 40001);
+	assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@bob.example.org"), slice_cstr("tcp:[2001:db8::1]:40002"),
+					    &d), 0);
+	assert_int_equal(d.proto, TP_TCP);
+	assert_int_equal(d.flags, TP_DEST_REUSE_ONLY);
+	assert_int_equal(d.addr.ss_family, AF_INET6);
+}
+
+static void contact_over_udp(void **state)
+{
+	(void)state;
+	struct tp_dest d;
+	char ip[64];
+	uint16_t port;
+
+	/* Public address: the contact itself. */
+	assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@192.0.2.5:5062"), slice_cstr("udp:198.51.100.9:5060"), &d),
+			 0);
+	assert_int_equal(d.proto, TP_UDP);
+	tp_addr_text(&d.addr, ip, sizeof(ip), &port);
+	assert_string_equal(ip, "192.0.2.5");
+	assert_int_equal(port, 5062);
+	/* Behind NAT: where the REGISTER came from. */
+	assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@192.168.1.20:5060"), slice_cstr("udp:198.51.100.9:34000"),
+					    &d), 0);
+	assert_int_equal(d.proto, TP_UDP);
+	assert_int_equal(d.flags, 0);
+	tp_addr_text(&d.addr, ip, sizeof(ip), &port);
+	assert_string_equal(ip, "198.51.100.9");
+	assert_int_equal(port, 34000);
+	/* A public contact asking for TCP over a UDP registration: a new connection may be opened. */
+	assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@192.0.2.5;transport=tcp"), slice_cstr("udp:192.0.2.5:5060"),
+					    &d), 0);
+	assert_int_equal(d.proto, TP_TCP);
+	assert_int_equal(d.flags, 0);
+	/* A name and no received: nowhere to go. */
+	assert_int_not_equal(proxy_contact_dest(parse_uri("sip:bob@bob.example.org"), SLICE_NULL, &d), 0);
+}
+
+static void via_names_the_transport(void **state)
+{
+	(void)state;
+	static char in[1024], out[2048];
+	struct sip_msg msg;
+	struct sip_parse_err perr;
+	struct tp_listen tls, udp;
+	struct sip_buf b;
+	const char *text = "INVITE sip:bob@example.com SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+			   "Max-Forwards: 10\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+			   "To: <sip:bob@example.com>\r\nCall-ID: c@x\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+
+	memcpy(in, text, strlen(text));
+	assert_int_equal(sip_msg_parse(&msg, in, strlen(text), &perr), 0);
+	assert_int_equal(tp_listen_parse(&tls, "tls:192.0.2.1:5061"), 0);
+	assert_int_equal(tp_listen_parse(&udp, "udp:192.0.2.1:5060"), 0);
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_lst = &udp, .record_route = true };
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKsw0x1\r\n"));
+	assert_non_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+
+	struct tp_listen tcp;
+	assert_int_equal(tp_listen_parse(&tcp, "tcp:192.0.2.1:5060"), 0);
+	f.via_lst = &tcp;
+	f.rr_lst = NULL;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKsw0x1\r\n"));
+}
+
+static void outbound_settings(void **state)
+{
+	(void)state;
+	struct sw_config c;
+	const char *why = NULL;
+	char err[256];
+
+	config_defaults(&c);
+	assert_true(c.tls.verify_server);
+	assert_int_equal(config_set(&c, "tls", "verify_server", "no", &why), 0);
+	assert_false(c.tls.verify_server);
+	assert_int_equal(config_set(&c, "proxy", "outbound", "tls:192.0.2.9:5071", &why), 0);
+	assert_int_equal(c.proxy.outbound.proto, TP_TLS);
+	assert_int_equal(config_set(&c, "proxy", "outbound_tls_name", "sip.example.net", &why), 0);
+	assert_string_equal(c.proxy.outbound_name, "sip.example.net");
+	assert_int_not_equal(config_set(&c, "proxy", "outbound", "ws:192.0.2.9", &why), 0);
+	/* No tls: listen address to name in Via: refused at start. */
+	assert_int_not_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "outbound"));
+
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "proxy", "outbound", "tcp:192.0.2.9", &why), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0); /* default listens include tcp */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(uri_transport),
+		cmocka_unit_test(contact_over_its_connection),
+		cmocka_unit_test(contact_over_udp),
+		cmocka_unit_test(via_names_the_transport),
+		cmocka_unit_test(outbound_settings),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
