@@ -312,6 +312,13 @@ int proxy_dns_new(struct proxy_dns **out, struct proxy_worker *pw)
 	return 0;
 }
 
+static bool is_own_job(const struct tp_post *p, void *arg)
+{
+	const struct proxy_dns *d = arg;
+	const char *a = (const char *)p;
+	return a >= (const char *)d->jobs && a < (const char *)(d->jobs + SW_DNS_MAX_PENDING);
+}
+
 void proxy_dns_free(struct proxy_dns *d)
 {
 	if (!d)
@@ -322,6 +329,9 @@ void proxy_dns_free(struct proxy_dns *d)
 		pthread_cond_signal(&d->cv);
 		pthread_mutex_unlock(&d->mu);
 		pthread_join(d->thread, NULL);
+		/* Answers posted back after the worker's last drain point into d:
+		 * take them out of the worker's queue before d goes. */
+		tp_worker_unpost(d->pw->w, is_own_job, d);
 	}
 	/* Jobs still out (queued, or posted after the worker's last drain):
 	 * their calls lose the reference the job held. */

@@ -48,6 +48,38 @@ int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p)
 	return 0;
 }
 
+unsigned tp_worker_unpost(struct tp_worker *w, bool (*match)(const struct tp_post *p, void *arg), void *arg)
+{
+	struct tp_post *list = atomic_exchange_explicit(&w->posts, NULL, memory_order_acquire);
+	struct tp_post *keep = NULL, *keep_tail = NULL;
+	unsigned taken = 0;
+
+	/* list is newest first; keep that order for what goes back. */
+	while (list) {
+		struct tp_post *next = list->next;
+		if (match(list, arg)) {
+			taken++;
+		} else {
+			list->next = NULL;
+			if (keep_tail)
+				keep_tail->next = list;
+			else
+				keep = list;
+			keep_tail = list;
+		}
+		list = next;
+	}
+	if (keep) {
+		/* Others may have pushed meanwhile: splice ours under theirs. */
+		struct tp_post *head = atomic_load_explicit(&w->posts, memory_order_relaxed);
+		do {
+			keep_tail->next = head;
+		} while (!atomic_compare_exchange_weak_explicit(&w->posts, &head, keep, memory_order_release,
+								memory_order_relaxed));
+	}
+	return taken;
+}
+
 void tp_worker_drain_posts(struct tp_worker *w)
 {
 	uint64_t cnt;

@@ -149,6 +149,10 @@ struct tp_post {
 /* Queue p for worker index (lock-free push, then its eventfd is written);
  * 0, or -ENOENT when there is no such worker (p stays the caller's). */
 int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p);
+/* On w's own thread: take out, without running them, the items queued for w
+ * that match (items whose memory the caller is about to free, e.g. at exit);
+ * the others stay queued in their order. Returns how many were taken out. */
+unsigned tp_worker_unpost(struct tp_worker *w, bool (*match)(const struct tp_post *p, void *arg), void *arg);
 
 /* Where a request goes: transport and peer address, whether a new
  * connection may be opened, and for TLS the name the server must prove. */

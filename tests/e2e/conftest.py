@@ -189,6 +189,22 @@ class Daemon:
         return argv
 
     def start(self):
+        """Start and wait for OPTIONS 200. The daemon's own port is picked free
+        before start; another process on the box may take it in between, so a
+        start that fails only because that port is in use is retried on a new
+        port (bounded: 3 tries). Ports the test passes in args are never changed."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except AssertionError:
+                tail = self.log_tail()
+                clash = ("cannot listen on udp:127.0.0.1:%d" % self.port in tail
+                         or "cannot listen on tcp:127.0.0.1:%d" % self.port in tail)
+                if attempt == 2 or not clash or "Address already in use" not in tail:
+                    raise
+                self.port = (free_port_both(["127.0.0.1", "::1"]) if self.ipv6 else free_port())
+
+    def _start_once(self):
         assert self.proc is None, "daemon already running"
         log = open(self.log_path, "ab")
         log.write(("\n==== start: %s\n" % " ".join(self.argv())).encode())
