@@ -246,8 +246,9 @@ struct auth_req {
  * is proven right, account policy (FORBIDDEN: disabled, locked, expired, or an
  * algorithm below the realm's or user's minimum or downgrade pin). DENIED is
  * counted by the limiter and logged as a security event. A successful SHA
- * login raises the user's pin in the store (one write, only when it rises).
- * Synchronous: up to three store calls. */
+ * login raises the user's pin in the store before returning (one write, only
+ * when it rises); a user's first MD5 login, which pins nothing, is queued on
+ * ctx->pins when set. Synchronous: up to three store calls. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */
