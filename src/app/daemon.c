@@ -255,10 +255,20 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		 * REGISTER may as well get a fresh challenge. */
 		if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION))
 			ctx->cache_key = key;
+		/* "proto:ip:port" (IPv6 in brackets), appended directly: no printf per request */
 		char received[96];
+		struct sip_buf rb;
+		bool v6 = src->peer.ss_family == AF_INET6;
 		struct registrar_reply rep = { .hdrs = hdrs };
-		snprintf(received, sizeof(received), src->peer.ss_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
-			 tp_proto_name(src->proto), sipsrc.ip, sipsrc.port);
+		sip_buf_init(&rb, received, sizeof(received));
+		sip_buf_puts(&rb, tp_proto_name(src->proto));
+		sip_buf_puts(&rb, v6 ? ":[" : ":");
+		sip_buf_puts(&rb, sipsrc.ip);
+		sip_buf_puts(&rb, v6 ? "]:" : ":");
+		sip_buf_u64(&rb, sipsrc.port);
+		sip_buf_put(&rb, "", 1);
+		if (rb.overflow)
+			received[0] = '\0';
 		struct registrar_req req = {
 			.msg = msg,
 			.auth = &d->auth,

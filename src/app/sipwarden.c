@@ -217,6 +217,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	store_close(probe);
+	/* First MD5 logins are recorded by the registrar's write-back thread. */
+	if (cfg.reg.db_url) {
+		rc = auth_pinq_new(&d.auth.pins);
+		if (rc) {
+			LOG_ERR("cannot initialise authentication: %s", strerror(-rc));
+			return 1;
+		}
+		cfg.reg.pins = d.auth.pins;
+	}
 	rc = registrar_new(&d.reg, &cfg.reg);
 	if (rc) {
 		LOG_ERR("cannot start the registrar: %s", strerror(-rc));
@@ -272,7 +281,9 @@ int main(int argc, char **argv)
 	}
 	ctlsrv_close(ctl); /* before the workers it asks go away */
 	tp_server_stop(srv);
-	registrar_free(d.reg);
+	registrar_free(d.reg); /* writes the queued first-use records too */
+	auth_pinq_free(d.auth.pins);
+	d.auth.pins = NULL;
 	auth_ctx_fini(&d.auth);
 	LOG_INFO("stopped");
 	return 0;

@@ -206,7 +206,27 @@ struct auth_ctx {
 	struct auth_replay *replay;
 	struct auth_limiter *limiter; /**< NULL when max_failures is 0 */
 	struct auth_blocksync *sync;  /**< sw_blocks mirror thread, NULL without db_url */
+	/* First-use records left to a writer thread (see auth_pinq below); NULL:
+	 * written at once. Not owned: set and freed by whoever drains it. */
+	struct auth_pinq *pins;
 };
+/* Queue of first-use algorithm records that refuse nothing (MD5 logins,
+ * kept for reports), written in batches by one writer thread so the worker
+ * answering a first login does not wait for a store write. Thread-safe push;
+ * one flusher at a time. Pins that refuse a weaker algorithm never go here. */
+struct auth_pinq;
+int auth_pinq_new(struct auth_pinq **out);
+void auth_pinq_free(struct auth_pinq *q);
+/* Queue a raise of user@domain's pin to rank: 0, -ENOSPC when full (SW_MAX_PIN_QUEUE), -EINVAL
+ * for a name too long to record. The caller writes it at once on failure. */
+int auth_pinq_push(struct auth_pinq *q, const char *user, const char *domain, int rank);
+/* Records waiting. */
+size_t auth_pinq_len(struct auth_pinq *q);
+/* Write every queued record to store in one transaction (raises only; users
+ * deleted meanwhile are skipped). 0, or the store error with the records
+ * queued again as room allows. */
+int auth_pinq_flush(struct auth_pinq *q, struct store *store);
+
 /* Set up ctx from cfg: keys, replay table, limiter and (with cfg->db_url) the
  * thread mirroring blocks to the store; registers cfg's load_columns with the
  * store layer for the whole process (store_extra_columns_set), so call it
@@ -266,7 +286,9 @@ struct auth_req {
  * require, locked, expired, or an algorithm below the realm's or user's
  * minimum or downgrade pin). DENIED is counted by the limiter and logged as a
  * security event. A successful SHA login raises the user's pin in the store
- * (one write, only when it rises). Synchronous: up to three store calls. */
+ * before returning (one write, only when it rises); a user's first MD5 login,
+ * which pins nothing, is queued on ctx->pins when set. Synchronous: up to
+ * three store calls. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */

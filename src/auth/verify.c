@@ -291,10 +291,17 @@ static enum auth_verdict policy(struct check *k)
 		k->res->reason = refusal;
 		return verdict(k, AUTH_FORBIDDEN, why);
 	}
-	/* Downgrade pin: written only when the strongest family used rises. */
+	/* Downgrade pin: written only when the strongest family used rises. A
+	 * first MD5 login refuses nothing later (no rank is below MD5's), so that
+	 * record may wait for the write-back thread; a stronger pin is written
+	 * before the answer, so no worker accepts a weaker login after it. */
 	if (rank > cred->pin_algo) {
-		int err = store_user_raise_pin(k->store, cred->username, cred->domain, rank);
+		int err = -ENOSPC;
 
+		if (rank == STORE_HASH_MD5 && k->ctx->pins)
+			err = auth_pinq_push(k->ctx->pins, cred->username, cred->domain, rank);
+		if (err)
+			err = store_user_raise_pin(k->store, cred->username, cred->domain, rank);
 		if (err && err != -ENOENT)
 			LOG_WARN("auth: cannot record the algorithm used by a subscriber: %s", strerror(-err));
 	}

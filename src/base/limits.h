@@ -184,4 +184,10 @@
 /* Worker threads ceiling. */
 #define SW_MAX_WORKERS 64
 
+/* First-use algorithm records (a subscriber's first successful MD5 login,
+ * kept for `sipwarden-ctl user report`) waiting for the write-back thread.
+ * 4096 cover one 200 ms flush at 20,000 first logins per second; when the
+ * queue is full the record is written at once instead, so none is lost. */
+#define SW_MAX_PIN_QUEUE 4096
+
 #endif

@@ -75,6 +75,29 @@ uint64_t base_hash(const void *p, size_t len)
 	return h;
 }
 
+/* Each word is folded in with an odd multiply and a shift down, so every input
+ * bit reaches the high and the low half; the length seeds the state, and a
+ * final avalanche mixes the last word. */
+uint64_t base_hash_words(const void *p, size_t len)
+{
+	const uint8_t *s = p;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xd6e8feb86659fd93ull), w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	if (len)
+		memcpy(&w, s, len);
+	h = (h ^ w) * 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
 uint64_t base_hash_lower(const void *p, size_t len)
 {
 	const uint8_t *s = p;

@@ -21,5 +21,9 @@ void base_wipe(void *p, size_t len);
 /* 64-bit FNV-1a, case-insensitive variant for hashing domain/user keys. */
 uint64_t base_hash(const void *p, size_t len);
 uint64_t base_hash_lower(const void *p, size_t len);
+/* 64-bit hash reading eight bytes per step, for whole messages (the
+ * retransmission cache key): every byte and the length count; not stable
+ * across versions, never store it. Not collision-resistant (like FNV). */
+uint64_t base_hash_words(const void *p, size_t len);
 
 #endif

@@ -1,7 +1,8 @@
 /* Write-back persistence of registrations: REGISTER handling only marks an AOR
  * dirty; this thread writes dirty AORs to the store in one transaction every
  * flush interval (default 200 ms), sweeps expired bindings every second and
- * purges expired rows every minute. A store failure keeps the dirty set and
+ * purges expired rows every minute. In the same pass it writes the queued
+ * first-use algorithm records (auth_pinq), in their own transaction. A store failure keeps the dirty set and
  * retries; it is logged once per incident. */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@ struct persist {
 	size_t nkeys, capkeys;
 	struct store *store;
 	bool failing;
+	struct auth_pinq *pins;    /**< not owned; NULL: none */
 };
 
 void persist_mark(struct persist *p, struct aor_rec *rec)
@@ -139,7 +141,7 @@ static int flush(struct persist *p)
 	p->keys = NULL;
 	p->nkeys = p->capkeys = 0;
 	pthread_mutex_unlock(&p->lock);
-	if (n == 0) {
+	if (n == 0 && (!p->pins || auth_pinq_len(p->pins) == 0)) {
 		free(keys);
 		return 0;
 	}
@@ -149,6 +151,15 @@ static int flush(struct persist *p)
 			p->store = NULL;
 			goto fail;
 		}
+	}
+	if (p->pins) {
+		err = auth_pinq_flush(p->pins, p->store);
+		if (err)
+			goto fail;
+	}
+	if (n == 0) {
+		free(keys);
+		goto done;
 	}
 	err = store_begin(p->store);
 	for (size_t i = 0; i < n && !err; i++) {
@@ -165,13 +176,14 @@ static int flush(struct persist *p)
 		store_rollback(p->store);
 		goto fail;
 	}
-	if (p->failing)
-		LOG_WARN("registration write-back recovered");
-	p->failing = false;
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
 	free(s.c);
+done:
+	if (p->failing)
+		LOG_WARN("registration write-back recovered");
+	p->failing = false;
 	return 0;
 fail:
 	free(s.c);
@@ -214,7 +226,8 @@ static void *persist_main(void *arg)
 	return NULL;
 }
 
-int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms)
+int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms,
+		  struct auth_pinq *pins)
 {
 	struct persist *p = calloc(1, sizeof(*p));
 	int err;
@@ -222,6 +235,7 @@ int persist_start(struct persist **out, struct location *loc, const char *db_url
 	if (!p)
 		return -ENOMEM;
 	p->loc = loc;
+	p->pins = pins;
 	p->interval_ms = interval_ms ? interval_ms : 200;
 	p->db_url = strdup(db_url);
 	pthread_mutex_init(&p->lock, NULL);

@@ -78,7 +78,8 @@ void location_sweep(struct location *loc, int64_t now);
 
 /* Write-back persistence. */
 struct persist;
-int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms);
+int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms,
+		  struct auth_pinq *pins);
 /* Load unexpired bindings from the store into loc (before persist_start). */
 int persist_load(struct location *loc, const char *db_url, int64_t now);
 /* With rec's shard locked: queue rec for write-back (idempotent). */

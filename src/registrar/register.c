@@ -24,7 +24,7 @@ int registrar_new(struct registrar **out, const struct registrar_cfg *cfg)
 	if (!err && cfg->db_url)
 		err = persist_load(&r->loc, cfg->db_url, (int64_t)base_wall_s());
 	if (!err && cfg->db_url)
-		err = persist_start(&r->persist, &r->loc, cfg->db_url, cfg->flush_interval_ms);
+		err = persist_start(&r->persist, &r->loc, cfg->db_url, cfg->flush_interval_ms, cfg->pins);
 	if (err) {
 		location_fini(&r->loc);
 		free(r);

@@ -29,6 +29,7 @@ struct registrar_cfg {
 	 * certificate must name, in To, the identity of that certificate. */
 	bool require_cert_identity;
 	const char *db_url;        /**< store URL for the persistence thread */
+	struct auth_pinq *pins;    /**< first-use records the persistence thread writes; may be NULL */
 };
 
 struct registrar;

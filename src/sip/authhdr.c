@@ -81,14 +81,17 @@ static int skip_scheme(struct slice *v)
 /* Store value into the field named name from a table; duplicates are errors. */
 struct field {
 	const char *name;
+	size_t len; /**< strlen(name): most names are ruled out by length alone */
 	struct slice *dst;
 };
+
+#define FIELD(name, dst) { name, sizeof(name) - 1, dst }
 
 static int set_field(const struct field *tab, size_t n, unsigned *seen, struct slice name,
 		     struct slice value)
 {
 	for (size_t k = 0; k < n; k++) {
-		if (!slice_caseeq_cstr(name, tab[k].name))
+		if (name.len != tab[k].len || !slice_caseeq(name, slice_from(tab[k].name, tab[k].len)))
 			continue;
 		if (*seen & (1u << k))
 			return -EINVAL;
@@ -108,11 +111,11 @@ int sip_digest_cred_parse(struct sip_digest_cred *cred, struct slice value)
 {
 	struct slice userhash = SLICE_NULL, name, val;
 	const struct field tab[] = {
-		{ "username", &cred->username }, { "realm", &cred->realm },   { "nonce", &cred->nonce },
-		{ "uri", &cred->uri },           { "response", &cred->response },
-		{ "algorithm", &cred->algorithm }, { "cnonce", &cred->cnonce }, { "opaque", &cred->opaque },
-		{ "qop", &cred->qop },           { "nc", &cred->nc },         { "userhash", &userhash },
-		{ "username*", NULL },
+		FIELD("username", &cred->username), FIELD("realm", &cred->realm),   FIELD("nonce", &cred->nonce),
+		FIELD("uri", &cred->uri),           FIELD("response", &cred->response),
+		FIELD("algorithm", &cred->algorithm), FIELD("cnonce", &cred->cnonce), FIELD("opaque", &cred->opaque),
+		FIELD("qop", &cred->qop),           FIELD("nc", &cred->nc),         FIELD("userhash", &userhash),
+		FIELD("username*", NULL),
 	};
 	const size_t ntab = sizeof(tab) / sizeof(tab[0]);
 	unsigned seen = 0;
@@ -142,9 +145,9 @@ int sip_digest_chal_parse(struct sip_digest_chal *chal, struct slice value)
 {
 	struct slice stale = SLICE_NULL, userhash = SLICE_NULL, name, val;
 	const struct field tab[] = {
-		{ "realm", &chal->realm },   { "nonce", &chal->nonce },       { "opaque", &chal->opaque },
-		{ "algorithm", &chal->algorithm }, { "qop", &chal->qop },     { "domain", &chal->domain },
-		{ "charset", &chal->charset }, { "stale", &stale },           { "userhash", &userhash },
+		FIELD("realm", &chal->realm),   FIELD("nonce", &chal->nonce),       FIELD("opaque", &chal->opaque),
+		FIELD("algorithm", &chal->algorithm), FIELD("qop", &chal->qop),     FIELD("domain", &chal->domain),
+		FIELD("charset", &chal->charset), FIELD("stale", &stale),           FIELD("userhash", &userhash),
 	};
 	const size_t ntab = sizeof(tab) / sizeof(tab[0]);
 	unsigned seen = 0;

@@ -7,54 +7,141 @@
 
 struct hdr_name {
 	const char *name;
-	size_t len;          /**< strlen(name): compared first, so most entries cost one test */
+	size_t len;          /**< strlen(name) */
 	const char *compact; /**< one letter or NULL */
 	enum sip_hdr_id id;
 };
 
-#define H(name, compact, id) { name, sizeof(name) - 1, compact, id }
-
-static const struct hdr_name hdr_names[] = {
-	H("Via", "v", SIP_HDR_VIA),
-	H("From", "f", SIP_HDR_FROM),
-	H("To", "t", SIP_HDR_TO),
-	H("Call-ID", "i", SIP_HDR_CALL_ID),
-	H("CSeq", NULL, SIP_HDR_CSEQ),
-	H("Contact", "m", SIP_HDR_CONTACT),
-	H("Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS),
-	H("Expires", NULL, SIP_HDR_EXPIRES),
-	H("Min-Expires", NULL, SIP_HDR_MIN_EXPIRES),
-	H("Content-Length", "l", SIP_HDR_CONTENT_LENGTH),
-	H("Content-Type", "c", SIP_HDR_CONTENT_TYPE),
-	H("Authorization", NULL, SIP_HDR_AUTHORIZATION),
-	H("Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION),
-	H("WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE),
-	H("Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE),
-	H("Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO),
-	H("Route", NULL, SIP_HDR_ROUTE),
-	H("Record-Route", NULL, SIP_HDR_RECORD_ROUTE),
-	H("Require", NULL, SIP_HDR_REQUIRE),
-	H("Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE),
-	H("Supported", "k", SIP_HDR_SUPPORTED),
-	H("User-Agent", NULL, SIP_HDR_USER_AGENT),
-	H("Privacy", NULL, SIP_HDR_PRIVACY),
-	H("P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY),
-	/* Compact forms of headers without an id: they still resolve by name. */
-	H("Subject", "s", SIP_HDR_OTHER),
-	H("Content-Encoding", "e", SIP_HDR_OTHER),
-	H("Event", "o", SIP_HDR_OTHER),
-	H("Refer-To", "r", SIP_HDR_OTHER),
-	H("Allow-Events", "u", SIP_HDR_OTHER),
-	H("Referred-By", "b", SIP_HDR_OTHER),
-	H("Session-Expires", "x", SIP_HDR_OTHER),
-	H("Identity", "y", SIP_HDR_OTHER),
-	H("Accept-Contact", "a", SIP_HDR_OTHER),
-	H("Reject-Contact", "j", SIP_HDR_OTHER),
-	H("Request-Disposition", "d", SIP_HDR_OTHER),
-	H("Identity-Info", "n", SIP_HDR_OTHER),
+/* Positions in hdr_names[]: the lookup below dispatches to them directly. */
+enum hdr_slot {
+	HN_VIA, HN_FROM, HN_TO, HN_CALL_ID, HN_CSEQ, HN_CONTACT, HN_MAX_FORWARDS,
+	HN_EXPIRES, HN_MIN_EXPIRES, HN_CONTENT_LENGTH, HN_CONTENT_TYPE,
+	HN_AUTHORIZATION, HN_PROXY_AUTHORIZATION, HN_WWW_AUTHENTICATE,
+	HN_PROXY_AUTHENTICATE, HN_AUTHENTICATION_INFO, HN_ROUTE, HN_RECORD_ROUTE,
+	HN_REQUIRE, HN_PROXY_REQUIRE, HN_SUPPORTED, HN_USER_AGENT, HN_PRIVACY,
+	HN_P_ASSERTED_IDENTITY,
+	HN_SUBJECT, HN_CONTENT_ENCODING, HN_EVENT, HN_REFER_TO, HN_ALLOW_EVENTS,
+	HN_REFERRED_BY, HN_SESSION_EXPIRES, HN_IDENTITY, HN_ACCEPT_CONTACT,
+	HN_REJECT_CONTACT, HN_REQUEST_DISPOSITION, HN_IDENTITY_INFO,
+	HN__COUNT,
+	HN_NONE = -1
 };
 
-#define NHDR_NAMES (sizeof(hdr_names) / sizeof(hdr_names[0]))
+#define H(slot, name, compact, id) [slot] = { name, sizeof(name) - 1, compact, id }
+
+static const struct hdr_name hdr_names[HN__COUNT] = {
+	H(HN_VIA, "Via", "v", SIP_HDR_VIA),
+	H(HN_FROM, "From", "f", SIP_HDR_FROM),
+	H(HN_TO, "To", "t", SIP_HDR_TO),
+	H(HN_CALL_ID, "Call-ID", "i", SIP_HDR_CALL_ID),
+	H(HN_CSEQ, "CSeq", NULL, SIP_HDR_CSEQ),
+	H(HN_CONTACT, "Contact", "m", SIP_HDR_CONTACT),
+	H(HN_MAX_FORWARDS, "Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS),
+	H(HN_EXPIRES, "Expires", NULL, SIP_HDR_EXPIRES),
+	H(HN_MIN_EXPIRES, "Min-Expires", NULL, SIP_HDR_MIN_EXPIRES),
+	H(HN_CONTENT_LENGTH, "Content-Length", "l", SIP_HDR_CONTENT_LENGTH),
+	H(HN_CONTENT_TYPE, "Content-Type", "c", SIP_HDR_CONTENT_TYPE),
+	H(HN_AUTHORIZATION, "Authorization", NULL, SIP_HDR_AUTHORIZATION),
+	H(HN_PROXY_AUTHORIZATION, "Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION),
+	H(HN_WWW_AUTHENTICATE, "WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE),
+	H(HN_PROXY_AUTHENTICATE, "Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE),
+	H(HN_AUTHENTICATION_INFO, "Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO),
+	H(HN_ROUTE, "Route", NULL, SIP_HDR_ROUTE),
+	H(HN_RECORD_ROUTE, "Record-Route", NULL, SIP_HDR_RECORD_ROUTE),
+	H(HN_REQUIRE, "Require", NULL, SIP_HDR_REQUIRE),
+	H(HN_PROXY_REQUIRE, "Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE),
+	H(HN_SUPPORTED, "Supported", "k", SIP_HDR_SUPPORTED),
+	H(HN_USER_AGENT, "User-Agent", NULL, SIP_HDR_USER_AGENT),
+	H(HN_PRIVACY, "Privacy", NULL, SIP_HDR_PRIVACY),
+	H(HN_P_ASSERTED_IDENTITY, "P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY),
+	/* Compact forms of headers without an id: they still resolve by name. */
+	H(HN_SUBJECT, "Subject", "s", SIP_HDR_OTHER),
+	H(HN_CONTENT_ENCODING, "Content-Encoding", "e", SIP_HDR_OTHER),
+	H(HN_EVENT, "Event", "o", SIP_HDR_OTHER),
+	H(HN_REFER_TO, "Refer-To", "r", SIP_HDR_OTHER),
+	H(HN_ALLOW_EVENTS, "Allow-Events", "u", SIP_HDR_OTHER),
+	H(HN_REFERRED_BY, "Referred-By", "b", SIP_HDR_OTHER),
+	H(HN_SESSION_EXPIRES, "Session-Expires", "x", SIP_HDR_OTHER),
+	H(HN_IDENTITY, "Identity", "y", SIP_HDR_OTHER),
+	H(HN_ACCEPT_CONTACT, "Accept-Contact", "a", SIP_HDR_OTHER),
+	H(HN_REJECT_CONTACT, "Reject-Contact", "j", SIP_HDR_OTHER),
+	H(HN_REQUEST_DISPOSITION, "Request-Disposition", "d", SIP_HDR_OTHER),
+	H(HN_IDENTITY_INFO, "Identity-Info", "n", SIP_HDR_OTHER),
+};
+
+/* Compact letter -> slot + 1 (0: no such compact form). */
+#define C(letter, slot) [(letter) - 'a'] = (slot) + 1
+
+static const unsigned char compact_slot[26] = {
+	C('v', HN_VIA), C('f', HN_FROM), C('t', HN_TO), C('i', HN_CALL_ID),
+	C('m', HN_CONTACT), C('l', HN_CONTENT_LENGTH), C('c', HN_CONTENT_TYPE),
+	C('k', HN_SUPPORTED), C('s', HN_SUBJECT), C('e', HN_CONTENT_ENCODING),
+	C('o', HN_EVENT), C('r', HN_REFER_TO), C('u', HN_ALLOW_EVENTS),
+	C('b', HN_REFERRED_BY), C('x', HN_SESSION_EXPIRES), C('y', HN_IDENTITY),
+	C('a', HN_ACCEPT_CONTACT), C('j', HN_REJECT_CONTACT),
+	C('d', HN_REQUEST_DISPOSITION), C('n', HN_IDENTITY_INFO),
+};
+
+/* The only table entry a long name can be, chosen by its length and its
+ * first (and where two share both, second) letter, lower-cased; the caller
+ * still compares the whole name. HN_NONE if no entry has that shape. */
+static enum hdr_slot hdr_candidate(const char *p, size_t len)
+{
+	char c0 = (char)(p[0] | 0x20);
+
+	switch (len) {
+	case 2: return c0 == 't' ? HN_TO : HN_NONE;
+	case 3: return c0 == 'v' ? HN_VIA : HN_NONE;
+	case 4: return c0 == 'f' ? HN_FROM : c0 == 'c' ? HN_CSEQ : HN_NONE;
+	case 5: return c0 == 'r' ? HN_ROUTE : c0 == 'e' ? HN_EVENT : HN_NONE;
+	case 7:
+		switch (c0) {
+		case 'c': return (p[1] | 0x20) == 'a' ? HN_CALL_ID : HN_CONTACT;
+		case 'e': return HN_EXPIRES;
+		case 'r': return HN_REQUIRE;
+		case 'p': return HN_PRIVACY;
+		case 's': return HN_SUBJECT;
+		default: return HN_NONE;
+		}
+	case 8: return c0 == 'r' ? HN_REFER_TO : c0 == 'i' ? HN_IDENTITY : HN_NONE;
+	case 9: return c0 == 's' ? HN_SUPPORTED : HN_NONE;
+	case 10: return c0 == 'u' ? HN_USER_AGENT : HN_NONE;
+	case 11: return c0 == 'm' ? HN_MIN_EXPIRES : c0 == 'r' ? HN_REFERRED_BY : HN_NONE;
+	case 12:
+		switch (c0) {
+		case 'm': return HN_MAX_FORWARDS;
+		case 'c': return HN_CONTENT_TYPE;
+		case 'r': return HN_RECORD_ROUTE;
+		case 'a': return HN_ALLOW_EVENTS;
+		default: return HN_NONE;
+		}
+	case 13:
+		switch (c0) {
+		case 'a': return HN_AUTHORIZATION;
+		case 'p': return HN_PROXY_REQUIRE;
+		case 'i': return HN_IDENTITY_INFO;
+		default: return HN_NONE;
+		}
+	case 14:
+		switch (c0) {
+		case 'c': return HN_CONTENT_LENGTH;
+		case 'a': return HN_ACCEPT_CONTACT;
+		case 'r': return HN_REJECT_CONTACT;
+		default: return HN_NONE;
+		}
+	case 15: return c0 == 's' ? HN_SESSION_EXPIRES : HN_NONE;
+	case 16: return c0 == 'w' ? HN_WWW_AUTHENTICATE : c0 == 'c' ? HN_CONTENT_ENCODING : HN_NONE;
+	case 18: return c0 == 'p' ? HN_PROXY_AUTHENTICATE : HN_NONE;
+	case 19:
+		switch (c0) {
+		case 'p': return (p[1] | 0x20) == 'r' ? HN_PROXY_AUTHORIZATION : HN_P_ASSERTED_IDENTITY;
+		case 'a': return HN_AUTHENTICATION_INFO;
+		case 'r': return HN_REQUEST_DISPOSITION;
+		default: return HN_NONE;
+		}
+	default: return HN_NONE;
+	}
+}
 
 static const char *const method_names[] = {
 	[SIP_INVITE] = "INVITE",     [SIP_ACK] = "ACK",         [SIP_BYE] = "BYE",
@@ -66,23 +153,22 @@ static const char *const method_names[] = {
 
 #define NMETHODS (sizeof(method_names) / sizeof(method_names[0]))
 
-/* The table entry for a header name in long or compact form, or NULL. */
+/* The table entry for a header name in long or compact form, or NULL:
+ * one dispatch on the name's shape and one case-insensitive compare. */
 static const struct hdr_name *hdr_lookup(struct slice name)
 {
+	enum hdr_slot slot;
+
 	if (name.len == 1) {
-		char c = (char)(name.p[0] | 0x20);
-		for (size_t i = 0; i < NHDR_NAMES; i++)
-			if (hdr_names[i].compact && hdr_names[i].compact[0] == c)
-				return &hdr_names[i];
+		unsigned c = (unsigned)(name.p[0] | 0x20) - 'a';
+		return c < 26 && compact_slot[c] ? &hdr_names[compact_slot[c] - 1] : NULL;
+	}
+	if (name.len == 0)
 		return NULL;
-	}
-	for (size_t i = 0; i < NHDR_NAMES; i++) {
-		const struct hdr_name *h = &hdr_names[i];
-		if (h->len == name.len && (h->name[0] | 0x20) == (name.p[0] | 0x20) &&
-		    slice_caseeq(name, slice_from(h->name, h->len)))
-			return h;
-	}
-	return NULL;
+	slot = hdr_candidate(name.p, name.len);
+	if (slot == HN_NONE || !slice_caseeq(name, slice_from(hdr_names[slot].name, hdr_names[slot].len)))
+		return NULL;
+	return &hdr_names[slot];
 }
 
 /* Whether two received header names denote the same header (long vs compact). */

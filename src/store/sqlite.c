@@ -12,6 +12,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,11 +712,24 @@ static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap, const char 
 	dst[n] = '\0';
 }
 
+/* SQLite counts every allocation under one process-wide mutex unless told
+ * not to; nothing here reads those counters (memory statistics, soft heap
+ * limit). Must run before SQLite's first use, hence before any connection;
+ * refused harmlessly if the library was already initialised. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(struct store *s, const char *target)
 {
 	struct sq *q;
 	char *abs;
 	int err;
+
+	pthread_once(&global_once, global_init);
 
 	q = calloc(1, sizeof(*q));
 	if (!q)

@@ -52,6 +52,32 @@ int tp_addr_from_text(const char *ip, size_t iplen, uint16_t port, struct sockad
 	return -EINVAL;
 }
 
+/* Dotted quad, written directly (glibc's inet_ntop formats IPv4 through
+ * sprintf, on every received message). False when ipcap is too small. */
+static bool ipv4_text(const struct in_addr *a, char *ip, size_t ipcap)
+{
+	const uint8_t *b = (const uint8_t *)&a->s_addr;
+	char t[INET_ADDRSTRLEN];
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i)
+			t[n++] = '.';
+		if (v >= 100)
+			t[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			t[n++] = (char)('0' + v / 10 % 10);
+		t[n++] = (char)('0' + v % 10);
+	}
+	if (n >= ipcap)
+		return false;
+	memcpy(ip, t, n);
+	ip[n] = '\0';
+	return true;
+}
+
 void tp_addr_text(const struct sockaddr_storage *ss, char *ip, size_t ipcap, uint16_t *port)
 {
 	if (ss->ss_family == AF_INET6) {
@@ -61,7 +87,7 @@ void tp_addr_text(const struct sockaddr_storage *ss, char *ip, size_t ipcap, uin
 		*port = ntohs(v6->sin6_port);
 	} else {
 		const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
-		if (!inet_ntop(AF_INET, &v4->sin_addr, ip, (socklen_t)ipcap))
+		if (!ipv4_text(&v4->sin_addr, ip, ipcap))
 			snprintf(ip, ipcap, "?");
 		*port = ntohs(v4->sin_port);
 	}

@@ -62,7 +62,7 @@ void txn_reply_cache_free(struct txn_reply_cache *c)
 
 uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *src)
 {
-	uint64_t h = base_hash(req, len);
+	uint64_t h = base_hash_words(req, len);
 
 	h ^= base_hash(&src->peer, src->peerlen) * 0x9e3779b97f4a7c15ull;
 	h ^= (uint64_t)src->proto << 61;

@@ -230,11 +230,23 @@ def test_account_states_only_after_right_password(daemon):
         expect(c.register("alice", DOMAIN, ALICE_PW), 200)
 
 
+def reported_md5_only(daemon, aor, timeout=5.0):
+    """Whether `user report` lists aor within timeout: a first MD5 login is
+    recorded by the write-back thread (every flush interval, 200 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if aor in daemon.ctl("user", "report").stdout:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def test_downgrade_pin_and_reset(daemon):
     u = "alice@%s" % DOMAIN
     with daemon.client() as c:
         expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="MD5"), 200)
-        assert "alice@%s" % DOMAIN in daemon.ctl("user", "report").stdout  # MD5 only so far
+        assert reported_md5_only(daemon, u)  # MD5 only so far
         expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="SHA-256"), 200)
         assert "alice" not in daemon.ctl("user", "report").stdout
         r = expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="MD5"), 403)
@@ -242,6 +254,22 @@ def test_downgrade_pin_and_reset(daemon):
         assert "algorithm_downgrade" in daemon.log_text()
         daemon.ctl("user", "reset-pin", u)
         expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="MD5"), 200)
+
+
+def test_pin_written_before_answer_and_first_use_kept_on_stop(sipwarden):
+    """A SHA-256 pin is in the store when the 200 leaves (MD5 refused at once,
+    long before the next write-back); a first MD5 login waits for the
+    write-back thread, and one still queued at shutdown is written then."""
+    d = sipwarden(args=["--flush-interval", "10000"])
+    with d.client() as c:
+        expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="SHA-256"), 200)
+        r = expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="MD5"), 403)
+        assert "Stronger" in r.reason
+        assert "pinned-to: SHA-256" in d.ctl("user", "show", "alice@%s" % DOMAIN).stdout
+        expect(c.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)], algorithm="MD5"), 200)
+    assert "pinned-to: none" in d.ctl("user", "show", "bob@%s" % DOMAIN).stdout
+    d.stop()
+    assert "pinned-to: MD5" in d.ctl("user", "show", "bob@%s" % DOMAIN).stdout
 
 
 def test_min_algorithm_realm(sipwarden, tmp_path):

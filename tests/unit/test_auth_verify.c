@@ -588,6 +588,79 @@ static void test_sha_columns_policy_replay(void **state)
 	store_cred_wipe(&f->res.cred);
 }
 
+static int pin_of(struct fx *f, const char *user)
+{
+	struct store_cred c;
+	int pin;
+
+	assert_int_equal(store_get_cred(f->st, S(user), S(DOMAIN), &c), 0);
+	pin = c.pin_algo;
+	store_cred_wipe(&c);
+	return pin;
+}
+
+/* With a first-use queue: a first MD5 login (which pins nothing) is queued,
+ * not written, until the queue is flushed; a SHA-256 login's pin is written
+ * before the verdict; a queued MD5 record never lowers a SHA pin; a full
+ * queue makes the login write at once. */
+static void test_first_use_queue(void **state)
+{
+	struct fx *f = *state;
+	char h256[65], hmd5[65];
+	struct answer a = { .user = "hank", .realm = DOMAIN, .password = "hank pw", .qop = "auth",
+			    .algo = AUTH_ALGO_MD5, .algo_text = "MD5" };
+	struct auth_pinq *q;
+
+	auth_digest_ha1(AUTH_ALGO_SHA256, S("hank"), S(DOMAIN), S("hank pw"), h256);
+	auth_digest_ha1(AUTH_ALGO_MD5, S("hank"), S(DOMAIN), S("hank pw"), hmd5);
+	assert_int_equal(store_user_add(f->st, "hank", DOMAIN,
+					&(struct store_user_secrets){ .ha1 = hmd5, .ha1_sha256 = h256 }), 0);
+	assert_int_equal(auth_pinq_new(&q), 0);
+	f->ctx.pins = q;
+
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(pin_of(f, "hank"), STORE_RANK_NONE);
+	assert_int_equal(auth_pinq_len(q), 1);
+	assert_int_equal(auth_pinq_flush(q, f->st), 0);
+	assert_int_equal(auth_pinq_len(q), 0);
+	assert_int_equal(pin_of(f, "hank"), STORE_HASH_MD5);
+	/* recorded: the next MD5 login changes nothing and queues nothing */
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(auth_pinq_len(q), 0);
+
+	/* SHA-256: pinned at once, MD5 refused right after, a late MD5 record does not lower it */
+	assert_int_equal(auth_pinq_push(q, "hank", DOMAIN, STORE_HASH_MD5), 0);
+	a.algo = AUTH_ALGO_SHA256;
+	a.algo_text = "SHA-256";
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(pin_of(f, "hank"), STORE_HASH_SHA256);
+	assert_int_equal(auth_pinq_len(q), 1);
+	assert_int_equal(auth_pinq_flush(q, f->st), 0);
+	assert_int_equal(pin_of(f, "hank"), STORE_HASH_SHA256);
+	a.algo = AUTH_ALGO_MD5;
+	a.algo_text = "MD5";
+	assert_int_equal(run(f, &a), AUTH_FORBIDDEN);
+	assert_string_equal(f->res.reason, "Stronger Digest Algorithm Required");
+
+	/* a full queue: the login writes its record itself */
+	for (unsigned i = 0; i < SW_MAX_PIN_QUEUE; i++)
+		assert_int_equal(auth_pinq_push(q, "nobody", DOMAIN, STORE_HASH_MD5), 0);
+	assert_int_equal(auth_pinq_push(q, "nobody", DOMAIN, STORE_HASH_MD5), -ENOSPC);
+	assert_int_equal(store_user_set_field(f->st, "hank", DOMAIN, STORE_FIELD_PIN, STORE_RANK_NONE), 0);
+	assert_int_equal(run(f, &a), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(pin_of(f, "hank"), STORE_HASH_MD5);
+	/* unknown users in a batch are skipped, the rest is written */
+	assert_int_equal(auth_pinq_flush(q, f->st), 0);
+	assert_int_equal(auth_pinq_len(q), 0);
+
+	f->ctx.pins = NULL;
+	auth_pinq_free(q);
+}
+
 /* RFC 7616 §3.4.4: the store finds the user by H(user:realm), any hex case;
  * the columns are computed by the store when a writer does not give them. */
 static void test_userhash_lookup(void **state)
@@ -762,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_userhash_lookup),
 		cmocka_unit_test(test_realm_minimum),
 		cmocka_unit_test(test_require_columns),
+		cmocka_unit_test(test_first_use_queue),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -256,6 +256,151 @@ static void test_compact_forms(void **state)
 	assert_int_equal(sip_hdr_id_from(slice_cstr("")), SIP_HDR_OTHER);
 }
 
+/* Every known header name, long and compact, in three casings, resolves to
+ * its id (or, for names without one, finds the header in its other form);
+ * near misses of each (one letter changed, one dropped, one added) do not. */
+static const struct {
+	const char *name, *compact;
+	enum sip_hdr_id id;
+} known_hdrs[] = {
+	{ "Via", "v", SIP_HDR_VIA },
+	{ "From", "f", SIP_HDR_FROM },
+	{ "To", "t", SIP_HDR_TO },
+	{ "Call-ID", "i", SIP_HDR_CALL_ID },
+	{ "CSeq", NULL, SIP_HDR_CSEQ },
+	{ "Contact", "m", SIP_HDR_CONTACT },
+	{ "Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS },
+	{ "Expires", NULL, SIP_HDR_EXPIRES },
+	{ "Min-Expires", NULL, SIP_HDR_MIN_EXPIRES },
+	{ "Content-Length", "l", SIP_HDR_CONTENT_LENGTH },
+	{ "Content-Type", "c", SIP_HDR_CONTENT_TYPE },
+	{ "Authorization", NULL, SIP_HDR_AUTHORIZATION },
+	{ "Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION },
+	{ "WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE },
+	{ "Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE },
+	{ "Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO },
+	{ "Route", NULL, SIP_HDR_ROUTE },
+	{ "Record-Route", NULL, SIP_HDR_RECORD_ROUTE },
+	{ "Require", NULL, SIP_HDR_REQUIRE },
+	{ "Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE },
+	{ "Supported", "k", SIP_HDR_SUPPORTED },
+	{ "User-Agent", NULL, SIP_HDR_USER_AGENT },
+	{ "Privacy", NULL, SIP_HDR_PRIVACY },
+	{ "P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY },
+	{ "Subject", "s", SIP_HDR_OTHER },
+	{ "Content-Encoding", "e", SIP_HDR_OTHER },
+	{ "Event", "o", SIP_HDR_OTHER },
+	{ "Refer-To", "r", SIP_HDR_OTHER },
+	{ "Allow-Events", "u", SIP_HDR_OTHER },
+	{ "Referred-By", "b", SIP_HDR_OTHER },
+	{ "Session-Expires", "x", SIP_HDR_OTHER },
+	{ "Identity", "y", SIP_HDR_OTHER },
+	{ "Accept-Contact", "a", SIP_HDR_OTHER },
+	{ "Reject-Contact", "j", SIP_HDR_OTHER },
+	{ "Request-Disposition", "d", SIP_HDR_OTHER },
+	{ "Identity-Info", "n", SIP_HDR_OTHER },
+};
+
+/* s in the given casing: 0 as is, 1 lower, 2 upper. */
+static const char *cased(const char *s, int how, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < size; i++) {
+		char c = s[i];
+		if (how == 1 && c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		else if (how == 2 && c >= 'a' && c <= 'z')
+			c = (char)(c - 32);
+		buf[i] = c;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Parse a request carrying one extra header "name: value". */
+static void parse_with(const char *name, const char *value)
+{
+	char req[512];
+
+	snprintf(req, sizeof(req),
+		 "OPTIONS sip:a@e SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+		 "From: <sip:b@e>;tag=9\r\nTo: <sip:a@e>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n"
+		 "%s: %s\r\n\r\n", name, value);
+	assert_int_equal(parse(req), 0);
+}
+
+/* The header a lookup of name finds, when the message carries only the
+ * mandatory headers and one "Other: val" (Other = the known header's other form). */
+static void assert_same_header(const char *other, const char *name, bool found)
+{
+	const struct sip_hdr *h;
+
+	parse_with(other, "val");
+	h = sip_msg_hdr_by_name(&msg, name);
+	if (!found) {
+		assert_null(h);
+		return;
+	}
+	assert_non_null(h);
+	assert_true(eq(h->value, "val"));
+}
+
+static void test_hdr_names_all(void **state)
+{
+	char a[64], b[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(known_hdrs) / sizeof(known_hdrs[0]); i++) {
+		const char *name = known_hdrs[i].name, *compact = known_hdrs[i].compact;
+		enum sip_hdr_id id = known_hdrs[i].id;
+		size_t n = strlen(name);
+
+		for (int how = 0; how < 3; how++) {
+			const char *nm = cased(name, how, a, sizeof(a));
+			assert_int_equal(sip_hdr_id_from(slice_cstr(nm)), id);
+			if (!compact)
+				continue;
+			const char *cp = cased(compact, how, b, sizeof(b));
+			assert_int_equal(sip_hdr_id_from(slice_cstr(cp)), id);
+			if (id != SIP_HDR_OTHER)
+				continue;
+			/* no id: the long name finds a compact header and the other way round */
+			assert_same_header(cp, nm, true);
+			assert_same_header(nm, cp, true);
+		}
+
+		/* near misses: each letter changed in turn, the last dropped, one added */
+		for (size_t k = 0; k < n; k++) {
+			cased(name, 0, a, sizeof(a));
+			a[k] = a[k] == 'x' || a[k] == 'X' ? 'q' : 'x';
+			assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
+			if (compact && id == SIP_HDR_OTHER)
+				assert_same_header(compact, a, false);
+		}
+		if (n > 2) { /* "T" is the compact form of "To" */
+			cased(name, 0, a, sizeof(a));
+			a[n - 1] = '\0';
+			assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
+			if (compact && id == SIP_HDR_OTHER)
+				assert_same_header(compact, a, false);
+		}
+		snprintf(a, sizeof(a), "%ss", name);
+		assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
+		if (compact && id == SIP_HDR_OTHER)
+			assert_same_header(compact, a, false);
+	}
+	/* letters that are no compact form, and non-letters next to them */
+	for (const char *c = "ghpqwzGHPQWZ@[`{0-"; *c; c++) {
+		char one[2] = { *c, '\0' };
+		assert_int_equal(sip_hdr_id_from(slice_cstr(one)), SIP_HDR_OTHER);
+	}
+	/* a name made of known parts that is not itself known */
+	assert_int_equal(sip_hdr_id_from(slice_cstr("Call-Contact")), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_id_from(slice_cstr("Proxy-Authorizatio")), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_id_from(slice_from("Contact\0", 8)), SIP_HDR_OTHER);
+}
+
 static void test_methods(void **state)
 {
 	(void)state;
@@ -882,6 +1027,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_request_line_bad, teardown),
 		cmocka_unit_test_teardown(test_unknown_scheme_and_method, teardown),
 		cmocka_unit_test_teardown(test_compact_forms, teardown),
+		cmocka_unit_test_teardown(test_hdr_names_all, teardown),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test_teardown(test_hdr_next, teardown),
 		cmocka_unit_test_teardown(test_folding, teardown),
