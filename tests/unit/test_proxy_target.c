@@ -128,21 +128,48 @@ static void via_names_the_transport(void **state)
 	assert_int_equal(sip_msg_parse(&msg, in, strlen(text), &perr), 0);
 	assert_int_equal(tp_listen_parse(&tls, "tls:192.0.2.1:5061"), 0);
 	assert_int_equal(tp_listen_parse(&udp, "udp:192.0.2.1:5060"), 0);
-	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_lst = &udp, .record_route = true };
+	/* In over UDP, out over TLS: two entries, the outgoing side on top
+	 * (RFC 5658 §4), TLS as sips:. */
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_in = &udp, .record_route = true };
 	sip_buf_init(&b, out, sizeof(out));
 	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
 	sip_buf_put(&b, "", 1);
 	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKsw0x1\r\n"));
-	assert_non_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+	assert_non_null(strstr(out, "\r\nRecord-Route: <sips:192.0.2.1:5061;lr>\r\n"
+				    "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
 
+	/* Out over TCP on the UDP port: still two (the transport differs). */
 	struct tp_listen tcp;
 	assert_int_equal(tp_listen_parse(&tcp, "tcp:192.0.2.1:5060"), 0);
 	f.via_lst = &tcp;
-	f.rr_lst = NULL;
 	sip_buf_init(&b, out, sizeof(out));
 	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
 	sip_buf_put(&b, "", 1);
 	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKsw0x1\r\n"));
+	assert_non_null(strstr(out, "\r\nRecord-Route: <sip:192.0.2.1:5060;transport=tcp;lr>\r\n"
+				    "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+
+	/* In and out on the same listen address: one entry. */
+	struct tp_listen tcp2;
+	assert_int_equal(tp_listen_parse(&tcp2, "tcp:192.0.2.1:5060"), 0);
+	f.rr_in = &tcp2;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	const char *rr = strstr(out, "Record-Route: <sip:192.0.2.1:5060;transport=tcp;lr>\r\n");
+	assert_non_null(rr);
+	assert_null(strstr(rr + 1, "Record-Route"));
+	assert_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>"));
+
+	/* Where it came in unknown: one entry. */
+	f.rr_in = NULL;
+	f.via_lst = &udp;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	rr = strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n");
+	assert_non_null(rr);
+	assert_null(strstr(rr + 1, "Record-Route"));
 }
 
 static void outbound_settings(void **state)
