@@ -58,6 +58,37 @@ static void uri_transport(void **state)
 	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@example.com;transport=tcp"), &d), -EINVAL);
 }
 
+/* Every listen address counts as us, of any transport and family; a URI
+ * without a port means 5060, or 5061 for sips: and ;transport=tls. */
+static void listen_addresses_are_me(void **state)
+{
+	(void)state;
+	static struct tp_listen ls[3];
+	static struct proxy p;
+	static struct proxy_worker pw;
+	assert_int_equal(tp_listen_parse(&ls[0], "udp:192.0.2.1:5060"), 0);
+	assert_int_equal(tp_listen_parse(&ls[1], "tcp:192.0.2.1:5070"), 0);
+	assert_int_equal(tp_listen_parse(&ls[2], "tls:[2001:db8::1]:5061"), 0);
+	p.listens = ls;
+	p.nlistens = 3;
+	pw.p = &p;
+
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1:5070;transport=tcp;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sips:[2001:db8::1];lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1];transport=TLS;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1]:5061;lr")));
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1];lr"))); /* 5060 */
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1;transport=tls;lr"))); /* 5061 */
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.2;lr")));
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:example.com;lr")));
+	assert_true(proxy_hostport_is_me(&pw, slice_cstr("192.0.2.1"), 0));
+	assert_true(proxy_hostport_is_me(&pw, slice_cstr("[2001:db8::1]"), 5061));
+	assert_int_equal(proxy_uri_default_port(parse_uri("sips:a@b.example")), 5061);
+	assert_int_equal(proxy_uri_default_port(parse_uri("sip:a@b.example;transport=tcp")), 5060);
+	assert_int_equal(proxy_uri_default_port(parse_uri("sips:a@b.example:7000")), 7000);
+}
+
 static void contact_over_its_connection(void **state)
 {
 	(void)state;
@@ -201,6 +232,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uri_transport),
+		cmocka_unit_test(listen_addresses_are_me),
 		cmocka_unit_test(contact_over_its_connection),
 		cmocka_unit_test(contact_over_udp),
 		cmocka_unit_test(via_names_the_transport),
