@@ -287,11 +287,17 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 		target = &next.uri;
 	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
 		return; /* for us, end-to-end: nothing to do */
-	if (dialog_dest(pw, msg, target, &dst) && proxy_dns_cached(pw, target, &dst)) {
-		/* Stateless: no waiting for DNS. The INVITE's lookup usually
-		 * left the answer in the cache. */
-		LOG_DBG("ACK dropped: next hop %.*s not in the DNS cache", (int)target->host.len, target->host.p);
-		return;
+	if (dialog_dest(pw, msg, target, &dst)) {
+		/* Where the dialog's other requests go: the configured next hop,
+		 * else DNS, but from the cache only (stateless: no waiting); the
+		 * INVITE's lookup usually left the answer there. */
+		if (pw->p->cfg->has_outbound) {
+			outbound_dest(pw->p->cfg, &dst);
+		} else if (proxy_dns_cached(pw, target, &dst)) {
+			LOG_DBG("ACK dropped: next hop %.*s not in the DNS cache", (int)target->host.len,
+				target->host.p);
+			return;
+		}
 	}
 	if (our_addresses(pw, msg, &dst, &f))
 		return;

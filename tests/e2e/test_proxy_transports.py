@@ -352,3 +352,20 @@ def test_preloaded_route_with_a_host_name(sipwarden, tmp_path):
     finally:
         dns.close()
         phone.close()
+
+
+def test_ack_to_a_host_name_goes_to_the_configured_next_hop(sipwarden, pki):
+    """With [proxy] outbound set, an ACK for a 2xx whose target is a host name
+    goes there, as the dialog's other requests do."""
+    hop = NextHop(pki, timeout=4.0)
+    d, _ = start(sipwarden, pki, "[proxy]\noutbound = tcp:127.0.0.1:%d\n" % hop.port)
+    with d.client() as alice:
+        call_id, sent = authed(alice, "alice", "INVITE", "sip:carol@other.test")
+        ok = final(alice, call_id)
+        assert ok is not None and ok.status == 200, "%r\n%s" % (ok, d.log_tail())
+        routes = list(reversed(ok.get_all("record-route")))
+        assert routes, ok.raw
+        in_dialog(alice, "ACK", "sip:carol@other.test", sent.get("from"), ok.get("to"), call_id, 2, routes)
+        hop.join()
+    assert hop.error is None, hop.error
+    assert [m.method for m in hop.requests] == ["INVITE", "ACK"], [m.method for m in hop.requests]
