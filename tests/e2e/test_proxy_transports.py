@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORDS, require_tool
+from conftest import DOMAIN, PASSWORDS, ipv6_loopback_available, require_tool
 from sipclient import Message, authorization_value, rand_token
 from test_proxy import RawUas
 from test_proxy_routing import TinyDns, dns_daemon
@@ -168,6 +168,33 @@ def test_same_transport_is_record_routed_once(sipwarden, pki):
         in_dialog(alice, "BYE", bob_contact, sent.get("from"), ok.get("to"), call_id, 3, want)
         bye = next_request(bob, "BYE")
         assert bye is not None, "BYE not delivered over TCP\n" + d.log_tail()
+        assert not bye.get_all("route"), bye.raw
+
+
+def test_ipv4_caller_ipv6_callee_is_record_routed_twice(sipwarden):
+    """UDP both ways but a change of address family (127.0.0.1 in, ::1 out):
+    two entries too, the IPv6 one on top; bob's BYE over IPv6 with that route
+    set reaches alice over IPv4."""
+    if not ipv6_loopback_available():
+        pytest.skip("::1 not available")
+    d = sipwarden(ipv6=True)
+    with d.client("udp", host="::1") as bob, d.client() as alice:
+        bob_contact = "sip:bob@%s" % bob.local_hostport
+        r = bob.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)], contacts=["<%s>" % bob_contact])
+        assert r is not None and r.status == 200, r
+        call_id, sent = authed(alice, "alice", "INVITE", "sip:bob@%s" % DOMAIN)
+        inv = next_request(bob, "INVITE")
+        assert inv is not None, "INVITE not delivered over IPv6\n" + d.log_tail()
+        want = ["<sip:[::1]:%d;lr>" % d.port, "<sip:127.0.0.1:%d;lr>" % d.port]
+        assert inv.get_all("record-route") == want, inv.raw
+        bob.send_raw(response_bytes(inv, 200, "OK", contact=bob_contact))
+        ok = final(alice, call_id)
+        assert ok is not None and ok.status == 200, ok
+        in_dialog(bob, "BYE", "sip:alice@%s" % alice.local_hostport, ok.get("to"), sent.get("from"), call_id, 1,
+                  want)
+        bye = next_request(alice, "BYE")
+        assert bye is not None, "bob's BYE did not reach alice over IPv4\n" + d.log_tail()
+        assert bye.get("via").startswith("SIP/2.0/UDP 127.0.0.1:%d;" % d.port), bye.get("via")
         assert not bye.get_all("route"), bye.raw
 
 
