@@ -237,6 +237,8 @@ int main(int argc, char **argv)
 	d.proxy.cfg = &cfg.proxy;
 	d.proxy.reg = d.reg;
 	d.proxy.auth = &d.auth;
+	d.proxy.listens = cfg.listens;
+	d.proxy.nlistens = cfg.nlistens;
 
 	struct tp_server_cfg tcfg = {
 		.listens = cfg.listens,

@@ -39,9 +39,45 @@ static bool is_consumed(const struct sip_hdr *h, const char *realm)
 	return slice_caseeq_cstr(c.realm, realm);
 }
 
+/* One Record-Route line naming l (RFC 3261 §16.6 step 4, loose routing):
+ * sips: for TLS, ;transport=tcp for TCP, nothing for UDP. */
+static void put_rr(struct sip_buf *b, const struct tp_listen *l)
+{
+	sip_buf_puts(b, l->proto == TP_TLS ? "Record-Route: <sips:" : "Record-Route: <sip:");
+	put_hostport(b, l);
+	sip_buf_puts(b, l->proto == TP_TCP ? ";transport=tcp;lr>\r\n" : ";lr>\r\n");
+}
+
+static bool same_listen(const struct tp_listen *a, const struct tp_listen *b)
+{
+	return a->proto == b->proto && a->addrlen == b->addrlen && !memcmp(&a->addr, &b->addr, a->addrlen);
+}
+
+/* The Route header h without its first *skip entries (those are counted
+ * down); nothing when every entry goes. */
+static void put_route_rest(struct sip_buf *b, const struct sip_hdr *h, unsigned *skip)
+{
+	struct slice cur = h->value;
+	struct sip_addr a;
+
+	while (*skip && sip_addr_list_next(&cur, &a) == 1) {
+		(*skip)--;
+		while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
+			cur.p++;
+			cur.len--;
+		}
+	}
+	if (cur.len) {
+		sip_buf_puts(b, "Route: ");
+		sip_buf_slice(b, cur);
+		sip_buf_puts(b, "\r\n");
+	}
+}
+
 int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const struct proxy_fwd *f)
 {
-	bool route_popped = false, mf_seen = false;
+	bool mf_seen = false;
+	unsigned to_pop = f->pop_routes;
 
 	sip_buf_slice(b, msg->method_name);
 	sip_buf_puts(b, " ");
@@ -57,10 +93,13 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 		const struct sip_hdr *h = &msg->hdrs[i];
 		if (!rr_done && (h->id == SIP_HDR_RECORD_ROUTE || i + 1 == msg->nhdrs)) {
 			/* RFC 3261 §16.6 step 4: loose-routing Record-Route, topmost;
-			 * after the Vias so they stay together. */
-			sip_buf_puts(b, "Record-Route: <sip:");
-			put_hostport(b, f->rr_lst ? f->rr_lst : f->via_lst);
-			sip_buf_puts(b, ";lr>\r\n");
+			 * after the Vias so they stay together. RFC 5658 §4: when the
+			 * request changes interface or transport here, one entry per
+			 * side: the outgoing one on top (the callee's first Route),
+			 * the incoming one below it (the caller's first Route). */
+			put_rr(b, f->via_lst);
+			if (f->rr_in && !same_listen(f->rr_in, f->via_lst))
+				put_rr(b, f->rr_in);
 			rr_done = true;
 		}
 		switch (h->id) {
@@ -70,22 +109,9 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			sip_buf_printf(b, "Max-Forwards: %d\r\n", msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
 			continue;
 		case SIP_HDR_ROUTE:
-			if (f->pop_route && !route_popped) {
-				/* RFC 3261 §16.4: drop only the first entry (ours). */
-				struct slice cur = h->value;
-				struct sip_addr a;
-				route_popped = true;
-				if (sip_addr_list_next(&cur, &a) == 1) {
-					while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
-						cur.p++;
-						cur.len--;
-					}
-					if (cur.len) {
-						sip_buf_puts(b, "Route: ");
-						sip_buf_slice(b, cur);
-						sip_buf_puts(b, "\r\n");
-					}
-				}
+			if (to_pop) {
+				/* RFC 3261 §16.4: drop only our own entries. */
+				put_route_rest(b, h, &to_pop);
 				continue;
 			}
 			break;

@@ -1,8 +1,15 @@
-/* Next hops for foreign domains from DNS (RFC 3263 §4, a subset): with an
- * explicit port in the Request-URI, the host's A (then AAAA) records; else
- * SRV _sip._udp.HOST (RFC 2782: lowest priority, weighted pick) with the
- * target's address from the additional section or its own A/AAAA query; with
- * no SRV, the host's A/AAAA on port 5060. NAPTR is not consulted (UDP only).
+/* Next hops for foreign domains from DNS (RFC 3263 §4, a subset). The
+ * transport comes from the URI (§4.1 without NAPTR): sips: is TLS,
+ * ;transport=tcp TCP, ;transport=tls TLS, anything else UDP. With an explicit
+ * port in the URI, the host's A (then AAAA) records; else SRV _sips._tcp,
+ * _sip._tcp or _sip._udp .HOST (RFC 2782: lowest priority, weighted pick)
+ * with the target's address from the additional section or its own A/AAAA
+ * query; with no SRV, the host's A/AAAA on port 5060 (5061 for TLS). NAPTR
+ * is not consulted, so a domain's NAPTR preference for TCP or TLS is not
+ * seen. Over TLS the server must prove the URI's domain (RFC 5922 §4).
+ * The target is the Request-URI of an initial request, or the Route entry
+ * or remote target an in-dialog request goes to; stateless ACKs use the
+ * cache only (proxy_dns_cached).
  *
  * Why a resolver thread per worker: a lookup waits on the network for up to
  * SW_DNS_LOOKUP_TIMEOUT_MS; done on the worker it would stall every other
@@ -32,6 +39,16 @@
 #include "base/util.h"
 #include "proxy/dns.h"
 
+/* How a call waiting for DNS is forwarded once the answer is in. */
+struct dns_fwd {
+	struct proxy_caller caller;
+	struct proxy_identity id;
+	bool has_id;                    /**< initial request: identity decided */
+	bool record_route;
+	unsigned pop_routes;
+	const struct tp_listen *rr_in;  /**< listen addresses outlive the workers */
+};
+
 struct dns_job {
 	struct tp_post post;            /**< first: the post hands the job back */
 	struct proxy_dns *d;
@@ -40,20 +57,20 @@ struct dns_job {
 	/* the question */
 	char host[PROXY_DNS_MAX_NAME + 2];
 	uint16_t port;                  /**< explicit URI port, 0 = use SRV */
+	enum tp_proto proto;
 	/* the answer */
 	int err;                        /**< 0, -ENOENT (no such server), -ETIMEDOUT/-EIO */
 	struct sockaddr_storage addr;
 	uint32_t ttl;
 	/* the call waiting for it */
 	struct proxy_call *call;
-	struct proxy_caller caller;
-	struct proxy_identity id;
-	bool record_route;
+	struct dns_fwd fwd;
 };
 
 struct dns_cache_entry {
 	char host[PROXY_DNS_MAX_NAME + 2];
 	uint16_t port;
+	enum tp_proto proto;
 	int err;
 	struct sockaddr_storage addr;
 	uint64_t expires_ms;            /**< 0 = free */
@@ -68,6 +85,11 @@ struct proxy_dns {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_bool stop;
+	/* Answers in the worker's post queue, not yet run. One may be posted
+	 * after the worker's last drain; the server runs it after the worker
+	 * is gone, so d outlives proxy_dns_free until the last one (dead). */
+	atomic_uint posted;
+	bool dead;
 	struct dns_job *queue, *queue_tail; /**< under mu */
 	struct dns_job *free_list;      /**< worker only */
 	struct dns_job jobs[SW_DNS_MAX_PENDING];
@@ -210,7 +232,9 @@ static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
 		j->err = -ENOMEM;
 		return;
 	}
-	snprintf(srv, sizeof(srv), "_sip._udp.%s", j->host);
+	/* RFC 3263 §4.2, RFC 5630 §3.3: TLS is the "sips" service over TCP. */
+	snprintf(srv, sizeof(srv), "%s.%s",
+		 j->proto == TP_TLS ? "_sips._tcp" : j->proto == TP_TCP ? "_sip._tcp" : "_sip._udp", j->host);
 	j->err = query(d, fd, srv, PROXY_DNS_SRV, deadline, ans);
 	const struct proxy_dns_rr *s = j->err ? NULL : pick_srv(ans);
 	if (j->err) {
@@ -232,8 +256,9 @@ static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
 	} else if (ans->rcode != 0 && ans->rcode != PROXY_DNS_NXDOMAIN) {
 		j->err = -EIO;
 	} else {
-		/* RFC 3263 §4.2: no SRV records, the host's own address on 5060. */
-		j->err = lookup_addr(d, fd, j->host, 5060, deadline, j);
+		/* RFC 3263 §4.2: no SRV records, the host's own address on the
+		 * transport's default port. */
+		j->err = lookup_addr(d, fd, j->host, j->proto == TP_TLS ? 5061 : 5060, deadline, j);
 	}
 	free(ans);
 }
@@ -260,7 +285,13 @@ static void *resolver_main(void *arg)
 			j->err = -EIO;
 		else
 			resolve(d, fd, j);
-		tp_worker_post(d->pw->w, tp_worker_index(d->pw->w), &j->post);
+		/* Under mu: once proxy_dns_free has set stop, nothing more is posted. */
+		pthread_mutex_lock(&d->mu);
+		if (!atomic_load(&d->stop)) {
+			atomic_fetch_add(&d->posted, 1);
+			tp_worker_post(d->pw->w, tp_worker_index(d->pw->w), &j->post);
+		}
+		pthread_mutex_unlock(&d->mu);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -340,14 +371,19 @@ void proxy_dns_free(struct proxy_dns *d)
 			proxy_call_unref(d->jobs[i].call);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
+	if (atomic_load(&d->posted)) {
+		d->dead = true; /* the last posted answer frees d (on_result) */
+		return;
+	}
 	free(d);
 }
 
-static struct dns_cache_entry *cache_find(struct proxy_dns *d, const char *host, uint16_t port, uint64_t now)
+static struct dns_cache_entry *cache_find(struct proxy_dns *d, const char *host, uint16_t port, enum tp_proto proto,
+				      uint64_t now)
 {
 	for (unsigned i = 0; i < SW_DNS_CACHE_SIZE; i++) {
 		struct dns_cache_entry *e = &d->cache[i];
-		if (e->expires_ms > now && e->port == port && strcmp(e->host, host) == 0)
+		if (e->expires_ms > now && e->port == port && e->proto == proto && strcmp(e->host, host) == 0)
 			return e;
 	}
 	return NULL;
@@ -364,7 +400,7 @@ static void cache_put(struct proxy_dns *d, const struct dns_job *j, uint64_t now
 		ttl = SW_DNS_MAX_TTL_S;
 	for (unsigned i = 0; i < SW_DNS_CACHE_SIZE; i++) {
 		struct dns_cache_entry *c = &d->cache[i];
-		if (c->expires_ms <= now || (c->port == j->port && strcmp(c->host, j->host) == 0)) {
+		if (c->expires_ms <= now || (c->port == j->port && c->proto == j->proto && strcmp(c->host, j->host) == 0)) {
 			e = c;
 			break;
 		}
@@ -373,15 +409,26 @@ static void cache_put(struct proxy_dns *d, const struct dns_job *j, uint64_t now
 	}
 	memcpy(e->host, j->host, sizeof(e->host));
 	e->port = j->port;
+	e->proto = j->proto;
 	e->err = j->err;
 	e->addr = j->addr;
 	e->expires_ms = now + (uint64_t)ttl * 1000;
 }
 
-/* Forward the call's request to addr, or answer it from err. */
-static void deliver(struct proxy_worker *pw, struct proxy_call *c, int err, const struct sockaddr_storage *addr,
-		    const struct proxy_caller *caller, const struct proxy_identity *id, bool record_route,
-		    const struct sip_msg *msg)
+/* The destination a found address means: host's transport, and over TLS
+ * host as the name the server's certificate must carry. */
+static void make_dest(struct tp_dest *dst, enum tp_proto proto, const struct sockaddr_storage *addr, const char *host)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->proto = proto;
+	dst->addr = *addr;
+	if (proto == TP_TLS && strlen(host) < sizeof(dst->name))
+		strcpy(dst->name, host);
+}
+
+/* Forward the call's request to dst, or answer it from err. */
+static void deliver(struct proxy_worker *pw, struct proxy_call *c, int err, const struct tp_dest *dst,
+		    const struct dns_fwd *fw, const struct sip_msg *msg)
 {
 	if (err == -ENOENT) {
 		proxy_call_started(c, msg, 404, "No SIP Server For Domain");
@@ -395,11 +442,55 @@ static void deliver(struct proxy_worker *pw, struct proxy_call *c, int err, cons
 		return;
 	}
 	struct proxy_fwd f = { 0 };
-	f.consume_realm = caller->authenticated ? caller->realm : NULL;
-	f.from_value = id->from[0] ? id->from : NULL;
-	f.record_route = record_route;
-	proxy_forward_to(pw, c, msg, &f, addr, id, caller);
+	const struct proxy_identity *id = fw->has_id ? &fw->id : NULL;
+	f.consume_realm = fw->caller.authenticated ? fw->caller.realm : NULL;
+	f.from_value = id && id->from[0] ? id->from : NULL;
+	f.record_route = fw->record_route;
+	f.pop_routes = fw->pop_routes;
+	f.rr_in = fw->rr_in;
+	int e = proxy_forward_to(pw, c, msg, &f, dst, id, &fw->caller);
+	if (e)
+		LOG_DBG("branch after DNS not started: %s", strerror(-e));
 	proxy_call_started(c, msg, 503, "Service Unavailable");
+}
+
+/* The DNS question for target: lower-case host, explicit port (0: none),
+ * transport (RFC 3263 §4.1 without NAPTR). 0 or -EINVAL. */
+static int question(const struct sip_uri *target, char *host, uint16_t *port, enum tp_proto *proto)
+{
+	struct slice tr;
+
+	if (!target->is_sip || target->host.len == 0 || target->host.len > PROXY_DNS_MAX_NAME)
+		return -EINVAL;
+	for (size_t i = 0; i < target->host.len; i++) {
+		char ch = target->host.p[i];
+		host[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	host[target->host.len] = '\0';
+	*port = target->port;
+	*proto = TP_UDP;
+	if (target->is_sips)
+		*proto = TP_TLS;
+	else if (sip_param_find(target->params, "transport", &tr) == 0)
+		*proto = slice_caseeq_cstr(tr, "tls") ? TP_TLS : slice_caseeq_cstr(tr, "tcp") ? TP_TCP : TP_UDP;
+	return 0;
+}
+
+int proxy_dns_cached(struct proxy_worker *pw, const struct sip_uri *target, struct tp_dest *out)
+{
+	char host[PROXY_DNS_MAX_NAME + 2];
+	uint16_t port;
+	enum tp_proto proto;
+
+	if (!pw->dns || question(target, host, &port, &proto))
+		return -EAGAIN;
+	const struct dns_cache_entry *e = cache_find(pw->dns, host, port, proto, base_mono_ms());
+	if (!e)
+		return -EAGAIN;
+	if (e->err)
+		return e->err;
+	make_dest(out, proto, &e->addr, host);
+	return 0;
 }
 
 static void on_result(struct tp_worker *w, struct tp_post *p)
@@ -410,11 +501,22 @@ static void on_result(struct tp_worker *w, struct tp_post *p)
 	struct proxy_call *c = j->call;
 	(void)w;
 
+	atomic_fetch_sub(&d->posted, 1);
+	if (d->dead) {
+		/* The worker is gone (its calls were released by proxy_dns_free). */
+		if (atomic_load(&d->posted) == 0)
+			free(d);
+		return;
+	}
 	cache_put(d, j, base_mono_ms());
-	LOG_DBG("DNS %s%s: %s", j->host, j->port ? " (port given)" : "", j->err ? strerror(-j->err) : "found");
+	LOG_DBG("DNS %s (%s)%s: %s", j->host, tp_proto_name(j->proto), j->port ? " (port given)" : "",
+		j->err ? strerror(-j->err) : "found");
 	c->resolving = false;
-	if (c->st && !c->final_sent && txn_server_request(c->st, &pw->rmsg) == 0)
-		deliver(pw, c, j->err, &j->addr, &j->caller, &j->id, j->record_route, &pw->rmsg);
+	if (c->st && !c->final_sent && txn_server_request(c->st, &pw->rmsg) == 0) {
+		struct tp_dest dst;
+		make_dest(&dst, j->proto, &j->addr, j->host);
+		deliver(pw, c, j->err, &dst, &j->fwd, &pw->rmsg);
+	}
 	j->busy = false;
 	j->call = NULL;
 	j->next = d->free_list;
@@ -423,28 +525,32 @@ static void on_result(struct tp_worker *w, struct tp_post *p)
 }
 
 void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg,
-		       const struct proxy_fwd *f, const struct proxy_identity *id, const struct proxy_caller *caller)
+		       const struct sip_uri *target, const struct proxy_fwd *f, const struct proxy_identity *id,
+		       const struct proxy_caller *caller)
 {
 	char host[PROXY_DNS_MAX_NAME + 2];
+	uint16_t port;
+	enum tp_proto proto;
 	uint64_t now = base_mono_ms();
+	struct dns_fwd fw = { .caller = *caller, .has_id = id != NULL, .record_route = f->record_route,
+			      .pop_routes = f->pop_routes, .rr_in = f->rr_in };
 
-	if (msg->ruri.host.len == 0 || msg->ruri.host.len > PROXY_DNS_MAX_NAME) {
+	if (question(target, host, &port, &proto)) {
 		proxy_call_started(c, msg, 404, "No Route To Domain");
 		return;
 	}
-	for (size_t i = 0; i < msg->ruri.host.len; i++) {
-		char ch = msg->ruri.host.p[i];
-		host[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
-	host[msg->ruri.host.len] = '\0';
+	if (id)
+		fw.id = *id;
 	if (!pw->dns && proxy_dns_new(&pw->dns, pw)) {
 		proxy_call_started(c, msg, 500, "Server Internal Error");
 		return;
 	}
 	struct proxy_dns *d = pw->dns;
-	const struct dns_cache_entry *e = cache_find(d, host, msg->ruri.port, now);
+	const struct dns_cache_entry *e = cache_find(d, host, port, proto, now);
 	if (e) {
-		deliver(pw, c, e->err, &e->addr, caller, id, f->record_route, msg);
+		struct tp_dest dst;
+		make_dest(&dst, proto, &e->addr, host);
+		deliver(pw, c, e->err, &dst, &fw, msg);
 		return;
 	}
 	struct dns_job *j = d->free_list;
@@ -467,12 +573,11 @@ void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const stru
 	j->next = NULL;
 	j->post.fn = on_result;
 	memcpy(j->host, host, sizeof(j->host));
-	j->port = msg->ruri.port;
+	j->port = port;
+	j->proto = proto;
 	j->err = 0;
 	j->call = c;
-	j->caller = *caller;
-	j->id = *id;
-	j->record_route = f->record_route;
+	j->fwd = fw;
 	c->refs++; /* the job's reference, dropped in on_result */
 	c->resolving = true;
 	pthread_mutex_lock(&d->mu);

@@ -1,5 +1,6 @@
 /* RFC 3263 next-hop lookups for foreign domains (a subset: SRV _sip._udp,
- * then A/AAAA; no NAPTR): the DNS wire format (dns_wire.c) and the
+ * _sip._tcp or _sips._tcp by the URI's transport, then A/AAAA; no NAPTR):
+ * the DNS wire format (dns_wire.c) and the
  * per-worker resolver with its cache (dns.c). */
 #ifndef SW_PROXY_DNS_H
 #define SW_PROXY_DNS_H

@@ -105,7 +105,9 @@ bool proxy_loop_found(const struct sip_msg *msg, proxy_is_me_fn is_me, void *arg
 				return false;
 			if (pending && proxy_loop_hash(msg, &v) == want)
 				return true;
-			pending = txn_branch_owner(v.branch) >= 0 && is_me(arg, v.host, v.port) &&
+			/* RFC 3261 §18.2.1 / §19.1.2: no port is 5060, or 5061 over TLS. */
+			uint16_t port = v.port ? v.port : slice_caseeq_cstr(v.transport, "TLS") ? 5061 : 5060;
+			pending = txn_branch_owner(v.branch) >= 0 && is_me(arg, v.host, port) &&
 				  branch_hash(v.branch, &want);
 			while (next.len && (next.p[0] == ',' || next.p[0] == ' ' || next.p[0] == '\t')) {
 				next.p++;

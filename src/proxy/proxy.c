@@ -86,19 +86,37 @@ void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct si
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
 }
 
-/* The Route entry after the first one (which named us), if any. */
-static bool next_route(const struct sip_msg *msg, bool skip_first, struct sip_addr *out)
+/* The Route entry at index idx (0 = the first), if any. */
+static bool route_at(const struct sip_msg *msg, unsigned idx, struct sip_addr *out)
 {
-	bool skipped = !skip_first;
+	unsigned n = 0;
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h; h = sip_msg_hdr_next(msg, h)) {
 		struct slice cur = h->value;
-		while (sip_addr_list_next(&cur, out) == 1) {
-			if (skipped)
+		while (sip_addr_list_next(&cur, out) == 1)
+			if (n++ == idx)
 				return true;
-			skipped = true;
-		}
 	}
 	return false;
+}
+
+/* RFC 3261 §16.4 with RFC 5658 §3.2: how many leading Route entries name us
+ * (0, 1, or 2 when we record-routed twice: two different entries of ours
+ * side by side, one per interface), and the entry after them in *next
+ * (*has_next false when none). The same entry twice is a spiral through
+ * us: only one is ours to drop now. */
+static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, struct sip_addr *next, bool *has_next)
+{
+	struct sip_addr first;
+	unsigned n = 0;
+
+	*has_next = false;
+	if (!route_at(msg, 0, &first) || !proxy_uri_is_me(pw, &first.uri))
+		return 0;
+	n = 1;
+	if (route_at(msg, 1, next) && proxy_uri_is_me(pw, &next->uri) && !slice_caseeq(next->uri_str, first.uri_str))
+		n = 2;
+	*has_next = route_at(msg, n, next);
+	return n;
 }
 
 /* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
@@ -111,10 +129,10 @@ static void identity_for(struct proxy_worker *pw, const struct sockaddr_storage 
 	f->pai = trusted && caller && caller->authenticated && id && id->pai[0] ? id->pai : NULL;
 }
 
-/* Our addresses for a request leaving over dst's transport: Via names a
- * listen address of that transport (none: the request cannot go, -EAFNOSUPPORT);
- * Record-Route names the UDP one, the address in-dialog requests are
- * recognised by. A sips: Request-URI goes over TLS only (RFC 3261 §26.2.2). */
+/* Our address for a request leaving over dst's transport: Via (and the
+ * outgoing Record-Route entry) name a listen address of that transport
+ * (none: the request cannot go, -EAFNOSUPPORT). A sips: Request-URI goes
+ * over TLS only (RFC 3261 §26.2.2). */
 static int our_addresses(struct proxy_worker *pw, const struct sip_msg *msg, const struct tp_dest *dst,
 			 struct proxy_fwd *f)
 {
@@ -123,7 +141,6 @@ static int our_addresses(struct proxy_worker *pw, const struct sip_msg *msg, con
 	f->via_lst = tp_worker_listen(pw->w, dst->proto, dst->addr.ss_family);
 	if (!f->via_lst)
 		return -EAFNOSUPPORT;
-	f->rr_lst = tp_worker_udp_listen(pw->w, dst->addr.ss_family);
 	return 0;
 }
 
@@ -160,13 +177,9 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 }
 
 int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
-		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
-		     const struct proxy_caller *caller)
+		     const struct tp_dest *dst, const struct proxy_identity *id, const struct proxy_caller *caller)
 {
-	struct tp_dest d = { .proto = TP_UDP };
-
-	d.addr = *dst; /* DNS gives _sip._udp targets */
-	return add_branch(pw, c, msg, f, SLICE_NULL, &d, id, caller);
+	return add_branch(pw, c, msg, f, SLICE_NULL, dst, id, caller);
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
@@ -261,23 +274,30 @@ static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const 
 /* ---- ACK for a 2xx and other in-dialog ACKs: stateless (§16.11) ---- */
 static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 {
-	struct sip_addr first, next;
+	struct sip_addr next;
 	struct proxy_fwd f = { 0 };
 	const struct sip_uri *target = &msg->ruri;
 	struct tp_dest dst;
 	char branch[48], realm[SW_MAX_DOMAIN + 1];
 	struct sip_buf b;
+	bool has_next;
 
-	if (next_route(msg, false, &first) && proxy_uri_is_me(pw, &first.uri)) {
-		f.pop_route = true;
-		if (next_route(msg, true, &next))
-			target = &next.uri;
-	} else if (proxy_uri_is_me(pw, &msg->ruri)) {
+	f.pop_routes = own_routes(pw, msg, &next, &has_next);
+	if (has_next)
+		target = &next.uri;
+	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
 		return; /* for us, end-to-end: nothing to do */
-	}
 	if (dialog_dest(pw, msg, target, &dst)) {
-		LOG_DBG("ACK dropped: next hop is not an IP address");
-		return;
+		/* Where the dialog's other requests go: the configured next hop,
+		 * else DNS, but from the cache only (stateless: no waiting); the
+		 * INVITE's lookup usually left the answer there. */
+		if (pw->p->cfg->has_outbound) {
+			outbound_dest(pw->p->cfg, &dst);
+		} else if (proxy_dns_cached(pw, target, &dst)) {
+			LOG_DBG("ACK dropped: next hop %.*s not in the DNS cache", (int)target->host.len,
+				target->host.p);
+			return;
+		}
 	}
 	if (our_addresses(pw, msg, &dst, &f))
 		return;
@@ -321,22 +341,21 @@ static void not_reachable(struct proxy_worker *pw, struct txn_server *st, const 
 		proxy_reply(pw, st, msg, 480, "Temporarily Unavailable", NULL);
 }
 
-static void route_request(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg,
-			  const struct proxy_caller *caller, bool in_dialog)
+static void route_request(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
+			  const struct sip_msg *msg, const struct proxy_caller *caller, bool in_dialog)
 {
 	const struct proxy_cfg *cfg = pw->p->cfg;
 	struct proxy_fwd f = { 0 };
-	struct sip_addr first, next;
+	struct sip_addr next;
 	bool has_next_route = false;
 	bool caller_ok = caller->authenticated || caller->trusted;
 	struct proxy_identity id;
 	struct tp_dest dst;
 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
-	if (next_route(msg, false, &first) && proxy_uri_is_me(pw, &first.uri)) {
-		f.pop_route = true;
-		has_next_route = next_route(msg, true, &next);
-	} else if (sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
+	f.rr_in = src->lst;
+	f.pop_routes = own_routes(pw, msg, &next, &has_next_route);
+	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
 		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
 		return;
@@ -351,17 +370,21 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	if (in_dialog) {
 		/* RFC 3261 §16.12: in-dialog requests follow the Route set we
 		 * are on; without our Route they are not ours to forward. */
-		if (!f.pop_route) {
+		if (!f.pop_routes) {
 			proxy_call_started(c, msg, 404, "Not Here");
 			return;
 		}
 		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
-		if (dialog_dest(pw, msg, target, &dst) != 0) {
-			if (!cfg->has_outbound) {
-				proxy_call_started(c, msg, 404, "No Route To Destination");
-				return;
-			}
+		int err = dialog_dest(pw, msg, target, &dst);
+		if (err && cfg->has_outbound) {
 			outbound_dest(cfg, &dst);
+		} else if (err == -EINVAL && target->is_sip && target->host.len) {
+			/* A host name: RFC 3263 (dns.c). */
+			proxy_dns_forward(pw, c, msg, target, &f, NULL, caller);
+			return;
+		} else if (err) {
+			proxy_call_started(c, msg, 404, "No Route To Destination");
+			return;
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, NULL, caller);
 		proxy_call_started(c, msg, 503, "Service Unavailable");
@@ -385,7 +408,13 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			return;
 		}
 		if (has_next_route) {
-			if (proxy_uri_dest(&next.uri, &dst)) {
+			int err = proxy_uri_dest(&next.uri, &dst);
+			if (err == -EINVAL && next.uri.is_sip && next.uri.host.len) {
+				/* A preloaded Route naming a host: RFC 3263 (dns.c). */
+				proxy_dns_forward(pw, c, msg, &next.uri, &f, &id, caller);
+				return;
+			}
+			if (err) {
 				proxy_call_started(c, msg, 404, "No Route To Destination");
 				return;
 			}
@@ -393,7 +422,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			outbound_dest(cfg, &dst);
 		} else if (proxy_uri_dest(&msg->ruri, &dst)) {
 			/* RFC 3263: the domain's SIP server from DNS (dns.c). */
-			proxy_dns_forward(pw, c, msg, &f, &id, caller);
+			proxy_dns_forward(pw, c, msg, &msg->ruri, &f, &id, caller);
 			return;
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, &id, caller);
@@ -479,7 +508,7 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 	bool in_dialog = msg->to.tag.len > 0;
 	if (proxy_policy_check(pw, st, src, msg, in_dialog, &caller))
 		return;
-	route_request(pw, st, msg, &caller, in_dialog);
+	route_request(pw, st, src, msg, &caller, in_dialog);
 }
 
 void proxy_on_conn_fail(struct proxy_worker *pw, enum tp_proto proto, const struct sockaddr_storage *peer)

@@ -53,6 +53,11 @@ struct proxy {
 	const struct proxy_cfg *cfg;
 	struct registrar *reg;
 	const struct auth_ctx *auth;
+	/** Every listen address (any transport): what "this server" means in
+	 * Route and Via. NULL: the first listen address of each transport and
+	 * family on the worker. */
+	const struct tp_listen *listens;
+	unsigned nlistens;
 	struct proxy_worker *_Atomic workers[SW_MAX_WORKERS]; /**< for response hand-off */
 };
 

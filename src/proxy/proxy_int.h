@@ -60,9 +60,12 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller);
 
 /* route.c */
-/* True when uri names this server (a listen address, or a served domain with no user). */
+/* True when uri names this server: one of its listen addresses (any
+ * transport; no port means 5060, or 5061 for sips: and ;transport=tls). */
 bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri);
-/* True when host:port is one of our listen addresses. */
+/* uri's port, else its transport's default (5061 for TLS, else 5060). */
+uint16_t proxy_uri_default_port(const struct sip_uri *uri);
+/* True when host:port (0: 5060) is one of our listen addresses. */
 bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t port);
 /* RFC 3261 §16.3 step 4: one of our Vias whose loop hash matches (loop.c). */
 bool proxy_loop_detected(struct proxy_worker *pw, const struct sip_msg *msg);
@@ -88,6 +91,7 @@ bool proxy_ip_is_private(struct slice host);
 uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstream);
 /* Append msg's loop hash to a branch made by txn_branch_make. 0 or -ENOSPC. */
 int proxy_loop_branch_suffix(char *branch, size_t cap, const struct sip_msg *msg);
+/* port is the Via's sent-by port, or its transport's default when absent. */
 typedef bool (*proxy_is_me_fn)(void *arg, struct slice host, uint16_t port);
 /* True when msg carries a Via of ours (is_me) whose loop hash equals the one
  * computed from msg now: the request came back unchanged. A Via of ours with
@@ -99,9 +103,10 @@ struct proxy_fwd {
 	struct slice ruri;               /**< new Request-URI (empty: keep) */
 	const char *branch;
 	const struct tp_listen *via_lst; /**< our address for Via (its transport too) */
-	const struct tp_listen *rr_lst;  /**< our address for Record-Route (NULL: via_lst) */
-	bool record_route;
-	bool pop_route;                  /**< drop the first Route entry (it names us) */
+	const struct tp_listen *rr_in;   /**< where the request came in (NULL: unknown) */
+	bool record_route;               /**< Record-Route naming via_lst, and rr_in before it
+					      when that is another address or transport (RFC 5658) */
+	unsigned pop_routes;             /**< leading Route entries to drop (they name us) */
 	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
 	const char *from_value;          /**< new From value without the tag params (NULL: keep) */
 	const char *pai;                 /**< P-Asserted-Identity value to add (NULL: none) */
@@ -132,21 +137,27 @@ int proxy_merge_collect(struct proxy_call *c, const struct sip_msg *rsp);
  * (best left as it was). */
 int proxy_merge_apply(struct proxy_call *c, char *scratch, size_t cap);
 
-/* dns.c: RFC 3263 next hop for a foreign domain. Answers from the cache at
- * once, else the call waits (holding a reference) for the resolver thread and
- * goes on in the worker when the answer comes: forwarded like f, or 404 (no
- * SIP server for the domain) / 503 + Retry-After (DNS did not answer). */
+/* dns.c: RFC 3263 next hop for a host name (target: the Request-URI of a
+ * request to a foreign domain, or the Route entry / remote target an
+ * in-dialog request goes to; its scheme and ;transport= pick UDP, TCP or
+ * TLS). Answers from the cache at once, else the call waits (holding a
+ * reference) for the resolver thread and goes on in the worker when the
+ * answer comes: forwarded like f, or 404 (no SIP server for the domain) /
+ * 503 + Retry-After (DNS did not answer). id is NULL for in-dialog requests. */
 struct proxy_dns;
 void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg,
-		       const struct proxy_fwd *f, const struct proxy_identity *id, const struct proxy_caller *caller);
+		       const struct sip_uri *target, const struct proxy_fwd *f, const struct proxy_identity *id,
+		       const struct proxy_caller *caller);
+/* target's next hop from the cache only (no lookup: for stateless ACKs).
+ * 0, -ENOENT (cached: no such server), -EAGAIN (not cached). */
+int proxy_dns_cached(struct proxy_worker *pw, const struct sip_uri *target, struct tp_dest *out);
 int proxy_dns_new(struct proxy_dns **out, struct proxy_worker *pw);
 /* Stop the resolver thread (joined) and free everything; NULL-safe. */
 void proxy_dns_free(struct proxy_dns *d);
 
 /* proxy.c: start one branch of c toward dst (RFC 3261 §16.6). 0 or -errno. */
 int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, struct proxy_fwd *f,
-		     const struct sockaddr_storage *dst, const struct proxy_identity *id,
-		     const struct proxy_caller *caller);
+		     const struct tp_dest *dst, const struct proxy_identity *id, const struct proxy_caller *caller);
 
 /* call.c */
 struct proxy_call *proxy_call_new(struct proxy_worker *pw, struct txn_server *st, enum sip_method method);

@@ -1,5 +1,7 @@
-/* Routing helpers (RFC 3261 §16.4, §16.5, §16.3 step 4): is a URI this
- * server (the loop check itself is loop.c), and where an IP-literal URI points.
+/* Routing helpers (RFC 3261 §16.4, §16.5, §16.3 step 4): is a URI or a Via
+ * this server (any listen address of any transport, IPv4 or IPv6, a missing
+ * port meaning 5060, or 5061 for TLS; the loop check itself is loop.c), and
+ * where an IP-literal URI points.
  * Host names of foreign domains are looked up in dns.c (RFC 3263). */
 #include "proxy/proxy_int.h"
 
@@ -9,43 +11,69 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Does host:port name one of our listen addresses? */
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+	}
+	const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+	return !memcmp(&x->sin6_addr, &y->sin6_addr, 16) && x->sin6_port == y->sin6_port;
+}
+
+/* Is a (IP and port) one of our listen addresses, of any transport? */
+static bool addr_is_listen(struct proxy_worker *pw, const struct sockaddr_storage *a)
+{
+	if (pw->p->listens) {
+		for (unsigned i = 0; i < pw->p->nlistens; i++)
+			if (same_addr(&pw->p->listens[i].addr, a))
+				return true;
+		return false;
+	}
+	static const enum tp_proto protos[] = { TP_UDP, TP_TCP, TP_TLS };
+	for (unsigned i = 0; i < 3; i++) {
+		const struct tp_listen *l = tp_worker_listen(pw->w, protos[i], a->ss_family);
+		if (l && same_addr(&l->addr, a))
+			return true;
+	}
+	return false;
+}
+
+/* Does host:port (port already defaulted) name one of our listen addresses? */
 static bool is_listen(struct proxy_worker *pw, struct slice host, uint16_t port)
 {
-	const struct tp_listen *ls[2] = { tp_worker_udp_listen(pw->w, AF_INET), tp_worker_udp_listen(pw->w, AF_INET6) };
 	struct sockaddr_storage a;
 	socklen_t alen;
 
-	if (tp_addr_from_text(host.p, host.len, port ? port : 5060, &a, &alen))
+	if (tp_addr_from_text(host.p, host.len, port, &a, &alen))
 		return false;
-	for (int i = 0; i < 2; i++) {
-		const struct tp_listen *l = ls[i];
-		if (!l || l->addr.ss_family != a.ss_family)
-			continue;
-		if (a.ss_family == AF_INET) {
-			const struct sockaddr_in *x = (const struct sockaddr_in *)&a, *y = (const struct sockaddr_in *)&l->addr;
-			if (x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port)
-				return true;
-		} else {
-			const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a,
-						  *y = (const struct sockaddr_in6 *)&l->addr;
-			if (!memcmp(&x->sin6_addr, &y->sin6_addr, 16) && x->sin6_port == y->sin6_port)
-				return true;
-		}
-	}
-	return false;
+	return addr_is_listen(pw, &a);
+}
+
+uint16_t proxy_uri_default_port(const struct sip_uri *uri)
+{
+	struct slice tr;
+
+	if (uri->port)
+		return uri->port;
+	/* RFC 3261 §19.1.2: 5061 for sips: and for SIP over TLS. */
+	if (uri->is_sips || (sip_param_find(uri->params, "transport", &tr) == 0 && slice_caseeq_cstr(tr, "tls")))
+		return 5061;
+	return 5060;
 }
 
 bool proxy_uri_is_me(struct proxy_worker *pw, const struct sip_uri *uri)
 {
 	/* Only our own addresses: that is what our Record-Route carries. A
 	 * domain name is not taken as "us" (it may be served by others too). */
-	return uri->is_sip && is_listen(pw, uri->host, uri->port);
+	return uri->is_sip && is_listen(pw, uri->host, proxy_uri_default_port(uri));
 }
 
 bool proxy_hostport_is_me(struct proxy_worker *pw, struct slice host, uint16_t port)
 {
-	return is_listen(pw, host, port);
+	return is_listen(pw, host, port ? port : 5060);
 }
 
 static bool is_me_cb(void *arg, struct slice host, uint16_t port)

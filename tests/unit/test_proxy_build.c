@@ -47,7 +47,7 @@ static void test_forwarded_request(void **state)
 		.branch = "z9hG4bKsw0x1",
 		.via_lst = &l,
 		.record_route = true,
-		.pop_route = true,
+		.pop_routes = 1,
 		.consume_realm = "example.com",
 		.from_value = "\"Anonymous\" <sip:anonymous@anonymous.invalid>",
 		.strip_identity = true,
@@ -67,6 +67,37 @@ static void test_forwarded_request(void **state)
 	assert_non_null(strstr(out, "realm=\"other.net\""));
 	assert_null(strstr(out, "P-Asserted-Identity"));
 	assert_non_null(strstr(out, "\r\n\r\nbody"));
+}
+
+/* RFC 5658: both of our entries of a double Record-Route are dropped, in
+ * one Route header or spread over two. */
+static void test_two_of_our_routes_popped(void **state)
+{
+	(void)state;
+	struct tp_listen l;
+	struct sip_buf b;
+	const char *forms[] = {
+		"Route: <sips:192.0.2.1:5061;lr>, <sip:192.0.2.1:5060;lr>, <sip:198.51.100.7;lr>\r\n",
+		"Route: <sips:192.0.2.1:5061;lr>\r\nRoute: <sip:192.0.2.1:5060;lr>,<sip:198.51.100.7;lr>\r\n",
+	};
+	char text[1024];
+	assert_int_equal(tp_listen_parse(&l, "udp:192.0.2.1:5060"), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text),
+			 "BYE sip:bob@10.0.0.9 SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.1:5061;branch=z9hG4bKa\r\n%s"
+			 "Max-Forwards: 10\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+			 "To: <sip:bob@example.com>;tag=t2\r\nCall-ID: c@x\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n",
+			 forms[i]);
+		parse(text);
+		struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &l, .pop_routes = 2 };
+		sip_buf_init(&b, out, sizeof(out));
+		assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+		out[b.len] = '\0';
+		assert_non_null(strstr(out, "\r\nRoute: <sip:198.51.100.7;lr>\r\n"));
+		assert_null(strstr(out, "192.0.2.1:5061"));
+		assert_null(strstr(out, "Route: <sip:192.0.2.1"));
+		assert_null(strstr(out, "Record-Route"));
+	}
 }
 
 static void test_relayed_response_loses_our_via(void **state)
@@ -130,6 +161,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forwarded_request),
+		cmocka_unit_test(test_two_of_our_routes_popped),
 		cmocka_unit_test(test_relayed_response_loses_our_via),
 		cmocka_unit_test(test_rpid_forms),
 		cmocka_unit_test(test_trusted_networks),

@@ -32,6 +32,13 @@ static bool is_me(void *arg, struct slice host, uint16_t port)
 	return slice_eq_cstr(host, "192.0.2.1") && port == 5060;
 }
 
+/* Listening on tls:192.0.2.1:5061 only. */
+static bool is_me_tls(void *arg, struct slice host, uint16_t port)
+{
+	(void)arg;
+	return slice_eq_cstr(host, "192.0.2.1") && port == 5061;
+}
+
 #define ORIGINAL                                                                  \
 	"INVITE sip:carol@far.example SIP/2.0\r\n"                                \
 	"Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKalice1\r\n"                  \
@@ -113,6 +120,27 @@ static void test_unchanged_request_is_a_loop(void **state)
 	assert_true(proxy_loop_found(&msg, is_me, NULL));
 }
 
+/* Our Via over TLS without a port means 5061: a loop through our TLS listen
+ * address is found as one through UDP is. */
+static void test_loop_through_tls_via(void **state)
+{
+	(void)state;
+	char branch[48], text[2048];
+	our_branch(branch, sizeof(branch));
+	snprintf(text, sizeof(text),
+		 "INVITE sip:carol@far.example SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.9;branch=z9hG4bKnext\r\n"
+		 "Via: SIP/2.0/TLS 192.0.2.1;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKalice1\r\n"
+		 "Max-Forwards: 68\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+		 "To: <sip:carol@far.example>\r\nCall-ID: c1@x\r\nCSeq: 2 INVITE\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 branch);
+	parse(text);
+	assert_true(proxy_loop_found(&msg, is_me_tls, NULL));
+	assert_false(proxy_loop_found(&msg, is_me, NULL)); /* 5061 is not the UDP address */
+}
+
 static void test_retargeted_request_is_a_spiral(void **state)
 {
 	(void)state;
@@ -186,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_branch_carries_hash),
 		cmocka_unit_test(test_unchanged_request_is_a_loop),
+		cmocka_unit_test(test_loop_through_tls_via),
 		cmocka_unit_test(test_retargeted_request_is_a_spiral),
 		cmocka_unit_test(test_in_dialog_spiral_through_route_set),
 		cmocka_unit_test(test_foreign_via_or_no_hash_is_not_ours),

@@ -58,6 +58,37 @@ static void uri_transport(void **state)
 	assert_int_equal(proxy_uri_dest(parse_uri("sip:bob@example.com;transport=tcp"), &d), -EINVAL);
 }
 
+/* Every listen address counts as us, of any transport and family; a URI
+ * without a port means 5060, or 5061 for sips: and ;transport=tls. */
+static void listen_addresses_are_me(void **state)
+{
+	(void)state;
+	static struct tp_listen ls[3];
+	static struct proxy p;
+	static struct proxy_worker pw;
+	assert_int_equal(tp_listen_parse(&ls[0], "udp:192.0.2.1:5060"), 0);
+	assert_int_equal(tp_listen_parse(&ls[1], "tcp:192.0.2.1:5070"), 0);
+	assert_int_equal(tp_listen_parse(&ls[2], "tls:[2001:db8::1]:5061"), 0);
+	p.listens = ls;
+	p.nlistens = 3;
+	pw.p = &p;
+
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1:5070;transport=tcp;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sips:[2001:db8::1];lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1];transport=TLS;lr")));
+	assert_true(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1]:5061;lr")));
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:[2001:db8::1];lr"))); /* 5060 */
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.1;transport=tls;lr"))); /* 5061 */
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:192.0.2.2;lr")));
+	assert_false(proxy_uri_is_me(&pw, parse_uri("sip:example.com;lr")));
+	assert_true(proxy_hostport_is_me(&pw, slice_cstr("192.0.2.1"), 0));
+	assert_true(proxy_hostport_is_me(&pw, slice_cstr("[2001:db8::1]"), 5061));
+	assert_int_equal(proxy_uri_default_port(parse_uri("sips:a@b.example")), 5061);
+	assert_int_equal(proxy_uri_default_port(parse_uri("sip:a@b.example;transport=tcp")), 5060);
+	assert_int_equal(proxy_uri_default_port(parse_uri("sips:a@b.example:7000")), 7000);
+}
+
 static void contact_over_its_connection(void **state)
 {
 	(void)state;
@@ -128,21 +159,48 @@ static void via_names_the_transport(void **state)
 	assert_int_equal(sip_msg_parse(&msg, in, strlen(text), &perr), 0);
 	assert_int_equal(tp_listen_parse(&tls, "tls:192.0.2.1:5061"), 0);
 	assert_int_equal(tp_listen_parse(&udp, "udp:192.0.2.1:5060"), 0);
-	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_lst = &udp, .record_route = true };
+	/* In over UDP, out over TLS: two entries, the outgoing side on top
+	 * (RFC 5658 §4), TLS as sips:. */
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_in = &udp, .record_route = true };
 	sip_buf_init(&b, out, sizeof(out));
 	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
 	sip_buf_put(&b, "", 1);
 	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKsw0x1\r\n"));
-	assert_non_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+	assert_non_null(strstr(out, "\r\nRecord-Route: <sips:192.0.2.1:5061;lr>\r\n"
+				    "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
 
+	/* Out over TCP on the UDP port: still two (the transport differs). */
 	struct tp_listen tcp;
 	assert_int_equal(tp_listen_parse(&tcp, "tcp:192.0.2.1:5060"), 0);
 	f.via_lst = &tcp;
-	f.rr_lst = NULL;
 	sip_buf_init(&b, out, sizeof(out));
 	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
 	sip_buf_put(&b, "", 1);
 	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKsw0x1\r\n"));
+	assert_non_null(strstr(out, "\r\nRecord-Route: <sip:192.0.2.1:5060;transport=tcp;lr>\r\n"
+				    "Record-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+
+	/* In and out on the same listen address: one entry. */
+	struct tp_listen tcp2;
+	assert_int_equal(tp_listen_parse(&tcp2, "tcp:192.0.2.1:5060"), 0);
+	f.rr_in = &tcp2;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	const char *rr = strstr(out, "Record-Route: <sip:192.0.2.1:5060;transport=tcp;lr>\r\n");
+	assert_non_null(rr);
+	assert_null(strstr(rr + 1, "Record-Route"));
+	assert_null(strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>"));
+
+	/* Where it came in unknown: one entry. */
+	f.rr_in = NULL;
+	f.via_lst = &udp;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	sip_buf_put(&b, "", 1);
+	rr = strstr(out, "Record-Route: <sip:192.0.2.1:5060;lr>\r\n");
+	assert_non_null(rr);
+	assert_null(strstr(rr + 1, "Record-Route"));
 }
 
 static void outbound_settings(void **state)
@@ -174,6 +232,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(uri_transport),
+		cmocka_unit_test(listen_addresses_are_me),
 		cmocka_unit_test(contact_over_its_connection),
 		cmocka_unit_test(contact_over_udp),
 		cmocka_unit_test(via_names_the_transport),
