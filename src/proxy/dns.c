@@ -362,7 +362,7 @@ void proxy_dns_free(struct proxy_dns *d)
 		pthread_join(d->thread, NULL);
 		/* Answers posted back after the worker's last drain point into d:
 		 * take them out of the worker's queue before d goes. */
-		tp_worker_unpost(d->pw->w, is_own_job, d);
+		atomic_fetch_sub(&d->posted, tp_worker_unpost(d->pw->w, is_own_job, d));
 	}
 	/* Jobs still out (queued, or posted after the worker's last drain):
 	 * their calls lose the reference the job held. */
