@@ -105,7 +105,8 @@
 #define SW_MAX_PEER_IDENTITY 160
 
 /* Overload shedding ([server] overload_delay_ms): a new request that waited
- * longer than this in the UDP receive queue is answered 503 + Retry-After
+ * longer than this in its socket's receive queue (UDP datagram, or TCP/TLS
+ * stream) is answered 503 + Retry-After
  * without auth or database work. A UAC retransmits an unanswered request
  * after T1 = 500 ms (RFC 3261 §17.1.1.2); a backlog past 200 ms means its
  * answer is about to race a retransmission that only deepens the queue, yet
