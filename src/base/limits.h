@@ -85,6 +85,14 @@
  * that does not answer its connect is not given more memory than this. */
 #define SW_CONN_PENDING_MAX (2 * SW_MAX_MSG_SIZE)
 
+/* Bytes one read takes from a TCP/TLS socket. A read reports the receive time
+ * of the newest bytes it returns, so the older messages in it look younger
+ * than they are by the time the sender took to send one read's worth; a
+ * queueing delay measured in reads this small is close to the real one
+ * (about the granularity at which the kernel merges queued segments), while
+ * one more syscall per few messages costs far less than parsing them. */
+#define SW_STREAM_READ_CHUNK 8192
+
 /* Seconds within which a started message must be complete on a stream. An
  * honest client sends a message in one burst; one that trickles bytes
  * (slowloris) would otherwise hold its buffer forever while never idle. */

@@ -53,8 +53,8 @@ int tp_conn_by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
  * waited (in the socket's receive queue, then behind earlier messages of the
  * same read): never more, so nothing is shed for a delay it did not have.
  * It understates older messages that one read sweeps up together with newer
- * ones; a backlog larger than one read (SW_MAX_MSG_SIZE bytes) still shows in
- * full, since each read then returns bytes from the head of the queue. A read
+ * ones, hence reads of at most SW_STREAM_READ_CHUNK bytes: each then returns
+ * bytes from the head of the queue, whose time is close to theirs. A read
  * without a timestamp makes the delay unknown (0), never stale. */
 static int64_t rx_time_ns(struct msghdr *h)
 {
@@ -76,7 +76,7 @@ ssize_t tp_conn_recv(struct tp_conn *c, void *buf, size_t len)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct timespec)) + 32];
 	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct iovec iov = { .iov_base = buf, .iov_len = len < SW_STREAM_READ_CHUNK ? len : SW_STREAM_READ_CHUNK };
 
 	for (;;) {
 		struct msghdr h = {
