@@ -141,7 +141,7 @@ static const struct setting settings[] = {
 	{ "server", "tcp_message_timeout", SET_UINT, OFF(tcp_message_timeout), 0, 1, 3600, "10",
 	  "seconds within which a started TCP/TLS message must be complete (slow senders are cut)" },
 	{ "server", "overload_delay_ms", SET_UINT, OFF(overload_delay_ms), 0, 0, SW_MAX_OVERLOAD_DELAY_MS, "200",
-	  "a new UDP request queued longer than this is answered 503 with Retry-After (no auth, no database); 0 never sheds" },
+	  "a new request (UDP, TCP or TLS) queued longer than this is answered 503 with Retry-After (no auth, no database); 0 never sheds" },
 	{ "server", "control_socket", SET_STRING, OFF(control_socket), SZ(control_socket), 0, 0,
 	  "(database path + .ctl)",
 	  "Unix socket (mode 0600) where sipwarden-ctl reaches the running daemon; none disables it; at most 107 bytes" },

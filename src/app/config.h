@@ -22,7 +22,7 @@ struct sw_config {
 	unsigned max_tcp_conns;
 	unsigned max_conns_per_ip;   /**< TCP+TLS connections from one address */
 	unsigned tcp_message_timeout;/**< seconds to complete a started message */
-	unsigned overload_delay_ms;  /**< shed new UDP requests queued longer; 0 = never */
+	unsigned overload_delay_ms;  /**< shed new requests queued longer; 0 = never */
 	struct tp_tls_cfg tls;       /**< [tls] */
 	struct registrar_cfg reg;    /**< domains, expiry, contacts, flush interval */
 	struct proxy_cfg proxy;      /**< [proxy]: trusted peers, outbound, challenge policy */

@@ -1,6 +1,7 @@
-/* Request dispatch for the daemon. A new request that waited in the UDP queue
- * past [server] overload_delay_ms is shed first: 503 + Retry-After, built from
- * the parsed headers alone (no auth, no database); ACK, CANCEL, in-dialog
+/* Request dispatch for the daemon. A new request that waited in its socket's
+ * receive queue (UDP, TCP or TLS: tp_src.queued_ms) past [server]
+ * overload_delay_ms is shed first: 503 + Retry-After, built from the parsed
+ * headers alone (no auth, no database); ACK, CANCEL, in-dialog
  * requests and retransmissions (reply cache, server transactions) are never
  * shed. Then checks run in RFC order: syntax (400/505),
  * Request-URI scheme (416), Max-Forwards (483) and Require (420) for what would

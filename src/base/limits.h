@@ -85,6 +85,14 @@
  * that does not answer its connect is not given more memory than this. */
 #define SW_CONN_PENDING_MAX (2 * SW_MAX_MSG_SIZE)
 
+/* Bytes one read takes from a TCP/TLS socket. A read reports the receive time
+ * of the newest bytes it returns, so the older messages in it look younger
+ * than they are by the time the sender took to send one read's worth; a
+ * queueing delay measured in reads this small is close to the real one
+ * (about the granularity at which the kernel merges queued segments), while
+ * one more syscall per few messages costs far less than parsing them. */
+#define SW_STREAM_READ_CHUNK 8192
+
 /* Seconds within which a started message must be complete on a stream. An
  * honest client sends a message in one burst; one that trickles bytes
  * (slowloris) would otherwise hold its buffer forever while never idle. */
@@ -105,7 +113,8 @@
 #define SW_MAX_PEER_IDENTITY 160
 
 /* Overload shedding ([server] overload_delay_ms): a new request that waited
- * longer than this in the UDP receive queue is answered 503 + Retry-After
+ * longer than this in its socket's receive queue (UDP datagram, or TCP/TLS
+ * stream) is answered 503 + Retry-After
  * without auth or database work. A UAC retransmits an unanswered request
  * after T1 = 500 ms (RFC 3261 §17.1.1.2); a backlog past 200 ms means its
  * answer is about to race a retransmission that only deepens the queue, yet

@@ -1,9 +1,19 @@
-/* Overload episode bookkeeping: the shedding decision and its log lines. */
+/* Overload episode bookkeeping: queueing delay from a receive timestamp, the
+ * shedding decision and its log lines. */
 #include "base/overload.h"
 
 #include <string.h>
 
 #include "base/log.h"
+
+uint32_t overload_queued_ms(int64_t rx_ns, int64_t now_ns)
+{
+	int64_t ns = now_ns - rx_ns;
+
+	if (rx_ns <= 0 || ns <= 0 || ns > (int64_t)60 * 1000000000)
+		return 0;
+	return (uint32_t)(ns / 1000000);
+}
 
 void overload_init(struct overload *o, unsigned bound_ms, unsigned worker)
 {

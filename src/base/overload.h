@@ -1,5 +1,6 @@
-/* Overload episodes of one worker: decides whether a new request is shed
- * (its queueing delay passed the bound) and logs once per episode,
+/* Overload episodes of one worker: measures a request's queueing delay from
+ * a kernel receive timestamp, decides whether a new request is shed (its
+ * queueing delay passed the bound) and logs once per episode,
  * "overload: shedding started" on the first shed request and
  * "overload: shedding ended, N shed" after SW_OVERLOAD_QUIET_MS without one.
  * Owned by one thread; no locks. */
@@ -20,6 +21,12 @@ struct overload {
 	uint64_t last_shed_ms;   /**< monotonic ms of the latest shed */
 	uint32_t max_delay_ms;   /**< worst delay seen in the episode */
 };
+
+/* Milliseconds from rx_ns, a kernel receive timestamp (SO_TIMESTAMPNS,
+ * CLOCK_REALTIME, in ns; 0 = none), to now_ns on the same clock. 0 when there
+ * is none or the wall clock stepped: a negative delay, or one over a minute
+ * (no socket buffer holds that much), is not a queue. */
+uint32_t overload_queued_ms(int64_t rx_ns, int64_t now_ns);
 
 void overload_init(struct overload *o, unsigned bound_ms, unsigned worker);
 /* true when a new request that waited delay_ms must be shed. */

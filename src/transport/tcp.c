@@ -1,9 +1,10 @@
 /* Stream connections (TCP, and TLS through tls.c's ops): accepting on the
  * worker's own listener within the per-worker and per-source-IP limits,
  * reading into a bounded per-connection buffer, framing messages, cutting
- * idle, slow (slowloris), stuck-connect and stuck-handshake connections, and
- * replies on the connection a request arrived on. Outbound connections
- * (connect.c) share all of this once connected. */
+ * idle, slow (slowloris), stuck-connect and stuck-handshake connections,
+ * the queueing delay of each message (for overload shedding), and replies on
+ * the connection a request arrived on. Outbound connections (connect.c) share
+ * all of this once connected. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/overload.h"
 #include "base/util.h"
 
 static int by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
@@ -41,17 +44,62 @@ int tp_conn_by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c)
 	return by_fd_put(w, fd, c);
 }
 
-static ssize_t tcp_read(struct tp_worker *w, struct tp_conn *c, void *buf, size_t len)
+/* Queueing delay of stream messages. With SO_TIMESTAMPNS on, a TCP recvmsg
+ * carries the kernel receive time of the last socket buffer it copied from,
+ * and in-order segments merged into one buffer keep the newest segment's
+ * time: every byte a read returns arrived at or before that time. A message
+ * is handed over right after the read that brought its last byte, so "now
+ * minus that read's time" is a lower bound of how long the complete message
+ * waited (in the socket's receive queue, then behind earlier messages of the
+ * same read): never more, so nothing is shed for a delay it did not have.
+ * It understates older messages that one read sweeps up together with newer
+ * ones, hence reads of at most SW_STREAM_READ_CHUNK bytes: each then returns
+ * bytes from the head of the queue, whose time is close to theirs. A read
+ * without a timestamp makes the delay unknown (0), never stale. */
+static int64_t rx_time_ns(struct msghdr *h)
 {
-	(void)w;
+	if (h->msg_flags & MSG_CTRUNC)
+		return 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		struct timespec ts;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	return 0;
+}
+
+ssize_t tp_conn_recv(struct tp_conn *c, void *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec)) + 32];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len < SW_STREAM_READ_CHUNK ? len : SW_STREAM_READ_CHUNK };
+
 	for (;;) {
-		ssize_t n = read(c->ev.fd, buf, len);
+		struct msghdr h = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ctl.buf,
+			.msg_controllen = sizeof(ctl.buf),
+		};
+		ssize_t n = recvmsg(c->ev.fd, &h, MSG_DONTWAIT);
+		if (n > 0)
+			c->rx_ns = rx_time_ns(&h);
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
 			continue;
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
+}
+
+static ssize_t tcp_read(struct tp_worker *w, struct tp_conn *c, void *buf, size_t len)
+{
+	(void)w;
+	return tp_conn_recv(c, buf, len);
 }
 
 static int tcp_write(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len)
@@ -332,6 +380,11 @@ static int drain(struct tp_worker *w, struct tp_conn *c)
 				.worker = w,
 				.peer_identity = c->peer_identity[0] ? c->peer_identity : NULL,
 			};
+			if (c->rx_ns) {
+				struct timespec now; /* per message: earlier ones take time */
+				clock_gettime(CLOCK_REALTIME, &now);
+				src.queued_ms = overload_queued_ms(c->rx_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+			}
 			memcpy(&src.peer, &c->peer, sizeof(src.peer));
 			char saved = c->buf[skip + mlen];
 			c->buf[skip + mlen] = '\0';
@@ -359,6 +412,11 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			tp_conn_close(w, c);
 			return;
 		}
+		/* Receive timestamps for the queueing delay (tp_conn_recv), set
+		 * before the first read on accepted and outbound connections alike;
+		 * without them the delay reads 0. */
+		int one = 1;
+		setsockopt(c->ev.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	}
 	if (c->connecting) {
 		int err = tp_conn_connected(w, c);

@@ -4,7 +4,9 @@
  * name), a client context for outbound connections (same versions and
  * ciphers, the server certificate checked against ca_file or the system
  * store, SNI), a non-blocking handshake driven by the worker's epoll loop,
- * and the read/write ops of a TLS connection. Never logs key material. */
+ * and the read/write ops of a TLS connection. Records are read through a
+ * small BIO over tp_conn_recv so that a TLS message carries the kernel
+ * receive time of its bytes like a TCP one. Never logs key material. */
 #include "transport/tp_int.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 
 #include <openssl/err.h>
@@ -260,6 +263,69 @@ static void peer_identity(SSL *ssl, char *out, size_t cap)
 	}
 }
 
+/* The read side of a connection's SSL: the socket read through tp_conn_recv,
+ * which keeps c->rx_ns. OpenSSL without read-ahead asks for exactly a
+ * record's header, then its body, so the read that completes a record
+ * reports a time no earlier than the record's last byte, and SSL_read hands
+ * over that record's plaintext: the same lower bound as on TCP (tcp.c). Writes
+ * keep OpenSSL's socket BIO. The method is shared by all connections and
+ * lives as long as the process. */
+static BIO_METHOD *rbio_method;
+static pthread_once_t rbio_once = PTHREAD_ONCE_INIT;
+
+static int rbio_read(BIO *b, char *out, int len)
+{
+	struct tp_conn *c = BIO_get_data(b);
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	ssize_t n = tp_conn_recv(c, out, (size_t)len);
+	if (n == -EAGAIN) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return (int)n;
+}
+
+static long rbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing buffered, nothing else supported */
+}
+
+static void rbio_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sipwarden stream read");
+
+	if (m && (!BIO_meth_set_read(m, rbio_read) || !BIO_meth_set_ctrl(m, rbio_ctrl))) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	rbio_method = m;
+}
+
+/* Put ssl on c's socket: OpenSSL's socket BIO writes, ours reads. 0 or -ENOMEM. */
+static int attach(SSL *ssl, struct tp_conn *c)
+{
+	pthread_once(&rbio_once, rbio_method_init);
+	if (!rbio_method || SSL_set_fd(ssl, c->ev.fd) != 1)
+		return -ENOMEM;
+	BIO *rb = BIO_new(rbio_method);
+	if (!rb)
+		return -ENOMEM;
+	BIO_set_data(rb, c);
+	BIO_set_init(rb, 1);
+	SSL_set0_rbio(ssl, rb); /* ssl owns it now */
+	return 0;
+}
+
 int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c)
 {
 	struct tp_tls *t = w->srv->tls;
@@ -270,7 +336,7 @@ int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c)
 	ssl = SSL_new(t->def);
 	if (!ssl)
 		return -ENOMEM;
-	if (SSL_set_fd(ssl, c->ev.fd) != 1) {
+	if (attach(ssl, c)) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		return -ENOMEM;
@@ -292,7 +358,7 @@ int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name
 	ssl = SSL_new(t->client);
 	if (!ssl)
 		return -ENOMEM;
-	if (SSL_set_fd(ssl, c->ev.fd) != 1)
+	if (attach(ssl, c))
 		goto fail;
 	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
 	if (name && name[0]) {

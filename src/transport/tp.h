@@ -49,9 +49,10 @@ struct tp_src {
 	 * first SAN DNS name, else subject CN); NULL when there is none. Valid
 	 * only during the tp_msg_fn call. */
 	const char *peer_identity;
-	/** UDP: milliseconds the datagram waited in the socket's receive queue
-	 * (kernel receive timestamp, SO_TIMESTAMPNS, to the moment it is handed
-	 * over); 0 when unknown, and always 0 on TCP/TLS. */
+	/** Milliseconds the message waited before it is handed over, from the
+	 * kernel receive timestamp (SO_TIMESTAMPNS): UDP, of the datagram; TCP
+	 * and TLS, of the newest bytes read with its last byte, a lower bound
+	 * (tcp.c). 0 when unknown. */
 	uint32_t queued_ms;
 };
 

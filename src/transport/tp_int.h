@@ -50,6 +50,8 @@ struct tp_conn {
 	uint64_t last_active_ms;
 	uint64_t accepted_ms;
 	uint64_t msg_start_ms;      /**< first byte of the incomplete message; 0 = none */
+	int64_t rx_ns;              /**< kernel receive time (CLOCK_REALTIME ns) of the newest
+				     *   bytes read from the socket so far; 0 = unknown */
 	unsigned ip_bucket;         /**< per-IP counter this connection holds */
 	void *ssl;                  /**< TLS: the SSL object (tls.c); NULL on TCP */
 	bool handshaking;           /**< TLS: handshake not finished yet */
@@ -104,6 +106,11 @@ struct tp_server {
 void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev);
 void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev);
 void tp_conn_readable(struct tp_worker *w, struct tp_conn *c);
+/* Read up to len bytes of c's socket without blocking and record in c->rx_ns
+ * the kernel receive time the bytes carry (SO_TIMESTAMPNS); the read ops of
+ * TCP and TLS both go through it. Bytes read, 0 at end of stream, -EAGAIN, or
+ * -errno. */
+ssize_t tp_conn_recv(struct tp_conn *c, void *buf, size_t len);
 void tp_conn_close(struct tp_worker *w, struct tp_conn *c);
 void tp_conn_sweep_idle(struct tp_worker *w, uint64_t now_ms);
 /* TLS (tls.c): build the server contexts from cfg (certificates, CA, SNI);
