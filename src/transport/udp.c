@@ -73,10 +73,11 @@ static uint32_t queued_ms(const struct msghdr *h, const struct timespec *now)
 
 /* Send every held reply, oldest first. A message the kernel refuses (full
  * send buffer, no route) is dropped as a direct sendto's failure was, and
- * the rest still go; each pass moves on by at least one, so this ends. */
+ * the rest still go; each pass but a few interrupted ones moves on by at
+ * least one, so this ends. */
 static void out_flush(struct udp_out *o)
 {
-	unsigned i = 0;
+	unsigned i = 0, interrupted = 0;
 
 	while (i < o->n) {
 		int r = sendmmsg(o->fd, &o->msgs[i], o->n - i, MSG_DONTWAIT);
@@ -93,7 +94,7 @@ static void out_flush(struct udp_out *o)
 			i++;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && interrupted++ < 3)
 			continue;
 		LOG_DBG("reply not sent: %s", strerror(r < 0 ? errno : EAGAIN));
 		i++;
@@ -108,7 +109,7 @@ int tp_udp_send_reply(const struct tp_src *src, const void *buf, size_t len)
 
 	if (!o || !o->active || o->fd != src->fd || len > UDP_OUT_BYTES) {
 		if (o && o->active && o->n)
-			out_flush(o); /* keep this socket's replies in order */
+			out_flush(o); /* what was held leaves first */
 		ssize_t n = sendto(src->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&src->peer, src->peerlen);
 		return n < 0 ? -errno : 0;
 	}
