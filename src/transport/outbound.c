@@ -127,6 +127,7 @@ static int send_udp(struct tp_worker *w, const struct sockaddr_storage *dst, con
 		if (!l || l->proto != TP_UDP || l->addr.ss_family != dst->ss_family)
 			continue;
 		socklen_t dlen = dst->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		tp_udp_send_pending(w->socks[i].fd); /* replies held on this socket leave first */
 		if (sendto(w->socks[i].fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)dst, dlen) < 0)
 			return -errno;
 		return 0;

@@ -500,10 +500,8 @@ void tp_conn_sweep_idle(struct tp_worker *w, uint64_t now_ms)
 
 int tp_send_reply(const struct tp_src *src, const void *buf, size_t len)
 {
-	if (src->proto == TP_UDP) {
-		ssize_t n = sendto(src->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&src->peer, src->peerlen);
-		return n < 0 ? -errno : 0;
-	}
+	if (src->proto == TP_UDP)
+		return tp_udp_send_reply(src, buf, len);
 	struct tp_worker *w = src->worker;
 	if ((unsigned)src->fd >= w->by_fd_cap)
 		return -ENOTCONN;

@@ -123,7 +123,10 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg);
 void tp_server_stop(struct tp_server *srv);
 
 /* Send buf to where src came from (UDP: sendto the peer; TCP and TLS: write on
- * the same connection if it is still open). 0 or -errno. */
+ * the same connection if it is still open). 0 or -errno. On UDP, a reply made
+ * while the worker handles a receive batch from src's socket is copied and
+ * sent with the batch's other replies (sendmmsg) before the next read: 0 then
+ * means queued, and a later send failure is only logged. */
 int tp_send_reply(const struct tp_src *src, const void *buf, size_t len);
 /* Per-worker user pointer (set by on_thread). */
 void tp_worker_set_data(struct tp_worker *w, void *data);

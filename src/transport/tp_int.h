@@ -104,6 +104,13 @@ struct tp_server {
 };
 
 void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev);
+/* UDP part of tp_send_reply (udp.c): while the worker dispatches a batch read
+ * on src->fd, the reply is copied and held for one sendmmsg at the end of the
+ * batch (0 then means queued); otherwise it is sent at once. */
+int tp_udp_send_reply(const struct tp_src *src, const void *buf, size_t len);
+/* Send now what is held for fd, so a request sent directly on the same socket
+ * does not overtake replies produced before it. */
+void tp_udp_send_pending(int fd);
 void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev);
 void tp_conn_readable(struct tp_worker *w, struct tp_conn *c);
 /* Read up to len bytes of c's socket without blocking and record in c->rx_ns

@@ -1,0 +1,50 @@
+/* SQLite's process-wide settings made by the store (store/sqlite.c): once a
+ * store is open, SQLite keeps no memory statistics (with them, every
+ * allocation of every connection takes one global mutex that the workers and
+ * the write-back thread contend for). With statistics on, the memory in use
+ * by the open connection would read above zero. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static void no_memory_statistics_once_a_store_is_open(void **state)
+{
+	char dir[] = "/tmp/sw-memstat-XXXXXX";
+	char url[128], path[96];
+	struct store *s = NULL;
+	sqlite3_int64 cur = -1, hi = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	assert_int_equal(store_open(&s, url), 0);
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &hi, 0), SQLITE_OK);
+	assert_int_equal(cur, 0);
+	assert_int_equal(hi, 0);
+	store_close(s);
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char f[128];
+		snprintf(f, sizeof(f), "%s%s", path, suffixes[i]);
+		unlink(f);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_memory_statistics_once_a_store_is_open),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
