@@ -571,17 +571,6 @@ static void remember_ident(struct sq *q)
 	q->next_check_ms = base_mono_ms() + RECHECK_MS;
 }
 
-/* Process-wide settings, before SQLite's first initialisation. Memory
- * statistics off: with them on, every sqlite3_malloc and sqlite3_free of
- * every connection takes one global mutex, which the workers and the
- * write-back thread then contend for (futex wake-ups under load); nothing
- * here reads sqlite3_memory_used or sets a heap limit. If SQLite was already
- * initialised by someone else, sqlite3_config refuses and nothing changes. */
-static void global_setup(void)
-{
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
-
 /* Open a connection, set it up and prepare every statement. create is false
  * when reconnecting: a missing file must stay an outage, not become an empty
  * database. 0, -EIO, -EAGAIN or -ENOMEM. */
@@ -591,9 +580,6 @@ static int connect_db(struct sq *q, bool create)
 	char sql[2048];
 	int rc, err;
 
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, global_setup);
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(q->path, &q->db, flags, NULL);
