@@ -80,6 +80,13 @@
  * unreachable, well within a transaction's 32 s Timer B/F. */
 #define SW_TCP_CONNECT_TIMEOUT_S 5
 
+/* Share of a worker's connection limit (1/N) that connections it opens itself
+ * may take. Their targets come from requests (a Request-URI, a Route, a
+ * contact): without a share of their own, a caller naming many TCP targets
+ * could fill the worker with connections to hosts of its choosing and lock
+ * out the clients that connect to us. */
+#define SW_OUTBOUND_CONNS_DIV 2
+
 /* Bytes queued on an outbound connection until it is connected (and its TLS
  * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
  * that does not answer its connect is not given more memory than this. */

@@ -1,5 +1,6 @@
 /* Outbound stream connections: a non-blocking connect toward a peer within
- * the same per-worker and per-IP limits as accepted connections, a bounded
+ * the same per-worker and per-IP limits as accepted connections and a share
+ * of the per-worker limit of their own (SW_OUTBOUND_CONNS_DIV), a bounded
  * queue of bytes sent before the connection (and its TLS handshake) is up,
  * and writing on a connection. Once connected, an outbound connection is read,
  * framed and timed out like an accepted one (tcp.c). */
@@ -20,12 +21,19 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 {
 	const struct tp_server_cfg *cfg = w->srv->cfg;
 	unsigned max = cfg->max_tcp_conns ? cfg->max_tcp_conns : SW_MAX_TCP_CONNS;
+	unsigned max_out = max / SW_OUTBOUND_CONNS_DIV ? max / SW_OUTBOUND_CONNS_DIV : 1;
 	socklen_t alen = d->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	unsigned bucket;
 	int one = 1;
 
 	if (w->nconns >= max) {
 		LOG_WARN("connection limit (%u per worker) reached: no outbound %s connection", max, tp_proto_name(d->proto));
+		*err = -EMFILE;
+		return NULL;
+	}
+	if (w->noutbound >= max_out) {
+		LOG_WARN("outbound connection limit (%u per worker) reached: no outbound %s connection", max_out,
+			 tp_proto_name(d->proto));
 		*err = -EMFILE;
 		return NULL;
 	}
@@ -86,6 +94,7 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
+	w->noutbound++;
 	tp_connidx_add(w->srv, c);
 	return c;
 fail_fd:

@@ -289,6 +289,8 @@ void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	if (c->outbound)
+		w->noutbound--;
 	free(c->pending);
 	free(c->buf);
 	free(c);

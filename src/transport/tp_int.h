@@ -77,6 +77,7 @@ struct tp_worker {
 	unsigned nsocks;
 	struct tp_conn *conns;
 	unsigned nconns;
+	unsigned noutbound;          /**< of nconns, opened here (connect.c) */
 	uint32_t next_gen;
 	struct tp_conn **by_fd;     /**< fd -> conn, for replies on TCP */
 	unsigned by_fd_cap;
