@@ -1,6 +1,7 @@
 /* Outbound stream connections: a non-blocking connect toward a peer within
- * the same per-worker and per-IP limits as accepted connections and a share
- * of the per-worker limit of their own (SW_OUTBOUND_CONNS_DIV), a bounded
+ * the per-worker limit, a share of it of their own (SW_OUTBOUND_CONNS_DIV)
+ * and the per-IP limit counted per destination apart from accepted
+ * connections (a request cannot use up what a client may open), a bounded
  * queue of bytes sent before the connection (and its TLS handshake) is up,
  * and writing on a connection. Once connected, an outbound connection is read,
  * framed and timed out like an accepted one (tcp.c). */
@@ -37,9 +38,9 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 		*err = -EMFILE;
 		return NULL;
 	}
-	*err = tp_conn_ip_take(w->srv, &d->addr, &bucket);
+	*err = tp_conn_ip_take(w->srv, &d->addr, true, &bucket);
 	if (*err) {
-		LOG_WARN("connection limit per IP reached: no outbound %s connection", tp_proto_name(d->proto));
+		LOG_WARN("connection limit per destination IP reached: no outbound %s connection", tp_proto_name(d->proto));
 		return NULL;
 	}
 	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -100,7 +101,7 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 fail_fd:
 	close(fd);
 fail_bucket:
-	atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
+	tp_conn_ip_put(w->srv, true, bucket);
 	return NULL;
 }
 

@@ -71,3 +71,33 @@ def test_outbound_connections_leave_room_for_clients(sipwarden, tmp_path):
     finally:
         for ls in listeners:
             ls.close()
+
+
+def test_outbound_connections_do_not_use_up_an_address_clients_connect_from(sipwarden, tmp_path):
+    """Connections the proxy opens to an address are counted apart from the
+    connections accepted from it: a caller naming TCP targets on a client's
+    address (here 127.0.0.1, where the test connects from) must not exhaust
+    max_connections_per_ip for that client."""
+    per_ip = 4
+    conf = tmp_path / "per-ip.conf"
+    conf.write_text("[server]\nworkers = 1\nmax_connections_per_ip = %d\n[auth]\nalgorithms = MD5\n" % per_ip)
+    listeners = []
+    try:
+        for _ in range(per_ip + 2):
+            ls = socket.socket()
+            ls.bind(("127.0.0.1", 0))
+            ls.listen(8)
+            listeners.append(ls)
+        d = sipwarden(args=["--config", str(conf)])
+        with d.client() as alice:
+            for ls in listeners:
+                send_to_target(alice, ls.getsockname()[1])
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and "no outbound tcp connection" not in d.log_text():
+                time.sleep(0.1)
+        assert "no outbound tcp connection" in d.log_text(), d.log_tail()
+        assert inbound_served(d), "outbound connections used up the clients' per-address limit:\n" + d.log_tail()
+        assert d.running()
+    finally:
+        for ls in listeners:
+            ls.close()
