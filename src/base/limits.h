@@ -86,6 +86,10 @@
  * could fill the worker with connections to hosts of its choosing and lock
  * out the clients that connect to us. */
 #define SW_OUTBOUND_CONNS_DIV 2
+/* A connect refused by a limit is logged at most once per this many seconds
+ * per worker (with the count refused meanwhile): requests trigger them, and a
+ * sender must not be able to flood the log. */
+#define SW_CONN_LIMIT_LOG_S 10
 
 /* Bytes queued on an outbound connection until it is connected (and its TLS
  * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
