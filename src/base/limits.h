@@ -91,6 +91,13 @@
  * sender must not be able to flood the log. */
 #define SW_CONN_LIMIT_LOG_S 10
 
+/* Messages handed to another worker (bytes for a connection it owns, a
+ * response for its transaction) that may wait in its queue. Beyond this they
+ * are dropped, as a full socket buffer drops datagrams (the sender
+ * retransmits): a stalled worker must not make the others pile up a copy of
+ * every message they receive for it. */
+#define SW_MAX_POSTED_MSGS 4096
+
 /* Bytes queued on an outbound connection until it is connected (and its TLS
  * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
  * that does not answer its connect is not given more memory than this. */

@@ -78,6 +78,7 @@ struct tp_worker {
 	struct tp_conn *conns;
 	unsigned nconns;
 	unsigned noutbound;          /**< of nconns, opened here (connect.c) */
+	atomic_uint posted_msgs;     /**< tp_worker_post_msg items in posts */
 	uint32_t next_gen;
 	struct tp_conn **by_fd;     /**< fd -> conn, for replies on TCP */
 	unsigned by_fd_cap;
