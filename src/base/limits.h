@@ -80,6 +80,24 @@
  * unreachable, well within a transaction's 32 s Timer B/F. */
 #define SW_TCP_CONNECT_TIMEOUT_S 5
 
+/* Share of a worker's connection limit (1/N) that connections it opens itself
+ * may take. Their targets come from requests (a Request-URI, a Route, a
+ * contact): without a share of their own, a caller naming many TCP targets
+ * could fill the worker with connections to hosts of its choosing and lock
+ * out the clients that connect to us. */
+#define SW_OUTBOUND_CONNS_DIV 2
+/* A connect refused by a limit is logged at most once per this many seconds
+ * per worker (with the count refused meanwhile): requests trigger them, and a
+ * sender must not be able to flood the log. */
+#define SW_CONN_LIMIT_LOG_S 10
+
+/* Messages handed to another worker (bytes for a connection it owns, a
+ * response for its transaction) that may wait in its queue. Beyond this they
+ * are dropped, as a full socket buffer drops datagrams (the sender
+ * retransmits): a stalled worker must not make the others pile up a copy of
+ * every message they receive for it. */
+#define SW_MAX_POSTED_MSGS 4096
+
 /* Bytes queued on an outbound connection until it is connected (and its TLS
  * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
  * that does not answer its connect is not given more memory than this. */

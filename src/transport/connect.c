@@ -1,5 +1,7 @@
 /* Outbound stream connections: a non-blocking connect toward a peer within
- * the same per-worker and per-IP limits as accepted connections, a bounded
+ * the per-worker limit, a share of it of their own (SW_OUTBOUND_CONNS_DIV)
+ * and the per-IP limit counted per destination apart from accepted
+ * connections (a request cannot use up what a client may open), a bounded
  * queue of bytes sent before the connection (and its TLS handshake) is up,
  * and writing on a connection. Once connected, an outbound connection is read,
  * framed and timed out like an accepted one (tcp.c). */
@@ -16,22 +18,48 @@
 #include "base/log.h"
 #include "base/util.h"
 
+/* Log a connect refused by a limit, at most once per SW_CONN_LIMIT_LOG_S per
+ * worker thread; the lines in between are counted into the next one. */
+static __thread uint64_t limit_logged_ms;
+static __thread unsigned limit_unlogged;
+
+static void log_refused(const struct tp_dest *d, const char *which, unsigned limit)
+{
+	uint64_t now = base_mono_ms();
+
+	if (limit_logged_ms && now - limit_logged_ms < SW_CONN_LIMIT_LOG_S * 1000u) {
+		limit_unlogged++;
+		return;
+	}
+	LOG_WARN("%s limit (%u) reached: no outbound %s connection (%u more refused in the last %u s)", which,
+		 limit, tp_proto_name(d->proto), limit_unlogged, SW_CONN_LIMIT_LOG_S);
+	limit_logged_ms = now;
+	limit_unlogged = 0;
+}
+
 struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, const struct tp_listen *lst, int *err)
 {
 	const struct tp_server_cfg *cfg = w->srv->cfg;
 	unsigned max = cfg->max_tcp_conns ? cfg->max_tcp_conns : SW_MAX_TCP_CONNS;
+	unsigned max_out = max / SW_OUTBOUND_CONNS_DIV ? max / SW_OUTBOUND_CONNS_DIV : 1;
+	unsigned per_ip = cfg->max_conns_per_ip ? cfg->max_conns_per_ip : SW_DEFAULT_MAX_CONNS_PER_IP;
 	socklen_t alen = d->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	unsigned bucket;
 	int one = 1;
 
 	if (w->nconns >= max) {
-		LOG_WARN("connection limit (%u per worker) reached: no outbound %s connection", max, tp_proto_name(d->proto));
+		log_refused(d, "connection (per worker)", max);
 		*err = -EMFILE;
 		return NULL;
 	}
-	*err = tp_conn_ip_take(w->srv, &d->addr, &bucket);
+	if (w->noutbound >= max_out) {
+		log_refused(d, "outbound connection (per worker)", max_out);
+		*err = -EMFILE;
+		return NULL;
+	}
+	*err = tp_conn_ip_take(w->srv, &d->addr, true, &bucket);
 	if (*err) {
-		LOG_WARN("connection limit per IP reached: no outbound %s connection", tp_proto_name(d->proto));
+		log_refused(d, "connection per destination IP", per_ip);
 		return NULL;
 	}
 	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -86,12 +114,13 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
+	w->noutbound++;
 	tp_connidx_add(w->srv, c);
 	return c;
 fail_fd:
 	close(fd);
 fail_bucket:
-	atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
+	tp_conn_ip_put(w->srv, true, bucket);
 	return NULL;
 }
 

@@ -30,13 +30,8 @@ unsigned tp_worker_count(const struct tp_worker *w)
 
 /* Multi-producer push onto the target's stack; the owner takes the whole
  * stack at once and reverses it, so items run in posting order. */
-int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p)
+static void push(struct tp_worker *to, struct tp_post *p)
 {
-	struct tp_server *srv = from->srv;
-
-	if (index >= srv->nworkers)
-		return -ENOENT;
-	struct tp_worker *to = &srv->workers[index];
 	struct tp_post *head = atomic_load_explicit(&to->posts, memory_order_relaxed);
 	do {
 		p->next = head;
@@ -45,6 +40,28 @@ int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p)
 	uint64_t one = 1;
 	ssize_t wr = write(to->wakefd, &one, sizeof(one));
 	(void)wr; /* a full counter still wakes the reader */
+}
+
+int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p)
+{
+	if (index >= from->srv->nworkers)
+		return -ENOENT;
+	p->is_msg = false;
+	push(&from->srv->workers[index], p);
+	return 0;
+}
+
+int tp_worker_post_msg(struct tp_worker *from, unsigned index, struct tp_post *p)
+{
+	if (index >= from->srv->nworkers)
+		return -ENOENT;
+	struct tp_worker *to = &from->srv->workers[index];
+	if (atomic_fetch_add_explicit(&to->posted_msgs, 1, memory_order_relaxed) >= SW_MAX_POSTED_MSGS) {
+		atomic_fetch_sub_explicit(&to->posted_msgs, 1, memory_order_relaxed);
+		return -ENOBUFS;
+	}
+	p->is_msg = true;
+	push(to, p);
 	return 0;
 }
 
@@ -58,6 +75,8 @@ unsigned tp_worker_unpost(struct tp_worker *w, bool (*match)(const struct tp_pos
 	while (list) {
 		struct tp_post *next = list->next;
 		if (match(list, arg)) {
+			if (list->is_msg)
+				atomic_fetch_sub_explicit(&w->posted_msgs, 1, memory_order_relaxed);
 			taken++;
 		} else {
 			list->next = NULL;
@@ -95,6 +114,8 @@ void tp_worker_drain_posts(struct tp_worker *w)
 	}
 	while (rev) {
 		struct tp_post *next = rev->next;
+		if (rev->is_msg)
+			atomic_fetch_sub_explicit(&w->posted_msgs, 1, memory_order_relaxed);
 		rev->fn(w, rev);
 		rev = next;
 	}
@@ -177,7 +198,7 @@ int tp_send_dest(struct tp_worker *w, const struct tp_dest *d, const void *buf, 
 			cp->gen = gen;
 			cp->len = len;
 			memcpy(cp->buf, buf, len);
-			err = tp_worker_post(w, widx, &cp->base);
+			err = tp_worker_post_msg(w, widx, &cp->base);
 			if (err)
 				free(cp);
 			return err;

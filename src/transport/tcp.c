@@ -146,17 +146,23 @@ static unsigned ip_bucket(const struct sockaddr_storage *ss)
 	return h % SW_CONN_IP_BUCKETS;
 }
 
-int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, unsigned *bucket)
+int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, bool outbound, unsigned *bucket)
 {
 	const struct tp_server_cfg *cfg = srv->cfg;
 	unsigned per_ip = cfg->max_conns_per_ip ? cfg->max_conns_per_ip : SW_DEFAULT_MAX_CONNS_PER_IP;
+	atomic_uint *counts = outbound ? srv->out_per_ip : srv->conns_per_ip;
 
 	*bucket = ip_bucket(peer);
-	if (atomic_fetch_add(&srv->conns_per_ip[*bucket], 1) >= per_ip) {
-		atomic_fetch_sub(&srv->conns_per_ip[*bucket], 1);
+	if (atomic_fetch_add(&counts[*bucket], 1) >= per_ip) {
+		atomic_fetch_sub(&counts[*bucket], 1);
 		return -EMFILE;
 	}
 	return 0;
+}
+
+void tp_conn_ip_put(struct tp_server *srv, bool outbound, unsigned bucket)
+{
+	atomic_fetch_sub(&(outbound ? srv->out_per_ip : srv->conns_per_ip)[bucket], 1);
 }
 
 void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out)
@@ -325,7 +331,7 @@ void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 	tp_connidx_del(w->srv, c);
 	if (c->ops->fini)
 		c->ops->fini(c);
-	atomic_fetch_sub(&w->srv->conns_per_ip[c->ip_bucket], 1);
+	tp_conn_ip_put(w->srv, c->outbound, c->ip_bucket);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->ev.fd, NULL);
 	if ((unsigned)c->ev.fd < w->by_fd_cap)
 		w->by_fd[c->ev.fd] = NULL;
@@ -337,6 +343,8 @@ void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	if (c->outbound)
+		w->noutbound--;
 	free(c->pending);
 	free(c->buf);
 	free(c);

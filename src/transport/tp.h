@@ -149,10 +149,16 @@ unsigned tp_worker_count(const struct tp_worker *w);
 struct tp_post {
 	struct tp_post *next;
 	void (*fn)(struct tp_worker *w, struct tp_post *p);
+	bool is_msg;                    /**< set by the post functions */
 };
 /* Queue p for worker index (lock-free push, then its eventfd is written);
- * 0, or -ENOENT when there is no such worker (p stays the caller's). */
+ * 0, or -ENOENT when there is no such worker (p stays the caller's). Never
+ * refused otherwise: for items that must arrive (they carry a reference). */
 int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p);
+/* The same for a message that may be lost like a datagram (bytes for a
+ * connection, a response): -ENOBUFS, p staying the caller's, when
+ * SW_MAX_POSTED_MSGS of them already wait for that worker. */
+int tp_worker_post_msg(struct tp_worker *from, unsigned index, struct tp_post *p);
 /* On w's own thread: take out, without running them, the items queued for w
  * that match (items whose memory the caller is about to free, e.g. at exit);
  * the others stay queued in their order. Returns how many were taken out. */

@@ -79,6 +79,8 @@ struct tp_worker {
 	unsigned nsocks;
 	struct tp_conn *conns;
 	unsigned nconns;
+	unsigned noutbound;          /**< of nconns, opened here (connect.c) */
+	atomic_uint posted_msgs;     /**< tp_worker_post_msg items in posts */
 	uint32_t next_gen;
 	struct tp_conn **by_fd;     /**< fd -> conn, for replies on TCP */
 	unsigned by_fd_cap;
@@ -95,7 +97,10 @@ struct tp_server {
 	unsigned nworkers;
 	volatile int stopping;
 	void *tls;                  /**< struct tp_tls (tls.c) when a listen is tls: */
-	atomic_uint conns_per_ip[SW_CONN_IP_BUCKETS];
+	atomic_uint conns_per_ip[SW_CONN_IP_BUCKETS];  /**< accepted, by source address */
+	/* Opened here, by destination address: counted apart, so connections
+	 * aimed at an address never use up what clients there may open. */
+	atomic_uint out_per_ip[SW_CONN_IP_BUCKETS];
 	/* (proto, peer address) -> connection, any worker's (connidx.c). Written
 	 * on open and close only, read when a request is sent on a stream; one
 	 * lock per shard of buckets, as DESIGN.md asks of shared tables. */
@@ -136,9 +141,11 @@ void tp_connidx_add(struct tp_server *srv, struct tp_conn *c);
 void tp_connidx_del(struct tp_server *srv, struct tp_conn *c);
 int tp_connidx_find(struct tp_server *srv, enum tp_proto proto, const struct sockaddr_storage *peer,
 		    unsigned *widx, int *fd, uint32_t *gen);
-/* Per-IP connection counters shared by accept and connect (tcp.c): take one
- * slot of peer's bucket, or -EMFILE when the per-IP limit is reached. */
-int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, unsigned *bucket);
+/* Per-IP connection counters (tcp.c), the accepted ones or (outbound) the
+ * ones opened here: take one slot of peer's bucket, or -EMFILE when the
+ * per-IP limit is reached; put gives it back. */
+int tp_conn_ip_take(struct tp_server *srv, const struct sockaddr_storage *peer, bool outbound, unsigned *bucket);
+void tp_conn_ip_put(struct tp_server *srv, bool outbound, unsigned bucket);
 /* Record fd -> c in the worker's table (tcp.c). 0 or -ENOMEM. */
 int tp_conn_by_fd_put(struct tp_worker *w, int fd, struct tp_conn *c);
 /* Write buf on c, or queue it while an outbound c is still connecting or in

@@ -1,0 +1,140 @@
+/* Hand-off of messages between workers (transport/outbound.c) without
+ * threads: bytes for a connection another worker owns are queued for it, at
+ * most SW_MAX_POSTED_MSGS at a time (a stalled worker must not make the
+ * others pile up memory); draining the queue makes room again, and the
+ * queued items run in order on the owner. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+#include "transport/tp_int.h"
+
+static struct tp_listen tcp_l;
+static struct tp_ev socks[2];
+
+static struct tp_server *server(void)
+{
+	struct tp_server *srv = calloc(1, sizeof(*srv));
+	assert_non_null(srv);
+	srv->nworkers = 2;
+	srv->workers = calloc(2, sizeof(*srv->workers));
+	assert_non_null(srv->workers);
+	tp_connidx_init(srv);
+	assert_int_equal(tp_listen_parse(&tcp_l, "tcp:127.0.0.1:5070"), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct tp_worker *w = &srv->workers[i];
+		w->srv = srv;
+		w->index = i;
+		w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		assert_true(w->wakefd >= 0);
+		socks[i] = (struct tp_ev){ TP_EV_TCP_LISTEN, -1, &tcp_l };
+		w->socks = &socks[i];
+		w->nsocks = 1;
+	}
+	return srv;
+}
+
+static void server_free(struct tp_server *srv)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		tp_worker_drain_posts(&srv->workers[i]);
+		close(srv->workers[i].wakefd);
+	}
+	tp_connidx_fini(srv);
+	free(srv->workers);
+	free(srv);
+}
+
+static void bytes_for_another_workers_connection_are_bounded(void **state)
+{
+	(void)state;
+	struct tp_server *srv = server();
+	/* A connection owned by worker 1 (no socket: its fd is out of worker 1's
+	 * table, so a drained item finds nothing and is only freed). */
+	struct tp_conn *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	assert_int_equal(tp_addr_from_text("127.0.0.1", 9, 40000, &c->peer, &c->peerlen), 0);
+	c->ev = (struct tp_ev){ TP_EV_CONN, 12345, &tcp_l };
+	c->widx = 1;
+	c->gen = 7;
+	tp_connidx_add(srv, c);
+
+	struct tp_dest d = { .proto = TP_TCP, .addr = c->peer };
+	static const char msg[] = "OPTIONS sip:x SIP/2.0\r\n\r\n";
+	unsigned sent = 0;
+	int err = 0;
+	for (unsigned i = 0; i < SW_MAX_POSTED_MSGS + 10; i++) {
+		err = tp_send_dest(&srv->workers[0], &d, msg, sizeof(msg) - 1);
+		if (err)
+			break;
+		sent++;
+	}
+	assert_int_equal(err, -ENOBUFS);
+	assert_int_equal(sent, SW_MAX_POSTED_MSGS);
+	/* The owner drains its queue: room again. */
+	tp_worker_drain_posts(&srv->workers[1]);
+	assert_int_equal(tp_send_dest(&srv->workers[0], &d, msg, sizeof(msg) - 1), 0);
+
+	tp_connidx_del(srv, c);
+	free(c);
+	server_free(srv);
+}
+
+static unsigned ran;
+
+static void count_fn(struct tp_worker *w, struct tp_post *p)
+{
+	(void)w;
+	(void)p;
+	ran++;
+}
+
+static void plain_posts_are_never_refused(void **state)
+{
+	(void)state;
+	struct tp_server *srv = server();
+	unsigned n = SW_MAX_POSTED_MSGS + 10;
+	struct tp_post *posts = calloc(n, sizeof(*posts));
+	assert_non_null(posts);
+	/* Items that carry a reference (DNS results, connection snapshots) must
+	 * always arrive, even when the message queue is full. */
+	static const char msg[] = "x";
+	struct tp_conn *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	assert_int_equal(tp_addr_from_text("127.0.0.1", 9, 40001, &c->peer, &c->peerlen), 0);
+	c->ev = (struct tp_ev){ TP_EV_CONN, 12346, &tcp_l };
+	c->widx = 1;
+	tp_connidx_add(srv, c);
+	struct tp_dest d = { .proto = TP_TCP, .addr = c->peer };
+	for (unsigned i = 0; i < n && tp_send_dest(&srv->workers[0], &d, msg, 1) == 0; i++)
+		;
+	ran = 0;
+	for (unsigned i = 0; i < n; i++) {
+		posts[i].fn = count_fn;
+		assert_int_equal(tp_worker_post(&srv->workers[0], 1, &posts[i]), 0);
+	}
+	tp_worker_drain_posts(&srv->workers[1]);
+	assert_int_equal(ran, n);
+	tp_connidx_del(srv, c);
+	free(c);
+	free(posts);
+	server_free(srv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bytes_for_another_workers_connection_are_bounded),
+		cmocka_unit_test(plain_posts_are_never_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
