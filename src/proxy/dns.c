@@ -98,35 +98,53 @@ struct proxy_dns {
 
 /* ---- the resolver thread (blocking, bounded by deadlines) ---- */
 
-static int query(struct proxy_dns *d, int fd, const char *name, uint16_t qtype, uint64_t deadline,
+static int query(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
 		 struct proxy_dns_answer *ans)
 {
 	uint8_t q[PROXY_DNS_MAX_NAME + 32], r[4096];
 	uint16_t id;
+	int err = -ETIMEDOUT;
+	/* A socket per query: a fresh random source port, and connected, so
+	 * the kernel drops datagrams from anyone but the server. */
+	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -EIO;
+	if (connect(fd, (struct sockaddr *)&d->server, d->server_len) < 0) {
+		close(fd);
+		return -EIO;
+	}
 
 	if (base_random(&id, sizeof(id)))
 		id = (uint16_t)base_mono_ms();
 	int qlen = proxy_dns_query_build(q, sizeof(q), id, name, qtype);
-	if (qlen < 0)
+	if (qlen < 0) {
+		close(fd);
 		return -ENOENT;
+	}
 	for (int attempt = 0; attempt < SW_DNS_TRIES; attempt++) {
 		uint64_t now = base_mono_ms();
 		if (now >= deadline)
 			break;
 		uint64_t until = now + SW_DNS_TRY_MS < deadline ? now + SW_DNS_TRY_MS : deadline;
-		if (sendto(fd, q, (size_t)qlen, 0, (struct sockaddr *)&d->server, d->server_len) < 0)
-			return -EIO;
+		if (send(fd, q, (size_t)qlen, 0) < 0) {
+			err = -EIO;
+			break;
+		}
 		while ((now = base_mono_ms()) < until && !atomic_load(&d->stop)) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 			/* short slices: a stopping worker does not wait out a lookup */
 			if (poll(&p, 1, until - now > 100 ? 100 : (int)(until - now)) <= 0)
 				continue;
 			ssize_t n = recv(fd, r, sizeof(r), 0);
-			if (n > 0 && proxy_dns_parse(r, (size_t)n, id, ans) == 0)
-				return 0; /* a stray or forged answer (wrong id) is ignored */
+			if (n > 0 && proxy_dns_question_is(r, (size_t)n, name, qtype) &&
+			    proxy_dns_parse(r, (size_t)n, id, ans) == 0) {
+				close(fd);
+				return 0; /* a stray or forged answer (wrong id, question) is ignored */
+			}
 		}
 	}
-	return -ETIMEDOUT;
+	close(fd);
+	return err;
 }
 
 static void fill_addr(const struct proxy_dns_rr *rr, uint16_t port, struct sockaddr_storage *out)
@@ -160,7 +178,7 @@ static const struct proxy_dns_rr *addr_rr(const struct proxy_dns_answer *ans, co
 }
 
 /* A, then AAAA, of name. */
-static int lookup_addr(struct proxy_dns *d, int fd, const char *name, uint16_t port, uint64_t deadline,
+static int lookup_addr(struct proxy_dns *d, const char *name, uint16_t port, uint64_t deadline,
 		       struct dns_job *j)
 {
 	struct proxy_dns_answer *ans = malloc(sizeof(*ans));
@@ -169,7 +187,7 @@ static int lookup_addr(struct proxy_dns *d, int fd, const char *name, uint16_t p
 	if (!ans)
 		return err;
 	for (int pass = 0; pass < 2; pass++) {
-		err = query(d, fd, name, pass ? PROXY_DNS_AAAA : PROXY_DNS_A, deadline, ans);
+		err = query(d, name, pass ? PROXY_DNS_AAAA : PROXY_DNS_A, deadline, ans);
 		if (err)
 			break;
 		const struct proxy_dns_rr *rr = addr_rr(ans, NULL);
@@ -217,14 +235,14 @@ static const struct proxy_dns_rr *pick_srv(const struct proxy_dns_answer *ans)
 	return best;
 }
 
-static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
+static void resolve(struct proxy_dns *d, struct dns_job *j)
 {
 	uint64_t deadline = base_mono_ms() + SW_DNS_LOOKUP_TIMEOUT_MS;
 	char srv[PROXY_DNS_MAX_NAME + 16];
 
 	j->ttl = SW_DNS_MAX_TTL_S;
 	if (j->port) {
-		j->err = lookup_addr(d, fd, j->host, j->port, deadline, j);
+		j->err = lookup_addr(d, j->host, j->port, deadline, j);
 		return;
 	}
 	struct proxy_dns_answer *ans = malloc(sizeof(*ans));
@@ -235,7 +253,7 @@ static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
 	/* RFC 3263 §4.2, RFC 5630 §3.3: TLS is the "sips" service over TCP. */
 	snprintf(srv, sizeof(srv), "%s.%s",
 		 j->proto == TP_TLS ? "_sips._tcp" : j->proto == TP_TCP ? "_sip._tcp" : "_sip._udp", j->host);
-	j->err = query(d, fd, srv, PROXY_DNS_SRV, deadline, ans);
+	j->err = query(d, srv, PROXY_DNS_SRV, deadline, ans);
 	const struct proxy_dns_rr *s = j->err ? NULL : pick_srv(ans);
 	if (j->err) {
 		/* no answer at all: tell the caller to retry later */
@@ -251,14 +269,14 @@ static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
 			char target[sizeof(s->target)];
 			uint16_t port = s->port;
 			memcpy(target, s->target, sizeof(target));
-			j->err = lookup_addr(d, fd, target, port, deadline, j);
+			j->err = lookup_addr(d, target, port, deadline, j);
 		}
 	} else if (ans->rcode != 0 && ans->rcode != PROXY_DNS_NXDOMAIN) {
 		j->err = -EIO;
 	} else {
 		/* RFC 3263 §4.2: no SRV records, the host's own address on the
 		 * transport's default port. */
-		j->err = lookup_addr(d, fd, j->host, j->proto == TP_TLS ? 5061 : 5060, deadline, j);
+		j->err = lookup_addr(d, j->host, j->proto == TP_TLS ? 5061 : 5060, deadline, j);
 	}
 	free(ans);
 }
@@ -266,8 +284,6 @@ static void resolve(struct proxy_dns *d, int fd, struct dns_job *j)
 static void *resolver_main(void *arg)
 {
 	struct proxy_dns *d = arg;
-	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		while (!atomic_load(&d->stop) && !d->queue)
@@ -281,10 +297,7 @@ static void *resolver_main(void *arg)
 		if (!d->queue)
 			d->queue_tail = NULL;
 		pthread_mutex_unlock(&d->mu);
-		if (fd < 0)
-			j->err = -EIO;
-		else
-			resolve(d, fd, j);
+		resolve(d, j);
 		/* Under mu: once proxy_dns_free has set stop, nothing more is posted. */
 		pthread_mutex_lock(&d->mu);
 		if (!atomic_load(&d->stop)) {
@@ -293,8 +306,6 @@ static void *resolver_main(void *arg)
 		}
 		pthread_mutex_unlock(&d->mu);
 	}
-	if (fd >= 0)
-		close(fd);
 	return NULL;
 }
 

@@ -40,5 +40,8 @@ int proxy_dns_query_build(uint8_t *buf, size_t cap, uint16_t id, const char *nam
 /* Parse a response to query id: rcode and the A, AAAA and SRV records of the
  * answer and additional sections (others skipped). 0 or -EBADMSG. */
 int proxy_dns_parse(const uint8_t *buf, size_t len, uint16_t id, struct proxy_dns_answer *out);
+/* The response's question section is exactly one question: name (dotted,
+ * trailing dot optional, compared case-insensitively), qtype, class IN. */
+bool proxy_dns_question_is(const uint8_t *buf, size_t len, const char *name, uint16_t qtype);
 
 #endif

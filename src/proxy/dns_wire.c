@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -88,6 +89,20 @@ static int read_name(const uint8_t *m, size_t len, size_t *off, char *out, size_
 			return -EBADMSG;
 	}
 	return -EBADMSG;
+}
+
+bool proxy_dns_question_is(const uint8_t *m, size_t len, const char *name, uint16_t qtype)
+{
+	char got[PROXY_DNS_MAX_NAME + 2];
+	size_t o = 12, n = strlen(name);
+
+	if (len < 12 || get16(m + 4) != 1 || read_name(m, len, &o, got, sizeof(got)) || o + 4 > len)
+		return false;
+	if (n && name[n - 1] == '.')
+		n--;
+	if (strlen(got) != n || strncasecmp(got, name, n) != 0)
+		return false;
+	return get16(m + o) == qtype && get16(m + o + 2) == 1;
 }
 
 int proxy_dns_parse(const uint8_t *m, size_t len, uint16_t id, struct proxy_dns_answer *out)

@@ -97,6 +97,28 @@ static void test_nxdomain_rcode(void **state)
 	assert_int_equal(ans.n, 0);
 }
 
+/* An answer must repeat our one question: same name (any case), type, class IN. */
+static void test_question_must_match(void **state)
+{
+	(void)state;
+	uint8_t b[128];
+	int n = proxy_dns_query_build(b, sizeof(b), 7, "Sip.Example.COM", PROXY_DNS_SRV);
+	assert_true(n > 0);
+	assert_true(proxy_dns_question_is(b, (size_t)n, "sip.example.com", PROXY_DNS_SRV));
+	assert_true(proxy_dns_question_is(b, (size_t)n, "sip.example.com.", PROXY_DNS_SRV));
+	assert_false(proxy_dns_question_is(b, (size_t)n, "sip.example.co", PROXY_DNS_SRV));
+	assert_false(proxy_dns_question_is(b, (size_t)n, "evil.example.com", PROXY_DNS_SRV));
+	assert_false(proxy_dns_question_is(b, (size_t)n, "sip.example.com", PROXY_DNS_A));
+	b[n - 1] = 3; /* class CH instead of IN */
+	assert_false(proxy_dns_question_is(b, (size_t)n, "sip.example.com", PROXY_DNS_SRV));
+	b[n - 1] = 1;
+	b[5] = 2; /* two questions */
+	assert_false(proxy_dns_question_is(b, (size_t)n, "sip.example.com", PROXY_DNS_SRV));
+	b[5] = 1;
+	assert_false(proxy_dns_question_is(b, (size_t)n - 1, "sip.example.com", PROXY_DNS_SRV)); /* cut short */
+	assert_false(proxy_dns_question_is(b, 11, "sip.example.com", PROXY_DNS_SRV));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_srv_with_additional),
 		cmocka_unit_test(test_malformed_answers_refused),
 		cmocka_unit_test(test_nxdomain_rcode),
+		cmocka_unit_test(test_question_must_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
