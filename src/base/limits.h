@@ -86,9 +86,10 @@
  * could fill the worker with connections to hosts of its choosing and lock
  * out the clients that connect to us. */
 #define SW_OUTBOUND_CONNS_DIV 2
-/* A connect refused by a limit is logged at most once per this many seconds
- * per worker (with the count refused meanwhile): requests trigger them, and a
- * sender must not be able to flood the log. */
+/* A connection refused by a limit (inbound or outbound) or an outbound
+ * connect that failed is logged at most once per this many seconds per
+ * worker (with the count meanwhile): peers trigger them, and a sender must
+ * not be able to flood the log. */
 #define SW_CONN_LIMIT_LOG_S 10
 
 /* Messages handed to another worker (bytes for a connection it owns, a

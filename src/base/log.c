@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/util.h"
+
 static volatile enum log_level threshold = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -88,4 +90,18 @@ void log_security(const char *event, const char *fmt, ...)
 	va_start(ap, fmt);
 	emit("warn", prefix, fmt, ap);
 	va_end(ap);
+}
+
+bool log_rate_allow(struct log_rate *r, unsigned period_ms, unsigned *missed)
+{
+	uint64_t now = base_mono_ms();
+
+	if (r->last_ms && now - r->last_ms < period_ms) {
+		r->suppressed++;
+		return false;
+	}
+	r->last_ms = now ? now : 1;
+	*missed = r->suppressed;
+	r->suppressed = 0;
+	return true;
 }

@@ -269,18 +269,26 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 			}
 		}
 		if (w->nconns >= max) {
-			LOG_WARN("connection limit (%u per worker) reached on %s; refusing", max, ev->lst->text);
+			static __thread struct log_rate rate_worker;
+			unsigned missed;
+			if (log_rate_allow(&rate_worker, SW_CONN_LIMIT_LOG_S * 1000u, &missed))
+				LOG_WARN("connection limit (%u per worker) reached on %s; refusing (%u more refused "
+					 "before, not logged)", max, ev->lst->text, missed);
 			close(fd);
 			continue;
 		}
 		unsigned bucket = ip_bucket(&peer);
 		if (atomic_fetch_add(&w->srv->conns_per_ip[bucket], 1) >= per_ip) {
 			atomic_fetch_sub(&w->srv->conns_per_ip[bucket], 1);
-			char ip[64];
-			uint16_t port;
-			tp_addr_text(&peer, ip, sizeof(ip), &port);
-			LOG_WARN("connection limit (%u per IP) reached for %s on %s; refusing", per_ip, ip,
-				 ev->lst->text);
+			static __thread struct log_rate rate_ip;
+			unsigned missed;
+			if (log_rate_allow(&rate_ip, SW_CONN_LIMIT_LOG_S * 1000u, &missed)) {
+				char ip[64];
+				uint16_t port;
+				tp_addr_text(&peer, ip, sizeof(ip), &port);
+				LOG_WARN("connection limit (%u per IP) reached for %s on %s; refusing (%u more "
+					 "refused before, not logged)", per_ip, ip, ev->lst->text, missed);
+			}
 			close(fd);
 			continue;
 		}
@@ -429,10 +437,15 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 	if (c->connecting) {
 		int err = tp_conn_connected(w, c);
 		if (err) {
-			char ip[64];
-			uint16_t port;
-			tp_addr_text(&c->peer, ip, sizeof(ip), &port);
-			LOG_INFO("%s connection to %s:%u failed: %s", c->ops->name, ip, port, strerror(-err));
+			static __thread struct log_rate rate_connect;
+			unsigned missed;
+			if (log_rate_allow(&rate_connect, SW_CONN_LIMIT_LOG_S * 1000u, &missed)) {
+				char ip[64];
+				uint16_t port;
+				tp_addr_text(&c->peer, ip, sizeof(ip), &port);
+				LOG_INFO("%s connection to %s:%u failed: %s (%u more failed before, not logged)",
+					 c->ops->name, ip, port, strerror(-err), missed);
+			}
 			tp_conn_close(w, c);
 			return;
 		}

@@ -50,3 +50,43 @@ def test_contact_uri_length_boundary(sipwarden):
         assert r.status in (400, 403), r.start_line
         r = c.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)], contacts=[])
         assert r.status == 200 and bindings(r) == {}, r.start_line
+
+
+def test_refused_connections_are_logged_once_per_period(sipwarden):
+    """Connections over max_connections_per_ip are refused; a peer that keeps
+    trying gets one log line per SW_CONN_LIMIT_LOG_S (10 s) per worker, not
+    one per attempt (bounded: 40 attempts)."""
+    import socket
+    import time
+    d = sipwarden(args=["--workers", "1"], auth=None)
+    conf = d.dir / "limits.conf"
+    conf.write_text("[server]\nmax_connections_per_ip = 2\n")
+    d.stop()
+    d.extra_args = ["--config", str(conf)] + d.extra_args
+    d.start()
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+            held.append(s)
+        time.sleep(0.2)
+        refused = 0
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+            s.settimeout(2)
+            try:
+                if s.recv(1) == b"":
+                    refused += 1
+            except ConnectionResetError:
+                refused += 1
+            finally:
+                s.close()
+        assert refused == 40
+        lines = [l for l in d.log_text().splitlines() if "per IP) reached" in l]
+        assert len(lines) == 1, lines
+        # The client can still register over UDP meanwhile.
+        with d.client() as c:
+            assert c.options().status == 200
+    finally:
+        for s in held:
+            s.close()
