@@ -9,6 +9,7 @@
  * receive time of its bytes like a TCP one. Never logs key material. */
 #include "transport/tp_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,7 +364,12 @@ int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name
 	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
 	if (name && name[0]) {
 		/* RFC 6066 §3: SNI carries host names only, never IP literals. */
-		if (SSL_set_tlsext_host_name(ssl, name) != 1 || (t->verify_server && SSL_set1_host(ssl, name) != 1))
+		unsigned char lit[16];
+		bool is_ip = inet_pton(AF_INET, name, lit) == 1 || inet_pton(AF_INET6, name, lit) == 1;
+		if (!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
+			goto fail;
+		/* OpenSSL 3 checks an IP literal given here against the IP SANs. */
+		if (t->verify_server && SSL_set1_host(ssl, name) != 1)
 			goto fail;
 	} else if (t->verify_server) {
 		const unsigned char *ip;
