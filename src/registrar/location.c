@@ -1,7 +1,8 @@
 /* The location table: AOR records in 64 independently locked shards, each a
  * hash table of chains that doubles when it fills. Records and bindings come
  * from the shard's slab (loc_slab.c) at their exact size; a binding keeps its
- * strings inline, so one binding is one allocation. */
+ * strings inline, so one binding is one allocation, except the User-Agent,
+ * kept once per shard and counted by its bindings. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ void location_fini(struct location *loc)
 			}
 		}
 		free(sh->buckets);
+		free(sh->ua);
 		loc_slab_fini(&sh->slab);
 		pthread_mutex_destroy(&sh->lock);
 	}
@@ -239,6 +241,66 @@ size_t binding_received(const struct binding *b, char *buf)
 	return (size_t)(p - buf);
 }
 
+/* The slot of ua in the shard's table, taken (refs + 1) or added; -1 when
+ * the table is full or out of memory (the caller then stores ua inline). */
+static int ua_ref(struct loc_shard *sh, struct slice ua)
+{
+	uint32_t h = (uint32_t)base_hash(ua.p, ua.len);
+	int free_slot = -1;
+
+	if (!sh->ua) {
+		sh->ua = calloc(LOC_UA_SLOTS, sizeof(*sh->ua));
+		if (!sh->ua)
+			return -1;
+	}
+	for (unsigned i = 0; i < sh->ua_top; i++) {
+		struct loc_ua *u = sh->ua[i];
+		if (!u) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+		} else if (u->hash == h && u->len == ua.len && memcmp(u->text, ua.p, ua.len) == 0) {
+			u->refs++;
+			return (int)i;
+		}
+	}
+	if (free_slot < 0) {
+		if (sh->ua_top == LOC_UA_SLOTS)
+			return -1;
+		free_slot = (int)sh->ua_top++;
+	}
+	struct loc_ua *u = loc_slab_alloc(&sh->slab, offsetof(struct loc_ua, text) + ua.len);
+	if (!u)
+		return -1;
+	u->hash = h;
+	u->refs = 1;
+	u->len = (uint8_t)ua.len;
+	memcpy(u->text, ua.p, ua.len);
+	sh->ua[free_slot] = u;
+	return free_slot;
+}
+
+static void ua_unref(struct loc_shard *sh, unsigned slot)
+{
+	struct loc_ua *u = sh->ua[slot];
+
+	if (--u->refs)
+		return;
+	loc_slab_free(&sh->slab, u, offsetof(struct loc_ua, text) + u->len);
+	sh->ua[slot] = NULL;
+	while (sh->ua_top && !sh->ua[sh->ua_top - 1])
+		sh->ua_top--;
+}
+
+struct slice binding_ua(const struct loc_shard *sh, const struct binding *b)
+{
+	const char *p = b->data + b->contact_len + b->callid_len + binding_received_stored(b);
+
+	if (b->ua_len != LOC_UA_SHARED)
+		return slice_from(p, b->ua_len);
+	const struct loc_ua *u = sh->ua[(uint8_t)*p];
+	return slice_from(u->text, u->len);
+}
+
 struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct slice callid, struct slice received,
 			    struct slice ua, uint32_t cseq, int64_t expires, int q)
 {
@@ -250,10 +312,17 @@ struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct s
 	bool pack = received_pack(received, packed);
 	if (pack)
 		received = slice_from((const char *)packed, sizeof(packed));
+	int ua_slot = ua.len ? ua_ref(sh, ua) : -1;
+	char slot_byte = (char)ua_slot;
+	if (ua_slot >= 0)
+		ua = slice_from(&slot_byte, 1);
 	struct binding *b = loc_slab_alloc(&sh->slab, offsetof(struct binding, data) + contact.len + callid.len +
 							      received.len + ua.len);
-	if (!b)
+	if (!b) {
+		if (ua_slot >= 0)
+			ua_unref(sh, (unsigned)ua_slot);
 		return NULL;
+	}
 	b->next = NULL;
 	b->expires = expires < 0 ? 0 : expires > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)expires;
 	b->cseq = cseq;
@@ -262,7 +331,7 @@ struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct s
 	b->contact_len = (uint16_t)contact.len;
 	b->callid_len = (uint8_t)callid.len;
 	b->received_len = (uint8_t)(received.len | (pack ? LOC_RECEIVED_PACKED : 0));
-	b->ua_len = (uint8_t)ua.len;
+	b->ua_len = ua_slot >= 0 ? LOC_UA_SHARED : (uint8_t)ua.len;
 	char *p = b->data;
 	if (contact.len)
 		memcpy(p, contact.p, contact.len);
@@ -280,8 +349,11 @@ struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct s
 
 void binding_free(struct loc_shard *sh, struct binding *b)
 {
-	if (b)
-		loc_slab_free(&sh->slab, b, binding_size(b));
+	if (!b)
+		return;
+	if (b->ua_len == LOC_UA_SHARED)
+		ua_unref(sh, (uint8_t)b->data[binding_size(b) - offsetof(struct binding, data) - 1]);
+	loc_slab_free(&sh->slab, b, binding_size(b));
 }
 
 void location_sweep(struct location *loc, int64_t now)

@@ -86,7 +86,7 @@ static int snapshot(struct location *loc, const char *key, struct snap *s)
 			slice_copy(slice_from(binding_contact(b), b->contact_len), c->contact, sizeof(c->contact));
 			slice_copy(slice_from(binding_callid(b), b->callid_len), c->call_id, sizeof(c->call_id));
 			binding_received(b, c->received); /* LOC_MAX_RECEIVED < sizeof(c->received) */
-			slice_copy(slice_from(binding_ua(b), b->ua_len), c->user_agent, sizeof(c->user_agent));
+			slice_copy(binding_ua(sh, b), c->user_agent, sizeof(c->user_agent));
 			c->cseq = b->cseq;
 			c->expires = b->expires;
 			c->q = b->q;

@@ -12,7 +12,9 @@
  * exact size (binding_size) from the shard's slab, so no padding is stored:
  * the head's fields are laid out largest first and data[] starts at byte 27.
  * A received source "udp|tcp|tls:A.B.C.D:PORT" in canonical form is kept in 7
- * bytes (protocol, address, port) and given back as the same text. */
+ * bytes (protocol, address, port) and given back as the same text. A
+ * User-Agent is kept once per shard (phones of one make share one string) and
+ * the binding holds its one-byte slot; when the shard's table is full, inline. */
 struct binding {
 	struct binding *next;
 	uint32_t expires;          /**< absolute UNIX seconds (unsigned: to 2106) */
@@ -22,7 +24,7 @@ struct binding {
 	uint16_t contact_len;      /**< <= SW_MAX_CONTACT_URI */
 	uint8_t callid_len;        /**< <= LOC_MAX_CALLID */
 	uint8_t received_len;      /**< bytes stored, LOC_RECEIVED_PACKED set: the 7-byte form */
-	uint8_t ua_len;            /**< <= LOC_MAX_UA (longer User-Agents are cut) */
+	uint8_t ua_len;            /**< <= LOC_MAX_UA (longer ones are cut), or LOC_UA_SHARED: one slot byte */
 	char data[];
 };
 
@@ -31,15 +33,20 @@ struct binding {
 #define LOC_MAX_RECEIVED 127
 #define LOC_MAX_UA 127
 #define LOC_RECEIVED_PACKED 0x80u
+#define LOC_UA_SHARED 0xffu
 
 static inline size_t binding_received_stored(const struct binding *b)
 {
 	return b->received_len & ~LOC_RECEIVED_PACKED;
 }
+static inline size_t binding_ua_stored(const struct binding *b)
+{
+	return b->ua_len == LOC_UA_SHARED ? 1 : b->ua_len;
+}
 static inline size_t binding_size(const struct binding *b)
 {
 	return offsetof(struct binding, data) + (size_t)b->contact_len + b->callid_len + binding_received_stored(b) +
-	       b->ua_len;
+	       binding_ua_stored(b);
 }
 static inline const char *binding_contact(const struct binding *b)
 {
@@ -49,13 +56,12 @@ static inline const char *binding_callid(const struct binding *b)
 {
 	return b->data + b->contact_len;
 }
-static inline const char *binding_ua(const struct binding *b)
-{
-	return b->data + b->contact_len + b->callid_len + binding_received_stored(b);
-}
 /* The received source as text into buf (LOC_MAX_RECEIVED + 1 bytes, NUL
  * terminated); returns its length. */
 size_t binding_received(const struct binding *b, char *buf);
+struct loc_shard;
+/* The User-Agent (empty when none); valid while the binding is, shard locked. */
+struct slice binding_ua(const struct loc_shard *sh, const struct binding *b);
 
 /* One address-of-record: a 24-byte head and its key, exact size. */
 struct aor_rec {
@@ -86,6 +92,17 @@ void *loc_slab_alloc(struct loc_slab *s, size_t size);
 void loc_slab_free(struct loc_slab *s, void *p, size_t size);
 void loc_slab_fini(struct loc_slab *s);
 
+/* A User-Agent string shared by a shard's bindings, freed with its last one. */
+struct loc_ua {
+	uint32_t hash;
+	uint32_t refs;
+	uint8_t len;
+	char text[];
+};
+/* User-Agent slots per shard: few makes and versions in one deployment; a
+ * shard with all of them taken stores new strings inline. */
+#define LOC_UA_SLOTS 127
+
 struct loc_shard {
 	pthread_mutex_t lock;
 	struct aor_rec **buckets;
@@ -93,6 +110,8 @@ struct loc_shard {
 	size_t count;
 	uint64_t nbindings;
 	struct loc_slab slab;
+	struct loc_ua **ua;        /**< LOC_UA_SLOTS, allocated with the first one */
+	unsigned ua_top;           /**< slots below this may be in use */
 };
 
 struct location {

@@ -2,7 +2,7 @@
  * strings (no padding, no terminators), taken from the shard's slab in 8-byte
  * steps and reused after a free; AOR records are 24 bytes plus the key; the
  * strings come back byte for byte, the received source also from its 7-byte
- * form; the hash table finds every AOR after it
+ * form, the User-Agent from the shard's shared copy; the hash table finds every AOR after it
  * grows and forgets removed ones. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,16 +38,17 @@ static void test_binding_strings_and_size(void **state)
 	char text[LOC_MAX_RECEIVED + 1];
 
 	assert_non_null(b);
-	/* the received text in its 7-byte form */
-	assert_int_equal(binding_size(b), 27 + 33 + 20 + 7 + 10);
-	/* 97 bytes rounded to 104: glibc's malloc would have made it a 112-byte chunk,
-	 * and the old layout (40-byte head, received as text) a 144-byte one. */
-	assert_int_equal(sh->slab.bytes, 104);
+	/* the received text in its 7-byte form, the User-Agent as a one-byte slot */
+	assert_int_equal(binding_size(b), 27 + 33 + 20 + 7 + 1);
+	/* 88 bytes (the old layout: a 40-byte head, every string as text, 144 bytes of
+	 * glibc chunk) and the shared User-Agent, 9 + 10 rounded to 24. */
+	assert_int_equal(sh->slab.bytes, 88 + 24);
+	assert_int_equal(b->ua_len, LOC_UA_SHARED);
 	assert_memory_equal(binding_contact(b), contact.p, contact.len);
 	assert_memory_equal(binding_callid(b), callid.p, callid.len);
 	assert_int_equal(binding_received(b, text), rcv.len);
 	assert_string_equal(text, "udp:127.0.0.1:40001");
-	assert_memory_equal(binding_ua(b), ua.p, ua.len);
+	assert_true(slice_eq(binding_ua(sh, b), ua));
 	assert_int_equal(b->contact_len, contact.len);
 	assert_int_equal(b->cseq, 7);
 	assert_int_equal(b->expires, 1700000000);
@@ -56,6 +57,7 @@ static void test_binding_strings_and_size(void **state)
 	/* A free piece is reused by the next binding of the same rounded size. */
 	binding_free(sh, b);
 	assert_int_equal(sh->slab.bytes, 0);
+	assert_int_equal(sh->ua_top, 0);
 	struct binding *c = binding_new(sh, slice_cstr("sip:u00002@127.0.0.1:40002;line=4"), callid,
 					slice_cstr("tls:10.0.0.255:5061"), ua, 1, 1700000000, -1);
 	assert_ptr_equal(c, b);
@@ -102,9 +104,55 @@ static void test_received_forms(void **state)
 		assert_int_equal(binding_received_stored(b), cases[i].stored);
 		assert_int_equal(binding_received(b, text), r.len);
 		assert_string_equal(text, cases[i].text);
-		assert_memory_equal(binding_ua(b), "ua", 2);
+		assert_true(slice_eq(binding_ua(sh, b), slice_cstr("ua")));
 		binding_free(sh, b);
 	}
+	assert_int_equal(sh->slab.bytes, 0);
+	location_fini(&loc);
+}
+
+/* One copy of a User-Agent per shard, counted by its bindings: freed with the
+ * last one, its slot reused; with every slot taken, new strings go inline. */
+static void test_user_agent_shared(void **state)
+{
+	(void)state;
+	enum { N = LOC_UA_SLOTS + 20 };
+	static struct binding *b[N], *twin;
+	char ua[32];
+
+	assert_int_equal(location_init(&loc), 0);
+	struct loc_shard *sh = &loc.shards[3];
+	for (int i = 0; i < N; i++) {
+		int n = snprintf(ua, sizeof(ua), "phone/%d.0", i);
+		b[i] = binding_new(sh, slice_cstr("sip:a@b"), slice_cstr("c"), SLICE_NULL, slice_from(ua, (size_t)n), 1,
+				   1, -1);
+		assert_non_null(b[i]);
+		assert_int_equal(b[i]->ua_len, i < LOC_UA_SLOTS ? LOC_UA_SHARED : (unsigned)n);
+	}
+	assert_int_equal(sh->ua_top, LOC_UA_SLOTS);
+	twin = binding_new(sh, slice_cstr("sip:z@b"), slice_cstr("c2"), SLICE_NULL, slice_cstr("phone/5.0"), 1, 1, -1);
+	assert_non_null(twin);
+	assert_int_equal(twin->ua_len, LOC_UA_SHARED);
+	assert_int_equal(sh->ua[5]->refs, 2);
+	for (int i = 0; i < N; i++) {
+		int n = snprintf(ua, sizeof(ua), "phone/%d.0", i);
+		assert_true(slice_eq(binding_ua(sh, b[i]), slice_from(ua, (size_t)n)));
+	}
+	/* The shared copy outlives the first of its two bindings. */
+	binding_free(sh, b[5]);
+	assert_non_null(sh->ua[5]);
+	assert_true(slice_eq(binding_ua(sh, twin), slice_cstr("phone/5.0")));
+	binding_free(sh, twin);
+	assert_null(sh->ua[5]);
+	/* The free slot takes the next new string. */
+	b[5] = binding_new(sh, slice_cstr("sip:a@b"), slice_cstr("c"), SLICE_NULL, slice_cstr("other/1"), 1, 1, -1);
+	assert_non_null(b[5]);
+	assert_int_equal(b[5]->ua_len, LOC_UA_SHARED);
+	assert_non_null(sh->ua[5]);
+	assert_true(slice_eq(binding_ua(sh, b[5]), slice_cstr("other/1")));
+	for (int i = 0; i < N; i++)
+		binding_free(sh, b[i]);
+	assert_int_equal(sh->ua_top, 0);
 	assert_int_equal(sh->slab.bytes, 0);
 	location_fini(&loc);
 }
@@ -126,7 +174,7 @@ static void test_binding_limits(void **state)
 	struct binding *b = binding_new(sh, slice_from(big, SW_MAX_CONTACT_URI), slice_from(big, LOC_MAX_CALLID),
 					slice_from(big, LOC_MAX_RECEIVED), slice_from(big, 300), 1, 1, -1);
 	assert_non_null(b);
-	assert_int_equal(b->ua_len, LOC_MAX_UA);
+	assert_int_equal(binding_ua(sh, b).len, LOC_MAX_UA);
 	assert_true(binding_size(b) <= LOC_SLAB_MAX);
 	/* Expiry times outside 32 bits are clamped, not wrapped. */
 	struct binding *e = binding_new(sh, slice_cstr("sip:a@b"), SLICE_NULL, SLICE_NULL, SLICE_NULL, 1,
@@ -212,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_head_sizes),
 		cmocka_unit_test(test_binding_strings_and_size),
 		cmocka_unit_test(test_received_forms),
+		cmocka_unit_test(test_user_agent_shared),
 		cmocka_unit_test(test_binding_limits),
 		cmocka_unit_test(test_aors_grow_find_remove),
 	};
