@@ -85,9 +85,8 @@ static int snapshot(struct location *loc, const char *key, struct snap *s)
 			snprintf(c->aor, sizeof(c->aor), "%s", key);
 			slice_copy(slice_from(binding_contact(b), b->contact_len), c->contact, sizeof(c->contact));
 			slice_copy(slice_from(binding_callid(b), b->callid_len), c->call_id, sizeof(c->call_id));
-			slice_copy(slice_from(binding_received(b), b->received_len), c->received,
-				   sizeof(c->received));
-			slice_copy(slice_from(binding_ua(b), b->ua_len), c->user_agent, sizeof(c->user_agent));
+			binding_received(b, c->received); /* LOC_MAX_RECEIVED < sizeof(c->received) */
+			slice_copy(binding_ua(sh, b), c->user_agent, sizeof(c->user_agent));
 			c->cseq = b->cseq;
 			c->expires = b->expires;
 			c->q = b->q;
@@ -296,14 +295,12 @@ static int load_one(const struct store_contact *c, void *arg)
 	struct slice key = slice_cstr(c->aor);
 	uint64_t h = location_hash(key);
 	struct loc_shard *sh = location_shard(lc->loc, h);
-	struct binding *b = binding_new(slice_cstr(c->contact), slice_cstr(c->call_id), slice_cstr(c->received),
-					slice_cstr(c->user_agent), c->cseq, c->expires, c->q);
 
-	if (!b)
-		return 0;
 	pthread_mutex_lock(&sh->lock);
-	struct aor_rec *rec = location_find(sh, key, h);
-	if (!rec)
+	struct binding *b = binding_new(sh, slice_cstr(c->contact), slice_cstr(c->call_id), slice_cstr(c->received),
+					slice_cstr(c->user_agent), c->cseq, c->expires, c->q);
+	struct aor_rec *rec = b ? location_find(sh, key, h) : NULL;
+	if (b && !rec)
 		rec = location_create(sh, key, h);
 	if (rec) {
 		b->next = rec->bindings;
@@ -312,7 +309,7 @@ static int load_one(const struct store_contact *c, void *arg)
 		sh->nbindings++;
 		lc->n++;
 	} else {
-		free(b);
+		binding_free(sh, b);
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return 0;

@@ -3,21 +3,51 @@
 #define SW_REG_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "registrar/registrar.h"
 
-/* One binding, with its strings stored inline after the struct:
- * contact | call-id | received | user-agent (no terminators). */
+/* One binding: a fixed 27-byte head, then its strings packed without
+ * terminators: contact | call-id | received | user-agent. Allocated at its
+ * exact size (binding_size) from the shard's slab, so no padding is stored:
+ * the head's fields are laid out largest first and data[] starts at byte 27.
+ * A received source "udp|tcp|tls:A.B.C.D:PORT" in canonical form is kept in 7
+ * bytes (protocol, address, port) and given back as the same text. A
+ * User-Agent is kept once per shard (phones of one make share one string) and
+ * the binding holds its one-byte slot; when the shard's table is full, inline. */
 struct binding {
 	struct binding *next;
-	int64_t expires;           /**< absolute UNIX seconds */
+	uint32_t expires;          /**< absolute UNIX seconds (unsigned: to 2106) */
 	uint32_t cseq;
 	uint32_t branch_hash;      /**< Via branch of the REGISTER that set it */
 	int16_t q;                 /**< q * 1000, -1 when absent */
-	uint16_t contact_len, callid_len, received_len, ua_len;
+	uint16_t contact_len;      /**< <= SW_MAX_CONTACT_URI */
+	uint8_t callid_len;        /**< <= LOC_MAX_CALLID */
+	uint8_t received_len;      /**< bytes stored, LOC_RECEIVED_PACKED set: the 7-byte form */
+	uint8_t ua_len;            /**< <= LOC_MAX_UA (longer ones are cut), or LOC_UA_SHARED: one slot byte */
 	char data[];
 };
 
+/* Longest strings a binding keeps (the store's columns hold as much). */
+#define LOC_MAX_CALLID 255
+#define LOC_MAX_RECEIVED 127
+#define LOC_MAX_UA 127
+#define LOC_RECEIVED_PACKED 0x80u
+#define LOC_UA_SHARED 0xffu
+
+static inline size_t binding_received_stored(const struct binding *b)
+{
+	return b->received_len & ~LOC_RECEIVED_PACKED;
+}
+static inline size_t binding_ua_stored(const struct binding *b)
+{
+	return b->ua_len == LOC_UA_SHARED ? 1 : b->ua_len;
+}
+static inline size_t binding_size(const struct binding *b)
+{
+	return offsetof(struct binding, data) + (size_t)b->contact_len + b->callid_len + binding_received_stored(b) +
+	       binding_ua_stored(b);
+}
 static inline const char *binding_contact(const struct binding *b)
 {
 	return b->data;
@@ -26,26 +56,52 @@ static inline const char *binding_callid(const struct binding *b)
 {
 	return b->data + b->contact_len;
 }
-static inline const char *binding_received(const struct binding *b)
-{
-	return b->data + b->contact_len + b->callid_len;
-}
-static inline const char *binding_ua(const struct binding *b)
-{
-	return b->data + b->contact_len + b->callid_len + b->received_len;
-}
+/* The received source as text into buf (LOC_MAX_RECEIVED + 1 bytes, NUL
+ * terminated); returns its length. */
+size_t binding_received(const struct binding *b, char *buf);
+struct loc_shard;
+/* The User-Agent (empty when none); valid while the binding is, shard locked. */
+struct slice binding_ua(const struct loc_shard *sh, const struct binding *b);
 
+/* One address-of-record: a 24-byte head and its key, exact size. */
 struct aor_rec {
 	struct aor_rec *next;      /**< hash chain */
 	struct binding *bindings;
-	uint64_t hash;
+	uint32_t hash;             /**< location_hash() / LOC_SHARDS, truncated: picks the bucket */
 	uint16_t nbindings;
+	uint8_t key_len;
 	bool dirty;                /**< queued for write-back */
-	uint16_t key_len;
-	char key[];                /**< "user@domain", domain lower-case */
+	char key[];                /**< "user@domain", domain lower-case, no terminator */
 };
 
 #define LOC_SHARDS 64
+
+/* Per-shard allocator for AOR records and bindings (loc_slab.c): pieces of up
+ * to LOC_SLAB_MAX bytes in 8-byte steps, carved from 64 KiB blocks, reused
+ * through a free list per size. Only used with the shard locked. */
+#define LOC_SLAB_MAX 1056
+struct loc_slab {
+	char *cur;                 /**< unused rest of the newest block */
+	size_t left;
+	void *blocks;              /**< every block, linked through its first word */
+	void *free[LOC_SLAB_MAX / 8 + 1];
+	uint64_t bytes;            /**< handed out and not freed */
+	uint64_t reserved;         /**< in blocks */
+};
+void *loc_slab_alloc(struct loc_slab *s, size_t size);
+void loc_slab_free(struct loc_slab *s, void *p, size_t size);
+void loc_slab_fini(struct loc_slab *s);
+
+/* A User-Agent string shared by a shard's bindings, freed with its last one. */
+struct loc_ua {
+	uint32_t hash;
+	uint32_t refs;
+	uint8_t len;
+	char text[];
+};
+/* User-Agent slots per shard: few makes and versions in one deployment; a
+ * shard with all of them taken stores new strings inline. */
+#define LOC_UA_SLOTS 127
 
 struct loc_shard {
 	pthread_mutex_t lock;
@@ -53,6 +109,9 @@ struct loc_shard {
 	size_t nbuckets;
 	size_t count;
 	uint64_t nbindings;
+	struct loc_slab slab;
+	struct loc_ua **ua;        /**< LOC_UA_SLOTS, allocated with the first one */
+	unsigned ua_top;           /**< slots below this may be in use */
 };
 
 struct location {
@@ -70,8 +129,11 @@ struct aor_rec *location_create(struct loc_shard *sh, struct slice key, uint64_t
 void location_remove(struct loc_shard *sh, struct aor_rec *rec);
 /* With the shard locked: drop bindings expired at now; returns how many. */
 unsigned location_expire(struct loc_shard *sh, struct aor_rec *rec, int64_t now);
-struct binding *binding_new(struct slice contact, struct slice callid, struct slice received, struct slice ua,
-			    uint32_t cseq, int64_t expires, int q);
+/* With the shard locked: a binding from the shard's slab (NULL when a string
+ * is too long or memory is short), freed with binding_free. */
+struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct slice callid, struct slice received,
+			    struct slice ua, uint32_t cseq, int64_t expires, int q);
+void binding_free(struct loc_shard *sh, struct binding *b);
 uint32_t binding_branch_hash(struct slice branch);
 /* Walk every shard dropping expired bindings and empty AORs. */
 void location_sweep(struct location *loc, int64_t now);

@@ -2,6 +2,7 @@
  * verification, account status, auth user == To user, then the binding rules.
  * Unknown user and wrong password produce the very same 401. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,10 @@ int registrar_new(struct registrar **out, const struct registrar_cfg *cfg)
 	err = location_init(&r->loc);
 	if (!err && cfg->db_url)
 		err = persist_load(&r->loc, cfg->db_url, (int64_t)base_wall_s());
+	/* The restore read the whole table through SQLite's page cache, freed now
+	 * but lying below the restored bindings: give its pages back. */
+	if (!err && cfg->db_url)
+		malloc_trim(0);
 	if (!err && cfg->db_url)
 		err = persist_start(&r->persist, &r->loc, cfg->db_url, cfg->flush_interval_ms, cfg->pins);
 	if (err) {
@@ -185,11 +190,12 @@ int registrar_lookup_bindings(struct registrar *r, struct slice aor, uint64_t no
 		if (b->expires <= (int64_t)now_s)
 			continue;
 		if (fn) {
+			char rcv[LOC_MAX_RECEIVED + 1];
 			struct registrar_contact c = {
 				.contact = binding_contact(b),
 				.contact_len = b->contact_len,
-				.received = binding_received(b),
-				.received_len = b->received_len,
+				.received = rcv,
+				.received_len = binding_received(b, rcv),
 				.expires = b->expires,
 				.q = b->q,
 			};

@@ -60,7 +60,7 @@ static void unlink_binding(struct loc_shard *sh, struct aor_rec *rec, struct bin
 			*pp = victim->next;
 			rec->nbindings--;
 			sh->nbindings--;
-			free(victim);
+			binding_free(sh, victim);
 			return;
 		}
 	}
@@ -242,7 +242,7 @@ void registrar_save(struct registrar *r, const struct registrar_req *req, struct
 				unlink_binding(sh, rec, old);
 			continue;
 		}
-		struct binding *b = binding_new(nc[i].uri, msg->call_id, slice_cstr(req->received),
+		struct binding *b = binding_new(sh, nc[i].uri, msg->call_id, slice_cstr(req->received),
 						ua ? ua->value : SLICE_NULL, msg->cseq, now + nc[i].expires, nc[i].q);
 		if (!b)
 			continue;
