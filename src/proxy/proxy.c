@@ -2,10 +2,11 @@
  * transaction layer), the cap on pending transactions (503), CANCEL (§16.10),
  * Max-Forwards (483), loop detection (482, loop.c), the seed 001
  * authentication policy, then loose routing of in-dialog requests (§16.4,
- * §16.12; only on a route set we recorded, rrtoken.c) or, for initial requests, the relay policy and the location
- * service: parallel forking to every registered contact, or for foreign
- * domains the configured next hop, else DNS (dns.c). Responses that land on
- * another worker's socket are handed to the worker named in their branch. */
+ * §16.12; only on a route set we recorded, rrtoken.c) or, for initial
+ * requests, the relay policy and the location service: parallel forking to
+ * every registered contact, or for foreign domains the configured next hop,
+ * else DNS (dns.c). Responses that land on another worker's socket are
+ * handed to the worker named in their branch. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
