@@ -59,6 +59,12 @@ struct auth_digest_in {
  * the session HA1 from ha1, nonce and cnonce. 0 or -EINVAL (bad qop). */
 int auth_digest_response(const struct auth_digest_in *in, char *out);
 
+#define AUTH_SHA256_LEN 32
+/* HMAC-SHA256(key, msg) into out (32 bytes). Keys longer than the 64-byte
+ * block are hashed first, as RFC 2104 §2 says. */
+void auth_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t len,
+		      uint8_t out[AUTH_SHA256_LEN]);
+
 /* Stateless nonces (layout in nonce.c): version | flags | issued | counter |
  * random, signed with HMAC-SHA256 (the client's address too when bound). No
  * table grows with traffic; replay.c tracks nonce-counts in fixed memory. */
@@ -237,6 +243,11 @@ int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg);
  * the realm's own realm_min_algorithm (realms compare case-insensitively). A
  * user's minimum and pin apply on top, once the user is known. */
 int auth_min_rank(const struct auth_ctx *ctx, struct slice realm);
+
+/* A 32-byte key for another use of the node's secret: HMAC-SHA256 of label
+ * under the nonce key, so nodes sharing [auth] secret derive the same key and
+ * a random secret gives a key that lasts until the next start. */
+void auth_ctx_derive_key(const struct auth_ctx *ctx, const char *label, uint8_t out[AUTH_SHA256_LEN]);
 
 /* auth_ctx_setup with the defaults and this secret and lifetime. */
 int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s);

@@ -62,6 +62,11 @@ int auth_ctx_setup(struct auth_ctx *ctx, const struct auth_cfg *cfg)
 	return 0;
 }
 
+void auth_ctx_derive_key(const struct auth_ctx *ctx, const char *label, uint8_t out[AUTH_SHA256_LEN])
+{
+	auth_hmac_sha256(ctx->nonce_key.secret, sizeof(ctx->nonce_key.secret), label, strlen(label), out);
+}
+
 int auth_ctx_init(struct auth_ctx *ctx, const char *secret, unsigned nonce_lifetime_s)
 {
 	struct auth_cfg cfg;

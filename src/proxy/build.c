@@ -1,8 +1,8 @@
 /* Building what a proxy sends (RFC 3261 §16.6, §16.7 step 3): the request
  * copy for one branch (new Request-URI, our Via on top, Max-Forwards - 1,
- * Record-Route, our Route entry removed, our realm's Proxy-Authorization
- * consumed, From and identity headers rewritten), and a response with our
- * Via removed. Headers are copied as slices: nothing is allocated. */
+ * Record-Route with our token, our Route entry removed, our realm's
+ * Proxy-Authorization consumed, From and identity headers rewritten), and a
+ * response with our Via removed. Headers are copied as slices: nothing is allocated. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
@@ -40,12 +40,16 @@ static bool is_consumed(const struct sip_hdr *h, const char *realm)
 }
 
 /* One Record-Route line naming l (RFC 3261 §16.6 step 4, loose routing):
- * sips: for TLS, ;transport=tcp for TCP, nothing for UDP. */
-static void put_rr(struct sip_buf *b, const struct tp_listen *l)
+ * sips: for TLS, ;transport=tcp for TCP, nothing for UDP; then our token
+ * (rrtoken.c) when there is one. */
+static void put_rr(struct sip_buf *b, const struct tp_listen *l, const char *token)
 {
 	sip_buf_puts(b, l->proto == TP_TLS ? "Record-Route: <sips:" : "Record-Route: <sip:");
 	put_hostport(b, l);
-	sip_buf_puts(b, l->proto == TP_TCP ? ";transport=tcp;lr>\r\n" : ";lr>\r\n");
+	sip_buf_puts(b, l->proto == TP_TCP ? ";transport=tcp;lr" : ";lr");
+	if (token[0])
+		sip_buf_printf(b, ";" PROXY_RR_PARAM "=%s", token);
+	sip_buf_puts(b, ">\r\n");
 }
 
 static bool same_listen(const struct tp_listen *a, const struct tp_listen *b)
@@ -97,9 +101,9 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			 * request changes interface or transport here, one entry per
 			 * side: the outgoing one on top (the callee's first Route),
 			 * the incoming one below it (the caller's first Route). */
-			put_rr(b, f->via_lst);
+			put_rr(b, f->via_lst, f->rr_token);
 			if (f->rr_in && !same_listen(f->rr_in, f->via_lst))
-				put_rr(b, f->rr_in);
+				put_rr(b, f->rr_in, f->rr_token);
 			rr_done = true;
 		}
 		switch (h->id) {

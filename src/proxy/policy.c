@@ -3,7 +3,9 @@
  * challenged with 407 + Proxy-Authenticate and verified with the same digest
  * core as REGISTER; the authenticated user must be the From user; a disabled
  * account gets 403. ACK and CANCEL are never challenged (they cannot be
- * resubmitted with credentials, §22.1). Never logs credentials. */
+ * resubmitted with credentials, §22.1). In-dialog requests are challenged
+ * only with challenge_in_dialog; otherwise credentials they carry are checked
+ * on demand (proxy_policy_prove) without answering. Never logs credentials. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
@@ -26,12 +28,89 @@ static void challenge(struct proxy_worker *pw, struct txn_server *st, const stru
 	proxy_reply(pw, st, msg, 407, "Proxy Authentication Required", h.p);
 }
 
+/* The digest check of a local caller, realm = its From domain in lower case
+ * ($fd: stored HA1s use it). 0: authenticated, caller filled. Else the
+ * status to answer: 407 (*stale), 403 (*reason), 400 or 503; or -1 for no
+ * answer at all (a slowed or dropped source). ip is the source's text. */
+static int prove(struct proxy_worker *pw, const struct sip_msg *msg, const char *ip, struct proxy_caller *caller,
+		 const char **reason, bool *stale)
+{
+	const struct sip_uri *from = &msg->from.uri;
+
+	for (size_t i = 0; i < from->host.len; i++) {
+		char c = from->host.p[i];
+		caller->realm[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	caller->realm[from->host.len] = '\0';
+	struct slice realm = slice_from(caller->realm, from->host.len);
+	struct auth_result res;
+	memset(&res, 0, sizeof(res));
+	struct auth_req areq = {
+		.msg = msg,
+		.hdr = SIP_HDR_PROXY_AUTHORIZATION,
+		.realm = realm,
+		.src_ip = ip,
+		.now_s = base_wall_s(),
+	};
+	*reason = NULL;
+	*stale = false;
+	enum auth_verdict v = auth_verify(pw->p->auth, pw->store, &areq, &res);
+	switch (v) {
+	case AUTH_OK:
+		break;
+	case AUTH_DENIED:  /* logged by the auth layer; a fresh challenge as for none */
+	case AUTH_REPLAYED:
+	case AUTH_CHALLENGE:
+	case AUTH_STALE:
+		*stale = v == AUTH_STALE;
+		return 407;
+	case AUTH_FORBIDDEN:
+		*reason = res.reason ? res.reason : "Forbidden";
+		return 403;
+	case AUTH_BLOCKED:
+		*reason = res.reason ? res.reason : "Forbidden";
+		return auth_block_drops(pw->p->auth) ? -1 : 403;
+	case AUTH_SLOWED:
+		return -1; /* no answer: the transaction ends by its own timer */
+	case AUTH_MALFORMED:
+		*reason = "Malformed Proxy-Authorization Header";
+		return 400;
+	case AUTH_UNAVAILABLE:
+		return 503;
+	}
+	int status = res.cred.status;
+	snprintf(caller->rpid, sizeof(caller->rpid), "%s", res.cred.rpid);
+	store_cred_wipe(&res.cred);
+	/* seed 001: the authenticated user must be the From user (or an alias of it). */
+	int idc = auth_identity_check(pw->store, res.username, realm, from);
+	if (idc == -EAGAIN || idc == -EIO)
+		return 503;
+	if (idc) {
+		char au[80], fu[80];
+		auth_log_value(res.username, au, sizeof(au));
+		auth_log_value(from->user, fu, sizeof(fu));
+		log_security("identity_mismatch", "src=%s user=%s from_user=%s realm=%s method=%.*s", ip, au, fu,
+			     caller->realm, (int)msg->method_name.len, msg->method_name.p);
+		*reason = "Forbidden auth ID";
+		return 403;
+	}
+	if (status != 0) {
+		*reason = "Account Disabled";
+		return 403;
+	}
+	caller->authenticated = true;
+	slice_copy(from->user.len <= SW_MAX_USER ? from->user : SLICE_NULL, caller->user, sizeof(caller->user));
+	return 0;
+}
+
 int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
 		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller)
 {
 	const struct sip_uri *from = &msg->from.uri;
 	char ip[48];
 	uint16_t port;
+	const char *reason;
+	bool stale;
 
 	memset(caller, 0, sizeof(*caller));
 	caller->trusted = proxy_trusted_find(pw->p->cfg, &src->peer);
@@ -48,73 +127,37 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 	if (in_dialog && !pw->p->cfg->challenge_in_dialog)
 		return 0;
 
-	/* The realm is the From domain in lower case ($fd): stored HA1s use it. */
-	for (size_t i = 0; i < from->host.len; i++) {
-		char c = from->host.p[i];
-		caller->realm[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	caller->realm[from->host.len] = '\0';
-	struct slice realm = slice_from(caller->realm, from->host.len);
-	uint64_t now = base_wall_s();
-	struct auth_result res;
-	memset(&res, 0, sizeof(res));
 	tp_addr_text(&src->peer, ip, sizeof(ip), &port);
-	struct auth_req areq = {
-		.msg = msg,
-		.hdr = SIP_HDR_PROXY_AUTHORIZATION,
-		.realm = realm,
-		.src_ip = ip,
-		.now_s = now,
-	};
-	enum auth_verdict v = auth_verify(pw->p->auth, pw->store, &areq, &res);
-	switch (v) {
-	case AUTH_OK:
-		break;
-	case AUTH_DENIED:  /* logged by the auth layer; a fresh challenge as for none */
-	case AUTH_REPLAYED:
-	case AUTH_CHALLENGE:
-	case AUTH_STALE:
-		challenge(pw, st, msg, realm, v == AUTH_STALE, ip, now);
+	int code = prove(pw, msg, ip, caller, &reason, &stale);
+	switch (code) {
+	case 0:
+		return 0;
+	case 407:
+		challenge(pw, st, msg, slice_cstr(caller->realm), stale, ip, base_wall_s());
 		return 407;
-	case AUTH_FORBIDDEN:
-		proxy_reply(pw, st, msg, 403, res.reason ? res.reason : "Forbidden", NULL);
-		return 403;
-	case AUTH_BLOCKED:
-		if (!auth_block_drops(pw->p->auth))
-			proxy_reply(pw, st, msg, 403, res.reason ? res.reason : "Forbidden", NULL);
-		return 403;
-	case AUTH_SLOWED:
-		return 403; /* no answer: the transaction ends by its own timer */
-	case AUTH_MALFORMED:
-		proxy_reply(pw, st, msg, 400, "Malformed Proxy-Authorization Header", NULL);
-		return 400;
-	case AUTH_UNAVAILABLE:
+	case 503:
 		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return 503;
-	}
-	int status = res.cred.status;
-	snprintf(caller->rpid, sizeof(caller->rpid), "%s", res.cred.rpid);
-	store_cred_wipe(&res.cred);
-	/* seed 001: the authenticated user must be the From user (or an alias of it). */
-	int idc = auth_identity_check(pw->store, res.username, realm, from);
-	if (idc == -EAGAIN || idc == -EIO) {
-		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
-		return 503;
-	}
-	if (idc) {
-		char au[80], fu[80];
-		auth_log_value(res.username, au, sizeof(au));
-		auth_log_value(from->user, fu, sizeof(fu));
-		log_security("identity_mismatch", "src=%s user=%s from_user=%s realm=%s method=%.*s", ip, au, fu,
-			     caller->realm, (int)msg->method_name.len, msg->method_name.p);
-		proxy_reply(pw, st, msg, 403, "Forbidden auth ID", NULL);
+	case -1:
 		return 403;
+	default:
+		proxy_reply(pw, st, msg, code, reason, NULL);
+		return code;
 	}
-	if (status != 0) {
-		proxy_reply(pw, st, msg, 403, "Account Disabled", NULL);
-		return 403;
-	}
-	caller->authenticated = true;
-	slice_copy(from->user.len <= SW_MAX_USER ? from->user : SLICE_NULL, caller->user, sizeof(caller->user));
-	return 0;
+}
+
+int proxy_policy_prove(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg,
+		       struct proxy_caller *caller)
+{
+	char ip[48];
+	uint16_t port;
+	const char *reason;
+	bool stale;
+
+	/* No credentials: nothing to check (and nothing for the limiter to count). */
+	if (!caller->local || msg->method == SIP_ACK || msg->method == SIP_CANCEL ||
+	    !sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION))
+		return -EACCES;
+	tp_addr_text(&src->peer, ip, sizeof(ip), &port);
+	return prove(pw, msg, ip, caller, &reason, &stale) == 0 ? 0 : -EACCES;
 }

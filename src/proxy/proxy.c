@@ -2,10 +2,11 @@
  * transaction layer), the cap on pending transactions (503), CANCEL (§16.10),
  * Max-Forwards (483), loop detection (482, loop.c), the seed 001
  * authentication policy, then loose routing of in-dialog requests (§16.4,
- * §16.12) or, for initial requests, the relay policy and the location
- * service: parallel forking to every registered contact, or for foreign
- * domains the configured next hop, else DNS (dns.c). Responses that land on
- * another worker's socket are handed to the worker named in their branch. */
+ * §16.12; only on a route set we recorded, rrtoken.c) or, for initial
+ * requests, the relay policy and the location service: parallel forking to
+ * every registered contact, or for foreign domains the configured next hop,
+ * else DNS (dns.c). Responses that land on another worker's socket are
+ * handed to the worker named in their branch. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
@@ -46,6 +47,11 @@ int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worke
 	pw->p = p;
 	pw->w = w;
 	pw->store = store;
+	if (!p->auth) {
+		free(pw);
+		return -EINVAL;
+	}
+	proxy_rr_key(p->auth, pw->rr_key);
 	if (txn_layer_new(&pw->tl, w, &proxy_txn_ops)) {
 		free(pw);
 		return -ENOMEM;
@@ -68,6 +74,7 @@ void proxy_worker_free(struct proxy_worker *pw)
 	tp_worker_set_loop(pw->w, NULL, NULL);
 	txn_layer_free(pw->tl);
 	proxy_dns_free(pw->dns);
+	base_wipe(pw->rr_key, sizeof(pw->rr_key));
 	free(pw);
 }
 
@@ -119,6 +126,19 @@ static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, s
 	return n;
 }
 
+/* Did we record this route set? Each of our n leading Route entries (from
+ * own_routes) carries our token for the request's Call-ID (rrtoken.c). */
+static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n)
+{
+	char token[PROXY_RR_TOKEN_LEN + 1];
+	struct sip_addr a;
+	bool ok = n > 0 && proxy_rr_token(pw->rr_key, msg->call_id, token) == 0;
+
+	for (unsigned i = 0; ok && i < n; i++)
+		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
+	return ok;
+}
+
 /* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
  * P-Asserted-Identity; it is removed toward anyone else). */
 static void identity_for(struct proxy_worker *pw, const struct sockaddr_storage *dst, const struct proxy_identity *id,
@@ -164,6 +184,8 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	int err = our_addresses(pw, msg, dst, f);
 	if (err)
 		return err;
+	if (f->record_route && !f->rr_token[0])
+		(void)proxy_rr_token(pw->rr_key, msg->call_id, f->rr_token); /* no Call-ID: no token */
 	txn_branch_make(pw->tl, branch, sizeof(branch));
 	if (proxy_loop_branch_suffix(branch, sizeof(branch), msg))
 		return -ENOSPC;
@@ -217,7 +239,8 @@ static void on_binding(const struct registrar_contact *rc, void *arg)
 /* In-dialog requests and ACKs aimed at a phone's contact (the Request-URI,
  * no further Route) go where the phone is reachable: when the URI is a
  * contact registered under the To AOR, the way to that binding (the TCP/TLS
- * connection it registered on, or its NAT source); else the URI itself. */
+ * connection it registered on, or its NAT source; *local true); else the URI
+ * itself. */
 struct dialog_find {
 	struct slice uri;
 	struct tp_dest *out;
@@ -236,11 +259,12 @@ static void on_dialog_binding(const struct registrar_contact *rc, void *arg)
 }
 
 static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const struct sip_uri *target,
-		       struct tp_dest *out)
+		       struct tp_dest *out, bool *local)
 {
 	const struct sip_uri *to = &msg->to.uri;
 	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
 
+	*local = false;
 	if (target == &msg->ruri && to->user.len && to->user.len <= SW_MAX_USER && to->host.len &&
 	    to->host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, to->host)) {
 		int n = snprintf(aor, sizeof(aor), "%.*s@", (int)to->user.len, to->user.p);
@@ -250,8 +274,10 @@ static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const
 		}
 		struct dialog_find df = { .uri = msg->ruri_str, .out = out };
 		registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_dialog_binding, &df);
-		if (df.found)
+		if (df.found) {
+			*local = true;
 			return 0;
+		}
 	}
 	return proxy_uri_dest(target, out);
 }
@@ -272,7 +298,7 @@ static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const 
 }
 
 /* ---- ACK for a 2xx and other in-dialog ACKs: stateless (§16.11) ---- */
-static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
+static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg)
 {
 	struct sip_addr next;
 	struct proxy_fwd f = { 0 };
@@ -280,14 +306,21 @@ static void forward_ack(struct proxy_worker *pw, const struct sip_msg *msg)
 	struct tp_dest dst;
 	char branch[48], realm[SW_MAX_DOMAIN + 1];
 	struct sip_buf b;
-	bool has_next;
+	bool has_next, local;
 
 	f.pop_routes = own_routes(pw, msg, &next, &has_next);
 	if (has_next)
 		target = &next.uri;
 	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
 		return; /* for us, end-to-end: nothing to do */
-	if (dialog_dest(pw, msg, target, &dst)) {
+	int err = dialog_dest(pw, msg, target, &dst, &local);
+	/* Not an open relay: only on a route set we recorded, to a local
+	 * user's phone, or from a trusted peer (an ACK gets no answer: dropped). */
+	if (!local && !routes_signed(pw, msg, f.pop_routes) && !proxy_trusted_find(pw->p->cfg, &src->peer)) {
+		LOG_DBG("ACK dropped: not on a route set of ours");
+		return;
+	}
+	if (err) {
 		/* Where the dialog's other requests go: the configured next hop,
 		 * else DNS, but from the cache only (stateless: no waiting); the
 		 * INVITE's lookup usually left the answer there. */
@@ -342,7 +375,7 @@ static void not_reachable(struct proxy_worker *pw, struct txn_server *st, const 
 }
 
 static void route_request(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
-			  const struct sip_msg *msg, const struct proxy_caller *caller, bool in_dialog)
+			  const struct sip_msg *msg, struct proxy_caller *caller, bool in_dialog)
 {
 	const struct proxy_cfg *cfg = pw->p->cfg;
 	struct proxy_fwd f = { 0 };
@@ -371,11 +404,27 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		/* RFC 3261 §16.12: in-dialog requests follow the Route set we
 		 * are on; without our Route they are not ours to forward. */
 		if (!f.pop_routes) {
-			proxy_call_started(c, msg, 404, "Not Here");
+			if (caller_ok)
+				proxy_call_started(c, msg, 404, "Not Here");
+			else
+				proxy_call_started(c, msg, 403, "Not relaying");
 			return;
 		}
 		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
-		int err = dialog_dest(pw, msg, target, &dst);
+		bool local;
+		int err = dialog_dest(pw, msg, target, &dst, &local);
+		/* Not an open relay: a Route naming us is not enough, it must be
+		 * one we recorded (signed), unless the request goes to a local
+		 * user's phone or the caller is trusted or proves who it is. */
+		if (!local && !caller_ok && !routes_signed(pw, msg, f.pop_routes) &&
+		    proxy_policy_prove(pw, src, msg, caller)) {
+			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
+				msg->method_name.p);
+			proxy_call_started(c, msg, 403, "Not relaying");
+			return;
+		}
+		if (caller->authenticated)
+			f.consume_realm = caller->realm;
 		if (err && cfg->has_outbound) {
 			outbound_dest(cfg, &dst);
 		} else if (err == -EINVAL && target->is_sip && target->host.len) {
@@ -470,7 +519,7 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 
 	if (msg->method == SIP_ACK) {
 		if (!txn_server_absorb(pw->tl, msg) && msg->to.tag.len)
-			forward_ack(pw, msg);
+			forward_ack(pw, src, msg);
 		return;
 	}
 	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer. */

@@ -11,6 +11,12 @@
  * misconfiguration, the first 16 are used). */
 #define PROXY_MAX_BRANCHES 16
 
+/* rrtoken.c: the ;sw= token of our Record-Route entries, 16 bytes of
+ * HMAC-SHA256(route key, Call-ID) in hex. */
+#define PROXY_RR_PARAM "sw"
+#define PROXY_RR_KEY_LEN AUTH_SHA256_LEN
+#define PROXY_RR_TOKEN_LEN 32
+
 struct proxy_worker {
 	struct proxy *p;
 	struct tp_worker *w;
@@ -18,6 +24,7 @@ struct proxy_worker {
 	struct txn_layer *tl;
 	struct proxy_dns *dns;           /**< resolver and cache, made at the first lookup (dns.c) */
 	struct sip_msg rmsg;             /**< re-parse of handed-off responses */
+	uint8_t rr_key[PROXY_RR_KEY_LEN];/**< signs our Record-Route entries (rrtoken.c) */
 	char out[SW_MAX_MSG_SIZE];       /**< message being built */
 	char hdrs[8192];                 /**< extra header lines for local replies */
 };
@@ -58,6 +65,20 @@ void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct si
  * filled), or the status already answered (407, 403, 400, 503). */
 int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
 		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller);
+
+/* Credentials on an in-dialog request that is not challenged, checked
+ * without answering anything: 0 and caller->authenticated set when the local
+ * caller's Proxy-Authorization proves the From user, else -EACCES. */
+int proxy_policy_prove(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg,
+		       struct proxy_caller *caller);
+
+/* rrtoken.c */
+/* The route key from the node's secret (the same on nodes sharing [auth] secret). */
+void proxy_rr_key(const struct auth_ctx *auth, uint8_t key[PROXY_RR_KEY_LEN]);
+/* The token for call_id, NUL-terminated. 0, or -EINVAL (empty Call-ID: out ""). */
+int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, char out[PROXY_RR_TOKEN_LEN + 1]);
+/* True when route carries ;sw= equal to token (constant time; "" never matches). */
+bool proxy_rr_token_match(const char token[PROXY_RR_TOKEN_LEN + 1], const struct sip_uri *route);
 
 /* route.c */
 /* True when uri names this server: one of its listen addresses (any
@@ -106,6 +127,7 @@ struct proxy_fwd {
 	const struct tp_listen *rr_in;   /**< where the request came in (NULL: unknown) */
 	bool record_route;               /**< Record-Route naming via_lst, and rr_in before it
 					      when that is another address or transport (RFC 5658) */
+	char rr_token[PROXY_RR_TOKEN_LEN + 1]; /**< ;sw= of each Record-Route entry ("": none) */
 	unsigned pop_routes;             /**< leading Route entries to drop (they name us) */
 	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
 	const char *from_value;          /**< new From value without the tag params (NULL: keep) */

@@ -3,21 +3,18 @@ sends a request with a To tag and a Route naming the proxy must not get it
 relayed to a host of its choosing (RFC 3261 §16.12 routing applies only to a
 route set the proxy itself recorded). Loopback only; bounded waits.
 
-Known open: the proxy relays any such request whose top Route is its own
-address (src/proxy/proxy.c, in-dialog branch of route_request), so this test
-fails until in-dialog routing checks that the route set is one it recorded
-(for instance a keyed hash of the Call-ID in its Record-Route URI)."""
+The proxy signs its Record-Route entries (;sw=, a keyed hash of the Call-ID)
+and relays on its Route only with that token."""
 
 import socket
 
 import pytest
 
-from sipclient import rand_token
-from test_proxy import RawUas
+from conftest import DOMAIN, PASSWORDS
+from sipclient import authorization_value, rand_token
+from test_proxy import RawUas, final
 
 
-@pytest.mark.xfail(reason="src/proxy/proxy.c: in-dialog requests with our Route are relayed unauthenticated",
-                   strict=False)
 @pytest.mark.parametrize("transport", ["", ";transport=tcp"])
 def test_forged_in_dialog_request_is_not_relayed(sipwarden, transport):
     d = sipwarden(args=["--workers", "1"])
@@ -51,3 +48,123 @@ def test_forged_in_dialog_request_is_not_relayed(sipwarden, transport):
         c.close()
         tcp_target.close()
         target.close()
+
+
+def in_dialog(c, method, ruri, call_id, routes, from_uri="sip:anon@stranger.example", to_uri="sip:carol@far.example",
+              headers=(), cseq=5):
+    """Bytes of a request inside a dialog (To tag) with the given Route set."""
+    lines = ["%s %s SIP/2.0" % (method, ruri), "Via: %s" % c.via(), "Max-Forwards: 70",
+             "From: <%s>;tag=f1" % from_uri, "To: <%s>;tag=t1" % to_uri, "Call-ID: %s" % call_id,
+             "CSeq: %d %s" % (cseq, method)]
+    lines += ["Route: %s" % r for r in routes] + list(headers) + ["Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def authed_call(d, alice, phone):
+    """alice calls sip:carol@127.0.0.1:PORT (phone), answering the 407; phone
+    answers 200. Returns (R-URI, Call-ID, the Record-Route phone saw)."""
+    ruri = "sip:carol@127.0.0.1:%d" % phone.port
+    call_id = rand_token(8) + "@relay.test"
+
+    def invite(cseq, extra=()):
+        return alice.build("INVITE", ruri, ruri, from_uri="sip:alice@%s" % DOMAIN, call_id=call_id, cseq=cseq,
+                           contacts=["<sip:alice@%s>" % alice.local_hostport], headers=list(extra))
+    first = alice.transact(invite(1))
+    assert first is not None and first.status == 407, first
+    auth = authorization_value(first.challenges("proxy-authenticate")[0], "alice", PASSWORDS[("alice", DOMAIN)],
+                               "INVITE", ruri)
+    alice.send_raw(invite(2, ["Proxy-Authorization: " + auth]))
+    inv = phone.recv()
+    assert inv is not None and inv.method == "INVITE", "INVITE not relayed\n" + d.log_tail()
+    phone.answer(inv, 200, "OK")
+    ok = final(alice)
+    assert ok is not None and ok.status == 200, ok
+    return ruri, call_id, inv.get_all("record-route")
+
+
+def test_route_token_holds_only_for_its_own_dialog(sipwarden):
+    """The Route entry we recorded for one call (its ;sw= token) takes an
+    in-dialog request through only with that call's Call-ID: another Call-ID
+    or a changed token gets 403 Not relaying and nothing reaches the target."""
+    d = sipwarden(args=["--workers", "1"])
+    phone = RawUas()
+    try:
+        with d.client() as alice, d.client() as stranger:
+            ruri, call_id, rr = authed_call(d, alice, phone)
+            assert len(rr) == 1 and ";sw=" in rr[0], rr
+            r = stranger.transact(in_dialog(stranger, "MESSAGE", ruri, "other-" + call_id, rr))
+            assert r is not None and (r.status, r.reason) == (403, "Not relaying"), r
+            token = rr[0].split(";sw=")[1].rstrip(">")
+            bad = token[:-1] + ("0" if token[-1] != "0" else "1")
+            r = stranger.transact(in_dialog(stranger, "MESSAGE", ruri, call_id, [rr[0].replace(token, bad)]))
+            assert r is not None and (r.status, r.reason) == (403, "Not relaying"), r
+            stranger.send_raw(in_dialog(stranger, "ACK", ruri, "other-" + call_id, rr))
+            assert phone.recv(timeout=1.0) is None, "a request with a foreign token was relayed"
+            # the dialog's own Call-ID: relayed (BYE from either side)
+            bye = in_dialog(stranger, "BYE", ruri, call_id, rr)
+            stranger.send_raw(bye)
+            m = phone.recv()
+            assert m is not None and m.method == "BYE", "BYE on our route set not relayed\n" + d.log_tail()
+            assert not m.get_all("route"), m.raw
+    finally:
+        phone.close()
+
+
+def test_forged_ack_is_dropped(sipwarden):
+    """An ACK (no answer possible) with a To tag and our address as Route but
+    no token of ours, or no Route at all, is not relayed."""
+    d = sipwarden(args=["--workers", "1"])
+    target = RawUas()
+    try:
+        with d.client() as c:
+            ruri = "sip:victim@127.0.0.1:%d" % target.port
+            c.send_raw(in_dialog(c, "ACK", ruri, rand_token(8), ["<sip:127.0.0.1:%d;lr>" % d.port]))
+            c.send_raw(in_dialog(c, "ACK", ruri, rand_token(8), []))
+            assert target.recv(timeout=1.5) is None, "a stranger's ACK was relayed"
+    finally:
+        target.close()
+
+
+def test_local_caller_with_credentials_needs_no_token(sipwarden):
+    """In-dialog requests are not challenged, but a local caller's valid
+    Proxy-Authorization is proof enough for a Route without our token;
+    without it the same request gets 403 Not relaying."""
+    d = sipwarden(args=["--workers", "1"])
+    phone = RawUas()
+    try:
+        with d.client() as alice:
+            ruri = "sip:carol@127.0.0.1:%d" % phone.port
+            route = ["<sip:127.0.0.1:%d;lr>" % d.port]
+            alice_uri = "sip:alice@%s" % DOMAIN
+            call_id = rand_token(8)
+            r = alice.transact(in_dialog(alice, "MESSAGE", ruri, call_id, route, from_uri=alice_uri))
+            assert r is not None and (r.status, r.reason) == (403, "Not relaying"), r
+            first = alice.transact(alice.build("MESSAGE", ruri, ruri, from_uri=alice_uri))
+            assert first is not None and first.status == 407, first
+            auth = authorization_value(first.challenges("proxy-authenticate")[0], "alice",
+                                       PASSWORDS[("alice", DOMAIN)], "MESSAGE", ruri)
+            alice.send_raw(in_dialog(alice, "MESSAGE", ruri, call_id, route, from_uri=alice_uri, cseq=6,
+                                     headers=["Proxy-Authorization: " + auth]))
+            m = phone.recv()
+            assert m is not None and m.method == "MESSAGE", "authenticated in-dialog request refused\n" + d.log_tail()
+            assert "realm=\"%s\"" % DOMAIN not in m.raw.decode(errors="replace"), "our credentials not consumed"
+    finally:
+        phone.close()
+
+
+def test_in_dialog_request_to_a_registered_contact_needs_no_token(sipwarden):
+    """A Request-URI that is a contact registered under the To AOR is a local
+    phone: an in-dialog request reaches it on our Route without a token."""
+    d = sipwarden(args=["--workers", "1"])
+    phone = RawUas()
+    try:
+        with d.client() as reg, d.client() as stranger:
+            contact = "sip:bob@127.0.0.1:%d" % phone.port
+            r = reg.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)], contacts=["<%s>" % contact])
+            assert r is not None and r.status == 200, r
+            stranger.send_raw(in_dialog(stranger, "BYE", contact, rand_token(8), ["<sip:127.0.0.1:%d;lr>" % d.port],
+                                        to_uri="sip:bob@%s" % DOMAIN))
+            m = phone.recv()
+            assert m is not None and m.method == "BYE", "BYE to a registered contact refused\n" + d.log_tail()
+    finally:
+        phone.close()

@@ -1,0 +1,142 @@
+/* The token in our Record-Route entries (rrtoken.c): an HMAC of the Call-ID
+ * under a key derived from the node's secret. A route set is taken as ours
+ * only with the token for the request's own Call-ID under our key; both
+ * entries of a double Record-Route (RFC 5658) carry it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/proxy_int.h"
+
+static const uint8_t key_a[PROXY_RR_KEY_LEN] = { 1, 2, 3 };
+static const uint8_t key_b[PROXY_RR_KEY_LEN] = { 1, 2, 4 };
+
+/* Does sip:192.0.2.1:5060 with these params match token? (A URI that does
+ * not parse is never a Route entry of ours.) */
+static bool matches(const char *token, const char *params)
+{
+	char text[256];
+	struct sip_uri u;
+
+	snprintf(text, sizeof(text), "sip:192.0.2.1:5060%s", params);
+	return sip_uri_parse(&u, slice_cstr(text)) == 0 && proxy_rr_token_match(token, &u);
+}
+
+static void test_token_checks(void **state)
+{
+	(void)state;
+	char tok[PROXY_RR_TOKEN_LEN + 1], other[PROXY_RR_TOKEN_LEN + 1], params[128];
+
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@host"), tok), 0);
+	assert_int_equal(strlen(tok), PROXY_RR_TOKEN_LEN);
+	/* good token, either case, anywhere among the params */
+	snprintf(params, sizeof(params), ";lr;sw=%s", tok);
+	assert_true(matches(tok, params));
+	snprintf(params, sizeof(params), ";sw=%s;lr;transport=tcp", tok);
+	assert_true(matches(tok, params));
+	for (char *p = params; *p; p++)
+		*p = (*p >= 'a' && *p <= 'f') ? (char)(*p - 32) : *p;
+	assert_true(matches(tok, params));
+	/* wrong Call-ID: the token of another dialog */
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@hosT"), other), 0);
+	assert_string_not_equal(tok, other);
+	snprintf(params, sizeof(params), ";lr;sw=%s", other);
+	assert_false(matches(tok, params));
+	/* other key (another node's secret) */
+	assert_int_equal(proxy_rr_token(key_b, slice_cstr("abc@host"), other), 0);
+	assert_string_not_equal(tok, other);
+	snprintf(params, sizeof(params), ";lr;sw=%s", other);
+	assert_false(matches(tok, params));
+	/* tampered: one digit changed, at either end */
+	snprintf(params, sizeof(params), ";lr;sw=%s", tok);
+	char *v = strstr(params, "sw=") + 3;
+	v[0] = v[0] == '0' ? '1' : '0';
+	assert_false(matches(tok, params));
+	snprintf(params, sizeof(params), ";lr;sw=%s", tok);
+	v[PROXY_RR_TOKEN_LEN - 1] = v[PROXY_RR_TOKEN_LEN - 1] == '0' ? '1' : '0';
+	assert_false(matches(tok, params));
+	/* truncated, extended, empty, absent */
+	snprintf(params, sizeof(params), ";lr;sw=%.*s", PROXY_RR_TOKEN_LEN - 1, tok);
+	assert_false(matches(tok, params));
+	snprintf(params, sizeof(params), ";lr;sw=%s0", tok);
+	assert_false(matches(tok, params));
+	assert_false(matches(tok, ";lr;sw="));
+	assert_false(matches(tok, ";lr;sw"));
+	assert_false(matches(tok, ";lr"));
+	/* no Call-ID: no token, and an empty token matches nothing */
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(""), other), -EINVAL);
+	assert_string_equal(other, "");
+	assert_false(matches(other, ";lr;sw="));
+}
+
+/* Nodes sharing [auth] secret derive one key; another secret, or none
+ * (random per start), another key. */
+static void test_key_from_secret(void **state)
+{
+	(void)state;
+	static struct auth_ctx a, b, c, r;
+	uint8_t ka[PROXY_RR_KEY_LEN], kb[PROXY_RR_KEY_LEN], kc[PROXY_RR_KEY_LEN], kr[PROXY_RR_KEY_LEN];
+
+	assert_int_equal(auth_ctx_init(&a, "shared", 60), 0);
+	assert_int_equal(auth_ctx_init(&b, "shared", 60), 0);
+	assert_int_equal(auth_ctx_init(&c, "other", 60), 0);
+	assert_int_equal(auth_ctx_init(&r, NULL, 0), 0);
+	proxy_rr_key(&a, ka);
+	proxy_rr_key(&b, kb);
+	proxy_rr_key(&c, kc);
+	proxy_rr_key(&r, kr);
+	assert_memory_equal(ka, kb, sizeof(ka));
+	assert_memory_not_equal(ka, kc, sizeof(ka));
+	assert_memory_not_equal(ka, kr, sizeof(ka));
+	/* not the nonce key itself */
+	assert_memory_not_equal(ka, a.nonce_key.secret, sizeof(ka));
+	auth_ctx_fini(&a);
+	auth_ctx_fini(&b);
+	auth_ctx_fini(&c);
+	auth_ctx_fini(&r);
+}
+
+/* Both entries of a double Record-Route carry the token. */
+static void test_record_route_entries_signed(void **state)
+{
+	(void)state;
+	static char in[2048], out[4096];
+	static struct sip_msg msg;
+	struct sip_parse_err perr;
+	struct tp_listen udp, tls;
+	struct sip_buf b;
+	const char *text = "INVITE sip:bob@example.com SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\nMax-Forwards: 10\r\n"
+			   "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:bob@example.com>\r\n"
+			   "Call-ID: c@x\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+	char want[256];
+
+	memcpy(in, text, strlen(text));
+	assert_int_equal(sip_msg_parse(&msg, in, strlen(text), &perr), 0);
+	assert_int_equal(tp_listen_parse(&udp, "udp:192.0.2.1:5060"), 0);
+	assert_int_equal(tp_listen_parse(&tls, "tls:192.0.2.1:5061"), 0);
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_in = &udp, .record_route = true };
+	assert_int_equal(proxy_rr_token(key_a, msg.call_id, f.rr_token), 0);
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	out[b.len] = '\0';
+	snprintf(want, sizeof(want), "Record-Route: <sips:192.0.2.1:5061;lr;sw=%s>\r\n"
+		 "Record-Route: <sip:192.0.2.1:5060;lr;sw=%s>\r\n", f.rr_token, f.rr_token);
+	assert_non_null(strstr(out, want));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_token_checks),
+		cmocka_unit_test(test_key_from_secret),
+		cmocka_unit_test(test_record_route_entries_signed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
