@@ -184,7 +184,7 @@ static const struct setting settings[] = {
 	{ "auth", "tls_only_domains", SET_DOMAIN_LIST, 0, 0, 0, 0, "(none)",
 	  "comma-separated domains refused with 403 TLS Required over UDP/TCP (never challenged there)" },
 	{ "auth", "secret", SET_STRING, OFF(secret), SZ(secret), 0, 0, "(random at each start)",
-	  "nonce signing secret; set the same value on every node of a cluster" },
+	  "key of nonces and of the Record-Route tokens that let in-dialog requests through; set the same value on every node of a cluster (random: dialogs do not survive a restart)" },
 	{ "auth", "algorithms", SET_FUNC, 0, 0, 0, 0, "SHA-256, MD5",
 	  "challenges offered, one header each, in this order (MD5, SHA-256, SHA-512-256, and -sess forms)", set_auth_algorithms },
 	{ "auth", "qop", SET_FUNC, 0, 0, 0, 0, "auth, auth-int", "qop values offered (auth, auth-int, or none)", set_auth_qop },
