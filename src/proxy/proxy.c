@@ -607,6 +607,8 @@ void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct
 	rp->len = msg->len;
 	memcpy(rp->buf, msg->buf, msg->len);
 	rp->buf[msg->len] = '\0';
-	if (tp_worker_post(pw->w, (unsigned)owner, &rp->base))
+	/* Capped like every cross-worker message: a stalled owner drops
+	 * responses (the far end retransmits) instead of piling up copies. */
+	if (tp_worker_post_msg(pw->w, (unsigned)owner, &rp->base))
 		free(rp);
 }
