@@ -230,6 +230,8 @@ static const struct setting settings[] = {
 	  "also challenge requests inside a dialog (To tag present)" },
 	{ "proxy", "reveal_not_registered", SET_BOOL, OFF(proxy.reveal_not_registered), 0, 0, 0, "no",
 	  "tell anyone 480 (not registered) from 404 (unknown user); default: only local callers and trusted peers" },
+	{ "proxy", "allow_guest", SET_BOOL, OFF(proxy.allow_guest), 0, 0, 0, "yes",
+	  "callers from other domains (not authenticated, not trusted) may reach local users; no: 403 Guests Not Allowed" },
 	{ "proxy", "dns_server", SET_FUNC, 0, 0, 0, 0, "(first nameserver of /etc/resolv.conf)",
 	  "IP[:PORT] of the DNS server asked for SRV and A/AAAA of foreign domains (RFC 3263) when no outbound is set",
 	  set_proxy_dns_server },
@@ -258,6 +260,7 @@ void config_defaults(struct sw_config *c)
 	snprintf(c->db_url, sizeof(c->db_url), "sqlite:sipwarden.db");
 	c->nonce_lifetime = SW_DEFAULT_NONCE_LIFETIME;
 	c->proxy.max_transactions = SW_DEFAULT_MAX_TRANSACTIONS;
+	c->proxy.allow_guest = true;
 	auth_cfg_defaults(&c->auth);
 }
 

@@ -479,6 +479,16 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		return;
 	}
 
+	/* Guests (callers from other domains, not trusted): refused before any
+	 * lookup when the admin says so, so the answer tells nothing about the
+	 * callee. ACK has no answer; it is absorbed as ever. */
+	if (!cfg->allow_guest && !caller_ok && msg->method != SIP_ACK) {
+		LOG_DBG("%.*s from a guest refused (allow_guest = no)", (int)msg->method_name.len,
+			msg->method_name.p);
+		proxy_call_started(c, msg, 403, "Guests Not Allowed");
+		return;
+	}
+
 	/* A local user: every registered contact in parallel (§16.6, §16.7). */
 	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
 	struct targets *ts = calloc(1, sizeof(*ts));

@@ -36,6 +36,8 @@ struct proxy_cfg {
 	bool has_outbound;
 	bool challenge_in_dialog;    /**< challenge requests with a To tag too (default no) */
 	bool reveal_not_registered;  /**< tell anyone 404 vs 480 (default: only local/trusted) */
+	bool allow_guest;            /**< callers from other domains may reach local users
+				      *   (default yes; no: only local callers and trusted peers) */
 	unsigned max_transactions;   /**< pending transactions per worker (SW_DEFAULT_MAX_TRANSACTIONS) */
 	struct sockaddr_storage dns_server; /**< for RFC 3263 lookups; else /etc/resolv.conf */
 	bool has_dns_server;

@@ -379,3 +379,66 @@ def test_trusted_peer_is_not_challenged(sipwarden, tmp_path):
         assert "gw1" in d.log_text()
     finally:
         bob.close()
+
+
+# ---------------------------------------------------------------- guests
+
+def guest_invite(c, callee):
+    return c.transact(invite_bytes(c, "carol", callee, from_uri="sip:carol@other.example.net"))
+
+
+def test_guest_reaches_local_user_by_default(daemon):
+    """allow_guest = yes (default): a caller from another domain reaches a local user unchallenged."""
+    bob = RawUas()
+    try:
+        register_contact(daemon, "bob", bob.port)
+        with daemon.client() as c:
+            c.send_raw(invite_bytes(c, "carol", "bob", from_uri="sip:carol@other.example.net"))
+            inv = bob.recv()
+            assert inv is not None and inv.method == "INVITE", "guest INVITE not relayed"
+            bob.answer(inv, 486, "Busy Here")
+            r = final(c, cseq="1")
+            assert r is not None and r.status == 486, r
+    finally:
+        bob.close()
+
+
+def test_guests_refused_when_not_allowed(sipwarden, tmp_path):
+    """allow_guest = no: guests get one 403 whoever they call; local users and trusted peers still get through."""
+    conf = tmp_path / "noguest.conf"
+    conf.write_text("[proxy]\nallow_guest = no\ntrusted = 127.0.0.2/32 name=gw1\n"
+                    "[auth]\nalgorithms = MD5\nqop = auth\n")
+    d = sipwarden(args=["--config", str(conf)])
+    bob = RawUas()
+    try:
+        register_contact(d, "bob", bob.port)
+        with d.client() as c:
+            for callee in ("bob", "nobody"):  # registered, unknown: the same answer
+                r = guest_invite(c, callee)
+                assert r is not None and (r.status, r.reason) == (403, "Guests Not Allowed"), (callee, r)
+            assert bob.recv(timeout=0.5) is None, "a guest's INVITE reached the phone"
+            # a local caller still proves who it is and gets through
+            authed_invite(c, "alice", "bob")
+            inv = bob.recv()
+            assert inv is not None and inv.method == "INVITE", "authenticated INVITE not relayed"
+            bob.answer(inv, 486, "Busy Here")
+            r = final(c)
+            assert r is not None and r.status == 486, r
+            ack = bob.recv()  # the proxy's hop-by-hop ACK for the 486
+            assert ack is not None and ack.method == "ACK", ack
+        gw = SipClient("127.0.0.1", d.port)
+        gw.sock.close()
+        gw.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        gw.sock.bind(("127.0.0.2", 0))
+        gw.local_ip, gw.local_port = gw.sock.getsockname()[:2]
+        try:
+            gw.send_raw(invite_bytes(gw, "carol", "bob", from_uri="sip:carol@other.example.net"))
+            inv = bob.recv()
+            assert inv is not None and inv.method == "INVITE", "trusted peer's INVITE not relayed"
+            bob.answer(inv, 486, "Busy Here")
+            r = final(gw, cseq="1")
+            assert r is not None and r.status == 486, r
+        finally:
+            gw.close()
+    finally:
+        bob.close()
