@@ -113,6 +113,7 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 	bool stale;
 
 	memset(caller, 0, sizeof(*caller));
+	caller->src = src->peer;
 	caller->trusted = proxy_trusted_find(pw->p->cfg, &src->peer);
 	caller->local = from->is_sip && from->host.len && from->host.len <= SW_MAX_DOMAIN &&
 			registrar_domain_is_local(pw->p->reg, from->host);

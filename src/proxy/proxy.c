@@ -126,17 +126,26 @@ static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, s
 	return n;
 }
 
-/* Did we record this route set? Each of our n leading Route entries (from
- * own_routes) carries our token for the request's Call-ID (rrtoken.c). */
-static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n)
+/* Do our n leading Route entries (from own_routes) all carry the token for
+ * the request's Call-ID and the inside address addr? */
+static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
+			      const struct sockaddr_storage *addr)
 {
 	char token[PROXY_RR_TOKEN_LEN + 1];
 	struct sip_addr a;
-	bool ok = n > 0 && proxy_rr_token(pw->rr_key, msg->call_id, token) == 0;
+	bool ok = n > 0 && addr && proxy_rr_token(pw->rr_key, msg->call_id, addr, token) == 0;
 
 	for (unsigned i = 0; ok && i < n; i++)
 		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
 	return ok;
+}
+
+/* Did we record this route set, and does the request come from the dialog's
+ * inside party (src) or go to it (dst, NULL: not known yet)? (rrtoken.c) */
+static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
+			  const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
+{
+	return routes_signed_for(pw, msg, n, src) || (dst && routes_signed_for(pw, msg, n, dst));
 }
 
 /* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
@@ -184,8 +193,13 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	int err = our_addresses(pw, msg, dst, f);
 	if (err)
 		return err;
-	if (f->record_route && !f->rr_token[0])
-		(void)proxy_rr_token(pw->rr_key, msg->call_id, f->rr_token); /* no Call-ID: no token */
+	if (f->record_route) {
+		/* The dialog's inside party: a caller who proved who it is (or a
+		 * trusted peer), else the local phone this branch goes to. */
+		bool caller_inside = caller && (caller->authenticated || caller->trusted);
+		(void)proxy_rr_token(pw->rr_key, msg->call_id, caller_inside ? &caller->src : &dst->addr,
+				     f->rr_token); /* no Call-ID: no token */
+	}
 	txn_branch_make(pw->tl, branch, sizeof(branch));
 	if (proxy_loop_branch_suffix(branch, sizeof(branch), msg))
 		return -ENOSPC;
@@ -316,7 +330,8 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	int err = dialog_dest(pw, msg, target, &dst, &local);
 	/* Not an open relay: only on a route set we recorded, to a local
 	 * user's phone, or from a trusted peer (an ACK gets no answer: dropped). */
-	if (!local && !routes_signed(pw, msg, f.pop_routes) && !proxy_trusted_find(pw->p->cfg, &src->peer)) {
+	if (!local && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+	    !proxy_trusted_find(pw->p->cfg, &src->peer)) {
 		LOG_DBG("ACK dropped: not on a route set of ours");
 		return;
 	}
@@ -416,7 +431,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		/* Not an open relay: a Route naming us is not enough, it must be
 		 * one we recorded (signed), unless the request goes to a local
 		 * user's phone or the caller is trusted or proves who it is. */
-		if (!local && !caller_ok && !routes_signed(pw, msg, f.pop_routes) &&
+		if (!local && !caller_ok && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 		    proxy_policy_prove(pw, src, msg, caller)) {
 			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
 				msg->method_name.p);

@@ -55,6 +55,7 @@ struct proxy_caller {
 	char realm[SW_MAX_DOMAIN + 1];   /**< realm whose credentials were consumed */
 	char rpid[SW_MAX_CONTACT_URI + 1]; /**< subscriber's rpid column, "" if none */
 	char user[SW_MAX_USER + 1];
+	struct sockaddr_storage src;     /**< where the request came from */
 };
 
 /* Local reply through the server transaction (To tag derived from the request). */
@@ -75,8 +76,11 @@ int proxy_policy_prove(struct proxy_worker *pw, const struct tp_src *src, const 
 /* rrtoken.c */
 /* The route key from the node's secret (the same on nodes sharing [auth] secret). */
 void proxy_rr_key(const struct auth_ctx *auth, uint8_t key[PROXY_RR_KEY_LEN]);
-/* The token for call_id, NUL-terminated. 0, or -EINVAL (empty Call-ID: out ""). */
-int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, char out[PROXY_RR_TOKEN_LEN + 1]);
+/* The token for call_id and the dialog's inside party at address inside
+ * (port ignored), NUL-terminated. 0, or -EINVAL (empty Call-ID, no or
+ * non-IP address: out ""). */
+int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, const struct sockaddr_storage *inside,
+		   char out[PROXY_RR_TOKEN_LEN + 1]);
 /* True when route carries ;sw= equal to token (constant time; "" never matches). */
 bool proxy_rr_token_match(const char token[PROXY_RR_TOKEN_LEN + 1], const struct sip_uri *route);
 

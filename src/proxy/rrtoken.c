@@ -1,13 +1,18 @@
 /* Proof that a route set is one we recorded (RFC 3261 §16.12 applies only to
  * those): each Record-Route entry we add carries ;sw=TOKEN, a truncated
- * HMAC-SHA256 of the dialog's Call-ID (the same for every request of the
- * dialog, both ways) under a key derived from the node's secret. An
- * in-dialog request is relayed on our Route only when that entry carries the
- * token for its own Call-ID (proxy.c). */
+ * HMAC-SHA256 of the dialog's Call-ID under a key bound to the address of
+ * the dialog's inside party (the authenticated local caller or trusted peer
+ * that sent the initial request, or else the local phone it went to), itself
+ * derived from the node's secret. An in-dialog request is relayed on our
+ * Route only when that entry carries the token for its own Call-ID and for
+ * the address it comes from or goes to (proxy.c): the far end of a dialog
+ * can reach the inside party, never a host of its choosing. */
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/util.h"
 
@@ -19,16 +24,49 @@ void proxy_rr_key(const struct auth_ctx *auth, uint8_t key[PROXY_RR_KEY_LEN])
 	auth_ctx_derive_key(auth, key_label, key);
 }
 
-int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, char out[PROXY_RR_TOKEN_LEN + 1])
+/* The address as it is bound: 4 bytes for IPv4 (also v4-mapped IPv6), 16
+ * for IPv6, after a family tag. 0, or -EAFNOSUPPORT. */
+static int addr_bytes(const struct sockaddr_storage *ss, uint8_t out[17], size_t *len)
 {
-	uint8_t mac[AUTH_SHA256_LEN];
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (ss->ss_family == AF_INET) {
+		out[0] = 4;
+		memcpy(out + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		*len = 5;
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
+			out[0] = 4;
+			memcpy(out + 1, a + 12, 4);
+			*len = 5;
+		} else {
+			out[0] = 6;
+			memcpy(out + 1, a, 16);
+			*len = 17;
+		}
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, const struct sockaddr_storage *inside,
+		   char out[PROXY_RR_TOKEN_LEN + 1])
+{
+	uint8_t sub[AUTH_SHA256_LEN], mac[AUTH_SHA256_LEN], ab[17];
+	size_t ablen;
 
 	out[0] = '\0';
-	if (!call_id.len)
+	if (!call_id.len || !inside || addr_bytes(inside, ab, &ablen))
 		return -EINVAL;
-	auth_hmac_sha256(key, PROXY_RR_KEY_LEN, call_id.p, call_id.len, mac);
+	/* key -> per-address key -> token of the Call-ID */
+	auth_hmac_sha256(key, PROXY_RR_KEY_LEN, ab, ablen, sub);
+	auth_hmac_sha256(sub, sizeof(sub), call_id.p, call_id.len, mac);
 	base_hex(mac, PROXY_RR_TOKEN_LEN / 2, out);
 	base_wipe(mac, sizeof(mac));
+	base_wipe(sub, sizeof(sub));
 	return 0;
 }
 

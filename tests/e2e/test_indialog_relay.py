@@ -168,3 +168,63 @@ def test_in_dialog_request_to_a_registered_contact_needs_no_token(sipwarden):
             assert m is not None and m.method == "BYE", "BYE to a registered contact refused\n" + d.log_tail()
     finally:
         phone.close()
+
+
+def test_far_end_cannot_use_the_token_to_reach_other_hosts(sipwarden):
+    """The token is bound to the dialog's inside party (here the authenticated
+    caller's address): the far end of alice's call (127.0.0.2) may send on our
+    Route to alice's address, but not to a host of its choosing, even with the
+    dialog's own Call-ID and token; alice may still reach the far end."""
+    d = sipwarden(args=["--workers", "1"])
+    far = RawUas(host="127.0.0.2")
+    victim = RawUas(host="127.0.0.3")
+    try:
+        with d.client() as alice:
+            ruri = "sip:carol@127.0.0.2:%d" % far.port
+            call_id = rand_token(8) + "@relay.test"
+
+            def invite(cseq, extra=()):
+                return alice.build("INVITE", ruri, ruri, from_uri="sip:alice@%s" % DOMAIN, call_id=call_id,
+                                   cseq=cseq, contacts=["<sip:alice@%s>" % alice.local_hostport],
+                                   headers=list(extra))
+            first = alice.transact(invite(1))
+            assert first is not None and first.status == 407, first
+            auth = authorization_value(first.challenges("proxy-authenticate")[0], "alice",
+                                       PASSWORDS[("alice", DOMAIN)], "INVITE", ruri)
+            alice.send_raw(invite(2, ["Proxy-Authorization: " + auth]))
+            inv = far.recv()
+            assert inv is not None and inv.method == "INVITE", "INVITE not relayed\n" + d.log_tail()
+            far.answer(inv, 200, "OK")
+            ok = final(alice)
+            assert ok is not None and ok.status == 200, ok
+            rr = inv.get_all("record-route")
+            assert len(rr) == 1 and ";sw=" in rr[0], rr
+
+            def from_far(method, target, cseq):
+                v = "SIP/2.0/UDP 127.0.0.2:%d;branch=z9hG4bK%s;rport" % (far.port, rand_token(8))
+                lines = ["%s %s SIP/2.0" % (method, target), "Via: " + v, "Max-Forwards: 70",
+                         "From: <%s>;tag=uas1" % ruri, "To: <sip:alice@%s>;tag=f1" % DOMAIN,
+                         "Call-ID: " + call_id, "CSeq: %d %s" % (cseq, method), "Route: " + rr[0],
+                         "Content-Length: 0", "", ""]
+                far.sock.sendto("\r\n".join(lines).encode(), ("127.0.0.1", d.port))
+
+            # the far end aims the dialog's route at another host: refused
+            from_far("MESSAGE", "sip:victim@127.0.0.3:%d" % victim.port, 10)
+            r = far.recv()
+            assert r is not None and (r.status, r.reason) == (403, "Not relaying"), r
+            from_far("ACK", "sip:victim@127.0.0.3:%d" % victim.port, 11)
+            assert victim.recv(timeout=1.0) is None, "the far end reached a host of its choosing"
+            # toward alice (the inside party): relayed
+            from_far("INFO", "sip:alice@%s" % alice.local_hostport, 12)
+            m = alice.recv(3.0)
+            while m is not None and m.status:  # 407 retransmissions of the first INVITE
+                m = alice.recv(3.0)
+            assert m is not None and m.method == "INFO", "far end's request to alice refused\n" + d.log_tail()
+            # alice toward the far end: relayed
+            alice.send_raw(in_dialog(alice, "BYE", ruri, call_id, rr, from_uri="sip:alice@%s" % DOMAIN,
+                                     to_uri=ruri, cseq=3))
+            m = far.recv()
+            assert m is not None and m.method == "BYE", "alice's BYE not relayed\n" + d.log_tail()
+    finally:
+        far.close()
+        victim.close()

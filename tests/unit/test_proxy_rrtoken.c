@@ -1,6 +1,7 @@
 /* The token in our Record-Route entries (rrtoken.c): an HMAC of the Call-ID
- * under a key derived from the node's secret. A route set is taken as ours
- * only with the token for the request's own Call-ID under our key; both
+ * under a key derived from the node's secret and bound to the address of the
+ * dialog's inside party. A route set is taken as ours only with the token
+ * for the request's own Call-ID and that address under our key; both
  * entries of a double Record-Route (RFC 5658) carry it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +14,20 @@
 #include <string.h>
 
 #include "proxy/proxy_int.h"
+#include "transport/tp.h"
 
 static const uint8_t key_a[PROXY_RR_KEY_LEN] = { 1, 2, 3 };
 static const uint8_t key_b[PROXY_RR_KEY_LEN] = { 1, 2, 4 };
+static struct sockaddr_storage inside; /* 198.51.100.7:5060, set in main */
+
+static struct sockaddr_storage addr(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	assert_int_equal(tp_addr_from_text(ip, strlen(ip), port, &ss, &len), 0);
+	return ss;
+}
 
 /* Does sip:192.0.2.1:5060 with these params match token? (A URI that does
  * not parse is never a Route entry of ours.) */
@@ -33,7 +45,7 @@ static void test_token_checks(void **state)
 	(void)state;
 	char tok[PROXY_RR_TOKEN_LEN + 1], other[PROXY_RR_TOKEN_LEN + 1], params[128];
 
-	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@host"), tok), 0);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@host"), &inside, tok), 0);
 	assert_int_equal(strlen(tok), PROXY_RR_TOKEN_LEN);
 	/* good token, either case, anywhere among the params */
 	snprintf(params, sizeof(params), ";lr;sw=%s", tok);
@@ -44,12 +56,12 @@ static void test_token_checks(void **state)
 		*p = (*p >= 'a' && *p <= 'f') ? (char)(*p - 32) : *p;
 	assert_true(matches(tok, params));
 	/* wrong Call-ID: the token of another dialog */
-	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@hosT"), other), 0);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr("abc@hosT"), &inside, other), 0);
 	assert_string_not_equal(tok, other);
 	snprintf(params, sizeof(params), ";lr;sw=%s", other);
 	assert_false(matches(tok, params));
 	/* other key (another node's secret) */
-	assert_int_equal(proxy_rr_token(key_b, slice_cstr("abc@host"), other), 0);
+	assert_int_equal(proxy_rr_token(key_b, slice_cstr("abc@host"), &inside, other), 0);
 	assert_string_not_equal(tok, other);
 	snprintf(params, sizeof(params), ";lr;sw=%s", other);
 	assert_false(matches(tok, params));
@@ -70,9 +82,39 @@ static void test_token_checks(void **state)
 	assert_false(matches(tok, ";lr;sw"));
 	assert_false(matches(tok, ";lr"));
 	/* no Call-ID: no token, and an empty token matches nothing */
-	assert_int_equal(proxy_rr_token(key_a, slice_cstr(""), other), -EINVAL);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(""), &inside, other), -EINVAL);
 	assert_string_equal(other, "");
 	assert_false(matches(other, ";lr;sw="));
+}
+
+/* The token is bound to the inside party's address, not its port: another
+ * address (the far end, or a host it names) gets another token; an IPv4
+ * address reads the same as its v4-mapped IPv6 form; no address, no token. */
+static void test_token_bound_to_inside_address(void **state)
+{
+	(void)state;
+	char tok[PROXY_RR_TOKEN_LEN + 1], other[PROXY_RR_TOKEN_LEN + 1];
+	struct slice cid = slice_cstr("abc@host");
+	struct sockaddr_storage a;
+
+	assert_int_equal(proxy_rr_token(key_a, cid, &inside, tok), 0);
+	a = addr("198.51.100.7", 40000);
+	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
+	assert_string_equal(tok, other);
+	a = addr("::ffff:198.51.100.7", 5060);
+	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
+	assert_string_equal(tok, other);
+	a = addr("198.51.100.8", 5060);
+	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
+	assert_string_not_equal(tok, other);
+	a = addr("2001:db8::7", 5060);
+	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
+	assert_string_not_equal(tok, other);
+	assert_int_equal(proxy_rr_token(key_a, cid, NULL, other), -EINVAL);
+	assert_string_equal(other, "");
+	memset(&a, 0, sizeof(a));
+	a.ss_family = AF_UNIX;
+	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), -EINVAL);
 }
 
 /* Nodes sharing [auth] secret derive one key; another secret, or none
@@ -122,7 +164,7 @@ static void test_record_route_entries_signed(void **state)
 	assert_int_equal(tp_listen_parse(&udp, "udp:192.0.2.1:5060"), 0);
 	assert_int_equal(tp_listen_parse(&tls, "tls:192.0.2.1:5061"), 0);
 	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &tls, .rr_in = &udp, .record_route = true };
-	assert_int_equal(proxy_rr_token(key_a, msg.call_id, f.rr_token), 0);
+	assert_int_equal(proxy_rr_token(key_a, msg.call_id, &inside, f.rr_token), 0);
 	sip_buf_init(&b, out, sizeof(out));
 	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
 	out[b.len] = '\0';
@@ -133,8 +175,10 @@ static void test_record_route_entries_signed(void **state)
 
 int main(void)
 {
+	inside = addr("198.51.100.7", 5060);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token_checks),
+		cmocka_unit_test(test_token_bound_to_inside_address),
 		cmocka_unit_test(test_key_from_secret),
 		cmocka_unit_test(test_record_route_entries_signed),
 	};
