@@ -42,15 +42,26 @@ static EVP_MD *mds[HASH__COUNT];
 static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ctx_key;
 
-/* Per-thread hashing state: one reusable context per hash, and HMAC-SHA256
- * contexts already fed with the last key's ipad/opad block (RFC 2104 §4
- * precomputation), which halves the SHA-256 blocks a nonce check costs. */
+/* HMAC keys whose contexts a thread keeps ready: the nonce key, the route
+ * key and a spare, so alternating between them never re-keys. */
+#define HMAC_SLOTS 4
+
+/* HMAC-SHA256 contexts already fed with one key's ipad/opad block (RFC 2104
+ * §4 precomputation), which halves the SHA-256 blocks a nonce check costs. */
+struct hmac_slot {
+	EVP_MD_CTX *in, *out;
+	uint8_t key[64];
+	size_t key_len;
+	bool ok;
+};
+
+/* Per-thread hashing state: one reusable context per hash, and the keyed
+ * HMAC contexts of the last few keys. */
 struct thread_state {
 	EVP_MD_CTX *ctx[HASH__COUNT];
-	EVP_MD_CTX *hmac_in, *hmac_out, *hmac_work;
-	uint8_t hkey[64];
-	size_t hkey_len;
-	bool hkey_ok;
+	EVP_MD_CTX *hmac_work;
+	struct hmac_slot hmac[HMAC_SLOTS];
+	unsigned hmac_next;          /**< slot replaced by the next new key */
 };
 static __thread struct thread_state tl;
 
@@ -68,8 +79,10 @@ static void free_thread_state(void *arg)
 
 	for (int i = 0; i < HASH__COUNT; i++)
 		EVP_MD_CTX_free(t->ctx[i]);
-	EVP_MD_CTX_free(t->hmac_in);
-	EVP_MD_CTX_free(t->hmac_out);
+	for (int i = 0; i < HMAC_SLOTS; i++) {
+		EVP_MD_CTX_free(t->hmac[i].in);
+		EVP_MD_CTX_free(t->hmac[i].out);
+	}
 	EVP_MD_CTX_free(t->hmac_work);
 	base_wipe(t, sizeof(*t));
 }
@@ -212,15 +225,22 @@ void auth_hash_join_hex(enum auth_algo algo, const struct slice *parts, size_t n
 	base_hex(md, hash_sizes[k], out);
 }
 
-/* Feed ipad and opad blocks of key into this thread's cached HMAC contexts. */
-static void hmac_prepare(const void *key, size_t key_len)
+/* This thread's HMAC contexts for key: found among the slots, or fed with
+ * the key's ipad and opad blocks in the slot used longest ago. */
+static struct hmac_slot *hmac_prepare(const void *key, size_t key_len)
 {
 	uint8_t k[64] = { 0 }, pad[64];
 	EVP_MD_CTX *c;
+	struct hmac_slot *h;
 
-	if (tl.hkey_ok && tl.hkey_len == key_len && memcmp(tl.hkey, key, key_len) == 0)
-		return;
-	tl.hkey_ok = false;
+	for (unsigned i = 0; i < HMAC_SLOTS; i++) {
+		h = &tl.hmac[i];
+		if (h->ok && h->key_len == key_len && memcmp(h->key, key, key_len) == 0)
+			return h;
+	}
+	h = &tl.hmac[tl.hmac_next];
+	tl.hmac_next = (tl.hmac_next + 1) % HMAC_SLOTS;
+	h->ok = false;
 	if (key_len > sizeof(k)) {
 		c = hash_begin(HASH_SHA256);
 		hash_update(c, key, key_len);
@@ -228,13 +248,13 @@ static void hmac_prepare(const void *key, size_t key_len)
 	} else if (key_len) {
 		memcpy(k, key, key_len);
 	}
-	c = thread_ctx(&tl.hmac_in);
+	c = thread_ctx(&h->in);
 	for (size_t i = 0; i < sizeof(k); i++)
 		pad[i] = k[i] ^ 0x36;
 	if (!EVP_DigestInit_ex2(c, mds[HASH_SHA256], NULL))
 		fatal("digest init");
 	hash_update(c, pad, sizeof(pad));
-	c = thread_ctx(&tl.hmac_out);
+	c = thread_ctx(&h->out);
 	for (size_t i = 0; i < sizeof(k); i++)
 		pad[i] = k[i] ^ 0x5c;
 	if (!EVP_DigestInit_ex2(c, mds[HASH_SHA256], NULL))
@@ -243,11 +263,12 @@ static void hmac_prepare(const void *key, size_t key_len)
 	base_wipe(k, sizeof(k));
 	base_wipe(pad, sizeof(pad));
 	/* Long keys are remembered by their hash, never stored raw past 64 bytes. */
-	if (key_len <= sizeof(tl.hkey)) {
-		memcpy(tl.hkey, key, key_len);
-		tl.hkey_len = key_len;
-		tl.hkey_ok = true;
+	if (key_len <= sizeof(h->key)) {
+		memcpy(h->key, key, key_len);
+		h->key_len = key_len;
+		h->ok = true;
 	}
+	return h;
 }
 
 /* RFC 2104 HMAC-SHA256 into out (32 bytes), reusing this thread's keyed
@@ -258,13 +279,13 @@ void auth_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t l
 	uint8_t inner[AUTH_SHA256_LEN];
 	EVP_MD_CTX *c;
 
-	hmac_prepare(key, key_len);
+	struct hmac_slot *h = hmac_prepare(key, key_len);
 	c = thread_ctx(&tl.hmac_work);
-	if (!EVP_MD_CTX_copy_ex(c, tl.hmac_in))
+	if (!EVP_MD_CTX_copy_ex(c, h->in))
 		fatal("digest copy");
 	hash_update(c, msg, len);
 	hash_final(c, inner);
-	if (!EVP_MD_CTX_copy_ex(c, tl.hmac_out))
+	if (!EVP_MD_CTX_copy_ex(c, h->out))
 		fatal("digest copy");
 	hash_update(c, inner, sizeof(inner));
 	hash_final(c, out);

@@ -24,10 +24,15 @@ static void put_hostport(struct sip_buf *b, const struct tp_listen *l)
 	uint16_t port;
 
 	tp_addr_text(&l->addr, ip, sizeof(ip), &port);
-	if (l->addr.ss_family == AF_INET6)
-		sip_buf_printf(b, "[%s]:%u", ip, port);
-	else
-		sip_buf_printf(b, "%s:%u", ip, port);
+	if (l->addr.ss_family == AF_INET6) {
+		sip_buf_puts(b, "[");
+		sip_buf_puts(b, ip);
+		sip_buf_puts(b, "]:");
+	} else {
+		sip_buf_puts(b, ip);
+		sip_buf_puts(b, ":");
+	}
+	sip_buf_u64(b, port);
 }
 
 static bool is_consumed(const struct sip_hdr *h, const char *realm)
@@ -47,8 +52,10 @@ static void put_rr(struct sip_buf *b, const struct tp_listen *l, const char *tok
 	sip_buf_puts(b, l->proto == TP_TLS ? "Record-Route: <sips:" : "Record-Route: <sip:");
 	put_hostport(b, l);
 	sip_buf_puts(b, l->proto == TP_TCP ? ";transport=tcp;lr" : ";lr");
-	if (token[0])
-		sip_buf_printf(b, ";" PROXY_RR_PARAM "=%s", token);
+	if (token[0]) {
+		sip_buf_puts(b, ";" PROXY_RR_PARAM "=");
+		sip_buf_puts(b, token);
+	}
 	sip_buf_puts(b, ">\r\n");
 }
 
@@ -91,7 +98,9 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			: f->via_lst->proto == TP_TCP ? " SIP/2.0\r\nVia: SIP/2.0/TCP "
 						       : " SIP/2.0\r\nVia: SIP/2.0/UDP ");
 	put_hostport(b, f->via_lst);
-	sip_buf_printf(b, ";branch=%s\r\n", f->branch);
+	sip_buf_puts(b, ";branch=");
+	sip_buf_puts(b, f->branch);
+	sip_buf_puts(b, "\r\n");
 	bool rr_done = !f->record_route;
 	for (unsigned i = 0; i < msg->nhdrs; i++) {
 		const struct sip_hdr *h = &msg->hdrs[i];
@@ -110,7 +119,9 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 		case SIP_HDR_MAX_FORWARDS:
 			/* RFC 3261 §16.6 step 3 */
 			mf_seen = true;
-			sip_buf_printf(b, "Max-Forwards: %d\r\n", msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
+			sip_buf_puts(b, "Max-Forwards: ");
+			sip_buf_i64(b, msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
+			sip_buf_puts(b, "\r\n");
 			continue;
 		case SIP_HDR_ROUTE:
 			if (to_pop) {
@@ -161,7 +172,9 @@ int proxy_build_response(struct sip_buf *b, const struct sip_msg *rsp)
 {
 	bool via_done = false;
 
-	sip_buf_printf(b, "SIP/2.0 %d ", rsp->status);
+	sip_buf_puts(b, "SIP/2.0 ");
+	sip_buf_i64(b, rsp->status);
+	sip_buf_puts(b, " ");
 	sip_buf_slice(b, rsp->reason);
 	sip_buf_puts(b, "\r\n");
 	for (unsigned i = 0; i < rsp->nhdrs; i++) {

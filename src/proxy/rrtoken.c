@@ -1,9 +1,9 @@
 /* Proof that a route set is one we recorded (RFC 3261 §16.12 applies only to
  * those): each Record-Route entry we add carries ;sw=TOKEN, a truncated
- * HMAC-SHA256 of the dialog's Call-ID under a key bound to the address of
- * the dialog's inside party (the authenticated local caller or trusted peer
- * that sent the initial request, or else the local phone it went to), itself
- * derived from the node's secret. An in-dialog request is relayed on our
+ * HMAC-SHA256 of the dialog's Call-ID and the address of the dialog's inside
+ * party (the authenticated local caller or trusted peer that sent the
+ * initial request, or else the local phone it went to), under a key derived
+ * from the node's secret. An in-dialog request is relayed on our
  * Route only when that entry carries the token for its own Call-ID and for
  * the address it comes from or goes to (proxy.c): the far end of a dialog
  * can reach the inside party, never a host of its choosing. */
@@ -52,21 +52,32 @@ static int addr_bytes(const struct sockaddr_storage *ss, uint8_t out[17], size_t
 	return -EAFNOSUPPORT;
 }
 
+/* Call-IDs up to this length are signed as they are; longer ones by their
+ * own HMAC (a Call-ID is usually under 100 bytes). */
+#define RR_CALLID_INLINE 256
+
 int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, const struct sockaddr_storage *inside,
 		   char out[PROXY_RR_TOKEN_LEN + 1])
 {
-	uint8_t sub[AUTH_SHA256_LEN], mac[AUTH_SHA256_LEN], ab[17];
-	size_t ablen;
+	uint8_t buf[17 + 1 + RR_CALLID_INLINE], mac[AUTH_SHA256_LEN];
+	size_t n;
 
 	out[0] = '\0';
-	if (!call_id.len || !inside || addr_bytes(inside, ab, &ablen))
+	if (!call_id.len || !inside || addr_bytes(inside, buf, &n))
 		return -EINVAL;
-	/* key -> per-address key -> token of the Call-ID */
-	auth_hmac_sha256(key, PROXY_RR_KEY_LEN, ab, ablen, sub);
-	auth_hmac_sha256(sub, sizeof(sub), call_id.p, call_id.len, mac);
+	/* HMAC(key, address | form | Call-ID or its HMAC) */
+	if (call_id.len <= RR_CALLID_INLINE) {
+		buf[n++] = 'c';
+		memcpy(buf + n, call_id.p, call_id.len);
+		n += call_id.len;
+	} else {
+		buf[n++] = 'h';
+		auth_hmac_sha256(key, PROXY_RR_KEY_LEN, call_id.p, call_id.len, buf + n);
+		n += AUTH_SHA256_LEN;
+	}
+	auth_hmac_sha256(key, PROXY_RR_KEY_LEN, buf, n, mac);
 	base_hex(mac, PROXY_RR_TOKEN_LEN / 2, out);
 	base_wipe(mac, sizeof(mac));
-	base_wipe(sub, sizeof(sub));
 	return 0;
 }
 

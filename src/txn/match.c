@@ -16,23 +16,64 @@ static bool has_cookie(struct slice branch)
 	return branch.len > 7 && memcmp(branch.p, "z9hG4bK", 7) == 0;
 }
 
+/* The key is built by hand: this runs for every request and response,
+ * and a formatted print costs several times the copying. */
+struct keybuf {
+	char *p;
+	size_t len;
+	bool full;
+};
+
+static void key_put(struct keybuf *k, const char *s, size_t n)
+{
+	if (k->full || n >= TXN_KEY_MAX - k->len) {
+		k->full = true;
+		return;
+	}
+	memcpy(k->p + k->len, s, n);
+	k->len += n;
+}
+
+static void key_put_uint(struct keybuf *k, unsigned long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	key_put(k, d + i, sizeof(d) - i);
+}
+
 int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key, uint16_t *len)
 {
 	const struct sip_via *v = &req->via1;
 	enum sip_method m = method == SIP_ACK ? SIP_INVITE : method;
-	int n;
+	struct keybuf k = { .p = key };
 
-	if (has_cookie(v->branch))
-		n = snprintf(key, TXN_KEY_MAX, "%d|%.*s|%.*s:%u", (int)m, (int)v->branch.len, v->branch.p,
-			     (int)v->host.len, v->host.p, v->port);
-	else
-		n = snprintf(key, TXN_KEY_MAX, "%d|2543|%.*s|%u|%.*s|%.*s:%u", (int)m, (int)req->call_id.len,
-			     req->call_id.p, req->cseq, (int)req->from.tag.len, req->from.tag.p, (int)v->host.len,
-			     v->host.p, v->port);
-	if (n < 0 || n >= TXN_KEY_MAX)
+	/* "M|branch|host:port", or for RFC 2543 peers
+	 * "M|2543|call-id|cseq|from-tag|host:port" */
+	key_put_uint(&k, (unsigned long)m);
+	if (has_cookie(v->branch)) {
+		key_put(&k, "|", 1);
+		key_put(&k, v->branch.p, v->branch.len);
+	} else {
+		key_put(&k, "|2543|", 6);
+		key_put(&k, req->call_id.p, req->call_id.len);
+		key_put(&k, "|", 1);
+		key_put_uint(&k, req->cseq);
+		key_put(&k, "|", 1);
+		key_put(&k, req->from.tag.p, req->from.tag.len);
+	}
+	key_put(&k, "|", 1);
+	key_put(&k, v->host.p, v->host.len);
+	key_put(&k, ":", 1);
+	key_put_uint(&k, v->port);
+	if (k.full)
 		return -EINVAL;
 	/* Retransmissions repeat the Via byte for byte, so no case folding. */
-	*len = (uint16_t)n;
+	*len = (uint16_t)k.len;
 	return 0;
 }
 

@@ -313,6 +313,61 @@ static void test_hmac_rfc4231(void **state)
 		  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* The thread keeps a few keys' HMAC contexts ready: cycling through more keys
+ * than it keeps, in both orders, and prefixes of one another, every MAC
+ * stays the RFC 4231 value. */
+static void test_hmac_key_cache(void **state)
+{
+	uint8_t k20[20], k25[25], kaa[131];
+	static const char big[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+
+	(void)state;
+	memset(k20, 0x0b, sizeof(k20));
+	memset(kaa, 0xaa, sizeof(kaa));
+	for (int i = 0; i < 25; i++)
+		k25[i] = (uint8_t)(i + 1);
+	for (int round = 0; round < 3; round++) {
+		for (int j = 0; j < 6; j++) {
+			int which = round == 1 ? 5 - j : j;
+			switch (which) {
+			case 0:
+				hmac_case(k20, 20, "Hi There", 8,
+					  "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+				break;
+			case 1:
+				hmac_case("Jefe", 4, "what do ya want for nothing?", 28,
+					  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+				break;
+			case 2: { /* RFC 4231 test case 4 */
+				uint8_t m[50];
+				memset(m, 0xcd, sizeof(m));
+				hmac_case(k25, 25, m, sizeof(m),
+					  "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b");
+				break;
+			}
+			case 3: /* RFC 4231 test case 6 (long key: never kept raw) */
+				hmac_case(kaa, sizeof(kaa), big, sizeof(big) - 1,
+					  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+				break;
+			case 4: { /* RFC 4231 test case 3: key 0xaa x 20, a prefix of kaa */
+				uint8_t m[50];
+				memset(m, 0xdd, sizeof(m));
+				hmac_case(kaa, 20, m, sizeof(m),
+					  "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+				break;
+			}
+			default: /* test case 1 key cut to 19 bytes: not test case 1's MAC */ {
+				uint8_t mac[AUTH_SHA256_LEN], want[AUTH_SHA256_LEN];
+				auth_hmac_sha256(k20, 19, "Hi There", 8, mac);
+				auth_hmac_sha256(k20, 20, "Hi There", 8, want);
+				assert_memory_not_equal(mac, want, sizeof(mac));
+				break;
+			}
+			}
+		}
+	}
+}
+
 /* RFC 8760 §2.2-2.4: SIP digest with SHA-256 and SHA-512/256, algorithm
  * tokens "SHA-256" and "SHA-512-256", computed as RFC 7616 §3.4.1 over a SIP
  * REGISTER; checked against OpenSSL step by step, plus the strength ranks the
@@ -368,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_algo_names),
 		cmocka_unit_test(test_hash_hex),
 		cmocka_unit_test(test_hmac_rfc4231),
+		cmocka_unit_test(test_hmac_key_cache),
 		cmocka_unit_test(test_rfc8760_sip),
 	};
 

@@ -110,6 +110,14 @@ static void test_token_bound_to_inside_address(void **state)
 	a = addr("2001:db8::7", 5060);
 	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
 	assert_string_not_equal(tok, other);
+	/* a long Call-ID (signed through its own HMAC) still depends on every byte */
+	static char longid[1000];
+	memset(longid, 'x', sizeof(longid) - 1);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(longid), &inside, tok), 0);
+	longid[sizeof(longid) - 2] = 'y';
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(longid), &inside, other), 0);
+	assert_string_not_equal(tok, other);
+	assert_int_equal(strlen(other), PROXY_RR_TOKEN_LEN);
 	assert_int_equal(proxy_rr_token(key_a, cid, NULL, other), -EINVAL);
 	assert_string_equal(other, "");
 	memset(&a, 0, sizeof(a));
