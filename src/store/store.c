@@ -16,6 +16,8 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_mysql_ops,
+	&store_mariadb_ops,
 };
 
 struct store_extra_cols store_extra_cols;
