@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1245,8 +1246,15 @@ static int ready(struct my *q)
 	return 0;
 }
 
+/* When a failed open was last logged: a caller that reopens in a loop (the
+ * registration write-back during an outage) logs one failure a minute, not
+ * one per attempt. */
+static _Atomic uint64_t open_fail_logged_ms;
+#define OPEN_FAIL_LOG_MS 60000
+
 static int my_open_scheme(struct store *s, const char *scheme, const char *target)
 {
+	uint64_t now = base_mono_ms(), last = open_fail_logged_ms;
 	struct my *q;
 	int err;
 
@@ -1264,7 +1272,13 @@ static int my_open_scheme(struct store *s, const char *scheme, const char *targe
 	q->busy_ms = BUSY_TIMEOUT_MS;
 	q->loc = "location";
 	q->bin = "utf8mb4_bin";
+	q->down = last && now - last < OPEN_FAIL_LOG_MS; /* quiet: logged a moment ago */
 	err = connect_db(q);
+	if (err && !q->down)
+		open_fail_logged_ms = now ? now : 1;
+	if (!err)
+		open_fail_logged_ms = 0;
+	q->down = false;
 	if (err) {
 		url_free(&q->url);
 		free(q);
