@@ -1019,13 +1019,15 @@ static int open_store(struct ctl *ctl)
 {
 	int err = store_open(&ctl->store, ctl->url);
 
+	char shown[256];
+
 	if (err == -EINVAL) {
-		say_err("unsupported store URL (expected sqlite:PATH)");
+		say_err("unsupported store URL (expected sqlite:PATH or mysql://USER:PASSWORD@HOST[:PORT]/DATABASE)");
 		return EXIT_USAGE;
 	}
 	if (err) {
-		/* Only sqlite URLs are shown: other schemes may carry credentials. */
-		say_err("cannot open the store %s: %s", strncmp(ctl->url, "sqlite:", 7) == 0 ? ctl->url : "",
+		/* Passwords in URLs are masked. */
+		say_err("cannot open the store %s: %s", store_url_redact(ctl->url, shown, sizeof(shown)),
 			err == -EAGAIN ? "database busy" : strerror(-err));
 		return EXIT_STORE;
 	}

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		"      --tls-key FILE         TLS private key (PEM)\n"
 		"      --tls-ca FILE          CAs for client certificates (PEM)\n"
 		"  -d, --domain NAME          SIP domain / digest realm served (repeatable)\n"
-		"      --db URL               database, sqlite:PATH (default sqlite:sipwarden.db)\n"
+		"      --db URL               database, sqlite:PATH or mysql://USER:PASSWORD@HOST[:PORT]/DB\n"
+		"                             (default sqlite:sipwarden.db)\n"
 		"  -w, --workers N            worker threads (default: one per core)\n"
 		"      --log-level LEVEL      error, warn, info, debug (default info)\n"
 		"      --min-expires S        shortest registration accepted (default 60)\n"
@@ -212,7 +213,10 @@ int main(int argc, char **argv)
 	struct store *probe;
 	rc = store_open(&probe, cfg.db_url);
 	if (rc) {
-		LOG_ERR("cannot open database %s: %s", cfg.db_url, strerror(-rc));
+		char shown[256];
+
+		LOG_ERR("cannot open database %s: %s", store_url_redact(cfg.db_url, shown, sizeof(shown)),
+			strerror(-rc));
 		ctlsrv_close(ctl);
 		return 1;
 	}
@@ -268,7 +272,8 @@ int main(int argc, char **argv)
 		ctlsrv_close(ctl);
 		return 1;
 	}
-	LOG_INFO("ready: %u workers, database %s", cfg.workers, cfg.db_url);
+	char shown_db[256];
+	LOG_INFO("ready: %u workers, database %s", cfg.workers, store_url_redact(cfg.db_url, shown_db, sizeof(shown_db)));
 
 	for (;;) {
 		int sig;

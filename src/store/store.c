@@ -16,6 +16,8 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_mysql_ops,
+	&store_mariadb_ops,
 };
 
 struct store_extra_cols store_extra_cols;
@@ -122,6 +124,31 @@ int store_open(struct store **out, const char *url)
 	}
 	*out = s;
 	return 0;
+}
+
+char *store_url_redact(const char *url, char *out, size_t cap)
+{
+	const char *auth = url ? strstr(url, "://") : NULL, *at = NULL, *colon = NULL;
+
+	if (!cap)
+		return out;
+	if (!url)
+		url = "";
+	if (auth) {
+		auth += 3;
+		for (const char *p = auth; *p && !strchr("/?#", *p); p++)
+			if (*p == '@')
+				at = p;
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	}
+	if (colon)
+		snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - url), url, at);
+	else
+		snprintf(out, cap, "%s", url);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return out;
 }
 
 void store_close(struct store *s)

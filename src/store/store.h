@@ -13,6 +13,7 @@
 #define SW_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/limits.h"
@@ -115,6 +116,10 @@ struct store_contact {
 int store_open(struct store **out, const char *url);
 /* Close and free; NULL-safe. */
 void store_close(struct store *s);
+/* url as it may be logged: the password of a "scheme://user:password@..." URL
+ * replaced by "***" (other URLs unchanged, control characters as '?'); always
+ * NUL-terminated, cut to cap. Returns out. */
+char *store_url_redact(const char *url, char *out, size_t cap);
 /* How long a call waits for a lock held by another connection before giving up
  * with -EAGAIN (default 200 ms: a worker must not stall; the CLI may wait longer).
  * 0, or -EINVAL. Backends without locks ignore it. */

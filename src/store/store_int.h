@@ -57,5 +57,7 @@ struct store_extra_cols {
 extern struct store_extra_cols store_extra_cols;
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_mysql_ops;   /* mysql.c: "mysql://..." */
+extern const struct store_ops store_mariadb_ops; /* mysql.c: "mariadb://..." */
 
 #endif

@@ -265,9 +265,13 @@ def test_bad_store(tmp_path):
     assert r.returncode == 3
     r = ctl(tmp_path / "no" / "such" / "dir.db", "user", "list")
     assert r.returncode == 3
-    r = subprocess.run([str(CTL), "--db", "mysql://u:pw@host/db", "user", "list"],
+    r = subprocess.run([str(CTL), "--db", "nosuch://u:pw@host/db", "user", "list"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "pw@host" not in r.stderr
+    # A database that cannot be reached: a store error, its password masked.
+    r = subprocess.run([str(CTL), "--db", "mysql://u:pw@127.0.0.1:1/db", "user", "list"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and ":pw@" not in r.stderr and "mysql://u:***@127.0.0.1:1/db" in r.stderr
 
 
 def test_env_db(db):
