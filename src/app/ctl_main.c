@@ -1024,9 +1024,10 @@ static int open_store(struct ctl *ctl)
 		return EXIT_USAGE;
 	}
 	if (err) {
-		/* Only sqlite URLs are shown: other schemes may carry credentials. */
-		say_err("cannot open the store %s: %s", strncmp(ctl->url, "sqlite:", 7) == 0 ? ctl->url : "",
-			err == -EAGAIN ? "database busy" : strerror(-err));
+		char shown[256]; /* URLs may carry a password: masked */
+
+		store_url_redact(ctl->url, shown, sizeof(shown));
+		say_err("cannot open the store %s: %s", shown, err == -EAGAIN ? "database busy" : strerror(-err));
 		return EXIT_STORE;
 	}
 	store_set_busy_timeout(ctl->store, CTL_BUSY_TIMEOUT_MS);

@@ -46,7 +46,10 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 			return -1;
 		int err = store_open(&ctx->store, d->cfg->db_url);
 		if (err) {
-			LOG_ERR("worker %u: cannot open %s: %s", index, d->cfg->db_url, strerror(-err));
+			char shown[256];
+
+			store_url_redact(d->cfg->db_url, shown, sizeof(shown));
+			LOG_ERR("worker %u: cannot open %s: %s", index, shown, strerror(-err));
 			free(ctx);
 			return -1;
 		}

@@ -210,9 +210,11 @@ int main(int argc, char **argv)
 	}
 	/* Opening the store once here reports a bad database before any socket opens. */
 	struct store *probe;
+	char db_shown[256]; /* the URL without its password */
+	store_url_redact(cfg.db_url, db_shown, sizeof(db_shown));
 	rc = store_open(&probe, cfg.db_url);
 	if (rc) {
-		LOG_ERR("cannot open database %s: %s", cfg.db_url, strerror(-rc));
+		LOG_ERR("cannot open database %s: %s", db_shown, strerror(-rc));
 		ctlsrv_close(ctl);
 		return 1;
 	}
@@ -268,7 +270,7 @@ int main(int argc, char **argv)
 		ctlsrv_close(ctl);
 		return 1;
 	}
-	LOG_INFO("ready: %u workers, database %s", cfg.workers, cfg.db_url);
+	LOG_INFO("ready: %u workers, database %s", cfg.workers, db_shown);
 
 	for (;;) {
 		int sig;

@@ -340,3 +340,44 @@ int store_rollback(struct store *s)
 {
 	return s ? s->ops->rollback(s) : -EINVAL;
 }
+
+/* Mask what follows "user:" in a URL's authority and the value of a
+ * password= parameter; everything else is copied. */
+void store_url_redact(const char *url, char *out, size_t cap)
+{
+	const char *auth = url ? strstr(url, "://") : NULL;
+	const char *end, *at = NULL, *pw = NULL;
+	size_t o = 0;
+
+	if (!cap)
+		return;
+	if (!url) {
+		out[0] = '\0';
+		return;
+	}
+	if (auth) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		for (const char *p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+		pw = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	}
+	for (const char *p = url; *p && o + 1 < cap;) {
+		if (pw && p == pw + 1) {
+			o += (size_t)snprintf(out + o, cap - o, "***");
+			p = at;
+			continue;
+		}
+		/* a password=VALUE query parameter */
+		if (p > url && (p[-1] == '?' || p[-1] == '&') && strncasecmp(p, "password=", 9) == 0) {
+			o += (size_t)snprintf(out + o, cap - o, "password=***");
+			p += 9 + strcspn(p + 9, "&#");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	if (o >= cap)
+		o = cap - 1;
+	out[o] = '\0';
+}

@@ -113,6 +113,9 @@ struct store_contact {
  * database, read-only), -EAGAIN (schema setup locked out by another writer).
  * After an I/O fault the store reconnects by itself on a later call. */
 int store_open(struct store **out, const char *url);
+/* url with its password masked (userinfo "user:***@" and a password=
+ * parameter), for logs and messages; always NUL-terminated within cap. */
+void store_url_redact(const char *url, char *out, size_t cap);
 /* Close and free; NULL-safe. */
 void store_close(struct store *s);
 /* How long a call waits for a lock held by another connection before giving up
