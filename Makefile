@@ -8,6 +8,8 @@ MODE ?= release
 BUILD := build/$(MODE)
 CC ?= cc
 PKGS := openssl sqlite3 inih
+# libpq: the PostgreSQL store (src/store/pgsql.c)
+PKGS += libpq
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wformat=2 -Wcast-align -Wpointer-arith

@@ -1020,7 +1020,7 @@ static int open_store(struct ctl *ctl)
 	int err = store_open(&ctl->store, ctl->url);
 
 	if (err == -EINVAL) {
-		say_err("unsupported store URL (expected sqlite:PATH)");
+		say_err("unsupported store URL (expected sqlite:PATH or postgres://...)");
 		return EXIT_USAGE;
 	}
 	if (err) {

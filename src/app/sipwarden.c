@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"      --tls-key FILE         TLS private key (PEM)\n"
 		"      --tls-ca FILE          CAs for client certificates (PEM)\n"
 		"  -d, --domain NAME          SIP domain / digest realm served (repeatable)\n"
-		"      --db URL               database, sqlite:PATH (default sqlite:sipwarden.db)\n"
+		"      --db URL               database, sqlite:PATH or postgres://... (default sqlite:sipwarden.db)\n"
 		"  -w, --workers N            worker threads (default: one per core)\n"
 		"      --log-level LEVEL      error, warn, info, debug (default info)\n"
 		"      --min-expires S        shortest registration accepted (default 60)\n"

@@ -16,6 +16,8 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_pgsql_ops,
+	&store_pgsql_uri_ops,
 };
 
 struct store_extra_cols store_extra_cols;

@@ -104,7 +104,9 @@ struct store_contact {
 	char user_agent[128];
 };
 
-/* Open a store from a URL. Supported: "sqlite:PATH" (created with the schema
+/* Open a store from a URL. Supported: "postgres://..." or "postgresql://..."
+ * (a libpq connection URI; the tables are created when missing, as below),
+ * and "sqlite:PATH" (created with the schema
  * when missing; an existing Kamailio database gains the `status` column and the
  * `location` table if they are absent, nothing else is altered; when a Kamailio
  * `location` table of its own is present, bindings go to `sw_location`).

@@ -57,5 +57,7 @@ struct store_extra_cols {
 extern struct store_extra_cols store_extra_cols;
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pgsql_ops;     /* "postgres://" */
+extern const struct store_ops store_pgsql_uri_ops; /* "postgresql://" */
 
 #endif
