@@ -369,6 +369,7 @@ void store_url_redact(const char *url, char *out, size_t cap)
 		if (pw && p == pw + 1) {
 			o += (size_t)snprintf(out + o, cap - o, "***");
 			p = at;
+			pw = NULL;
 			continue;
 		}
 		/* a password=VALUE query parameter */
