@@ -377,3 +377,25 @@ def test_hung_database_answers_503_within_the_timeouts(pg_daemon, pg):
             except ProcessLookupError:
                 pass
     assert "no answer from the server in time" in d.log_text()
+
+
+def test_extra_columns_on_postgres(pg_daemon, pg):
+    """[auth] load_columns / require read columns of the subscriber table in the
+    credentials query, whatever case the table spells them in; a missing column
+    stops the start with its name."""
+    d = pg_daemon(auth={"load_columns": "rpid, plan", "require": "plan=gold"})
+    pg.psql(d.pg_db, 'ALTER TABLE subscriber ADD COLUMN "Plan" VARCHAR(16) DEFAULT NULL;'
+                     " UPDATE subscriber SET \"Plan\" = 'gold' WHERE username = 'alice'")
+    d.start()
+    with d.client() as c:
+        expect(c.register("alice", DOMAIN, ALICE_PW), 200)
+        refused = expect(c.register("bob", DOMAIN, BOB_PW), 403)
+        assert refused.reason == "Account Disabled"
+        pg.psql(d.pg_db, "UPDATE subscriber SET \"Plan\" = 'gold' WHERE username = 'bob'")
+        expect(c.register("bob", DOMAIN, BOB_PW), 200)
+    d.stop()
+
+    e = pg_daemon(auth={"load_columns": "no_such_column"})
+    with pytest.raises(AssertionError, match="exited with"):
+        e.start()
+    assert "no column no_such_column" in e.log_text()
