@@ -35,6 +35,9 @@
 #define REPLY_GRACE_MS 1000u
 /* At most one reconnection attempt per store this often. */
 #define RETRY_MS 1000u
+/* Bound of each statement creating or completing the schema: filling the
+ * userhash columns of a large existing table takes longer than a lookup. */
+#define SCHEMA_TIMEOUT_MS 60000
 /* Key of the advisory lock that serialises schema creation between processes. */
 #define SCHEMA_LOCK_KEY "7596849127313810"
 
@@ -230,6 +233,9 @@ static const char *const schema_ddl[] = {
 	" encode(sha256(convert_to(username || ':' || lower(domain), 'UTF8')), 'hex') WHERE userhash_sha256 = ''",
 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define HAS_COL(t, c)                                                                              \
 	"EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('" t "') AND attname = '" c  \
 	"' AND attnum > 0 AND NOT attisdropped)"
@@ -258,6 +264,7 @@ struct pg {
 	bool warned_loc;     /**< a binding was skipped for bytes the database refuses */
 	uint32_t walking;    /**< bit per statement whose result a walk is going through */
 	uint64_t next_try_ms; /**< no reconnection attempt before this */
+	unsigned setup_ms;   /**< non-zero: the statement timeout while the schema is set up */
 };
 
 /* Set while connecting fails anywhere in the process, so that stores opened
@@ -271,6 +278,8 @@ static struct pg *be(struct store *s)
 
 static unsigned stmt_timeout_ms(const struct pg *q)
 {
+	if (q->setup_ms)
+		return q->setup_ms;
 	return q->busy_ms > STATEMENT_TIMEOUT_MS ? q->busy_ms : STATEMENT_TIMEOUT_MS;
 }
 
@@ -589,6 +598,8 @@ static int schema_setup(struct pg *q)
 		return err;
 	LOG_INFO("store: postgres %s: creating or completing sipwarden's tables", q->shown);
 	err = exec_cmd(q, "BEGIN", "schema lock");
+	q->setup_ms = SCHEMA_TIMEOUT_MS;
+	err = err ? err : exec_cmd(q, "SET LOCAL statement_timeout = " STR(SCHEMA_TIMEOUT_MS), "schema lock");
 	err = err ? err : exec_cmd(q, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", "schema lock");
 	for (size_t i = 0; !err && i < sizeof(schema_ddl) / sizeof(schema_ddl[0]); i++) {
 		err = expand(q, schema_ddl[i], sql, sizeof(sql)) ? -EINVAL : 0;
@@ -596,6 +607,7 @@ static int schema_setup(struct pg *q)
 	}
 	err = err ? err : fill_sha512_userhash(q);
 	err = err ? err : exec_cmd(q, "COMMIT", "schema commit");
+	q->setup_ms = 0;
 	if (err) {
 		if (!q->broken)
 			exec_cmd(q, "ROLLBACK", "schema rollback");
@@ -1360,7 +1372,7 @@ static int pg_begin(struct store *s)
 	struct pg *q = be(s);
 	int err;
 
-	if (q->in_txn || q->txn_lost)
+	if (q->in_txn)
 		return -EINVAL;
 	err = ready(q);
 	err = err ? err : exec_cmd(q, "BEGIN", "begin");
