@@ -411,3 +411,49 @@ def test_extra_columns_on_postgres(pg_daemon, pg):
     with pytest.raises(AssertionError, match="exited with"):
         e.start()
     assert "no column no_such_column" in e.log_text()
+
+
+KAMAILIO_SCHEMA = """
+CREATE TABLE subscriber (
+    id SERIAL PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT '' NOT NULL,
+    password VARCHAR(64) DEFAULT '' NOT NULL,
+    ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    ha1b VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
+);
+CREATE INDEX subscriber_username_idx ON subscriber (username);
+CREATE TABLE location (
+    id SERIAL PRIMARY KEY NOT NULL,
+    ruid VARCHAR(64) DEFAULT '' NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL,
+    domain VARCHAR(64) DEFAULT NULL,
+    contact VARCHAR(512) DEFAULT '' NOT NULL,
+    expires TIMESTAMP WITHOUT TIME ZONE DEFAULT '2030-05-28 21:32:15' NOT NULL,
+    callid VARCHAR(255) DEFAULT 'Default-Call-ID' NOT NULL,
+    cseq INTEGER DEFAULT 1 NOT NULL,
+    CONSTRAINT location_ruid_idx UNIQUE (ruid)
+);
+"""
+
+
+def test_existing_kamailio_database(pg_daemon, pg):
+    """A Kamailio PostgreSQL database is used as it is: subscriber gains sipwarden's
+    columns (userhashes filled), Kamailio's own location table is left alone and
+    bindings go to sw_location."""
+    import hashlib
+    d = pg_daemon(users=())
+    pg.psql(d.pg_db, KAMAILIO_SCHEMA)
+    ha1 = hashlib.md5(("alice:%s:%s" % (DOMAIN, ALICE_PW)).encode()).hexdigest()
+    pg.psql(d.pg_db, "INSERT INTO subscriber (username, domain, ha1) VALUES ('alice', '%s', '%s')" % (DOMAIN, ha1))
+    d.start()
+    with d.client() as c:
+        expect(c.register("alice", DOMAIN, ALICE_PW, algorithm="MD5", contacts=["<sip:alice@127.0.0.1:45777>"],
+                          expires=300), 200)
+    d.stop()
+    row = pg.psql(d.pg_db, "SELECT status, userhash_md5 = md5('alice:%s'), length(userhash_sha512t256)"
+                           " FROM subscriber" % DOMAIN).stdout.strip()
+    assert row == "0|t|64", row
+    assert pg.psql(d.pg_db, "SELECT count(*) FROM location").stdout.strip() == "0"
+    assert "45777" in pg.psql(d.pg_db, "SELECT contact FROM sw_location").stdout
