@@ -1,7 +1,7 @@
 # sipwarden build: plain GNU make, objects out of tree under build/<mode>/.
 #   make            release build (build/release/)
 #   make MODE=asan  ASan+UBSan build (build/asan/), what the tests use
-#   make test       asan build + unit binaries, then the whole suite (pytest)
+#   make test       test tools (apt-get, if missing), asan build + unit binaries, then the whole suite (pytest)
 #   make run        quick start: demo database + daemon on 127.0.0.1:5060
 #   make fuzz       libFuzzer harnesses (clang), short bounded runs
 MODE ?= release
@@ -10,6 +10,8 @@ CC ?= cc
 PKGS := openssl sqlite3 inih
 # MariaDB Connector/C (Debian: libmariadb-dev), for the mysql:// store.
 PKGS += libmariadb
+# libpq: the PostgreSQL store (src/store/pgsql.c)
+PKGS += libpq
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wvla -Wformat=2 -Wcast-align -Wpointer-arith
@@ -91,6 +93,7 @@ $(BUILD)/fuzz/replay_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay_main.o $(BUI
 unit: $(UNIT_BINS) $(REPLAY_BINS)
 
 test:
+	./scripts/install-deps --test
 	$(MAKE) -j2 MODE=asan all unit
 	SIPWARDEN_BUILD=build/asan $(PYTEST) -q tests
 

@@ -178,7 +178,7 @@ static const struct setting settings[] = {
 	{ "registrar", "flush_interval_ms", SET_UINT, OFF(reg.flush_interval_ms), 0, 10, 10000, "200",
 	  "how often registrations are written to the database" },
 	{ "store", "db", SET_STRING, OFF(db_url), SZ(db_url), 0, 0, "sqlite:sipwarden.db",
-	  "subscriber and location database URL (sqlite:PATH, mysql://USER:PASSWORD@HOST[:PORT]/DB)" },
+	  "subscriber and location database URL (sqlite:PATH, mysql://USER:PASSWORD@HOST[:PORT]/DB or postgres://USER:PASSWORD@HOST[:PORT]/DB)" },
 	{ "auth", "nonce_lifetime", SET_UINT, OFF(nonce_lifetime), 0, 1, 86400, "300",
 	  "seconds a nonce stays valid; older ones are answered stale=true" },
 	{ "auth", "tls_only_domains", SET_DOMAIN_LIST, 0, 0, 0, 0, "(none)",

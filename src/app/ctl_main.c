@@ -1022,7 +1022,7 @@ static int open_store(struct ctl *ctl)
 	char shown[256];
 
 	if (err == -EINVAL) {
-		say_err("unsupported store URL (expected sqlite:PATH or mysql://USER:PASSWORD@HOST[:PORT]/DATABASE)");
+		say_err("unsupported store URL (expected sqlite:PATH, mysql://USER:PASSWORD@HOST[:PORT]/DATABASE or postgres://...)");
 		return EXIT_USAGE;
 	}
 	if (err) {

@@ -26,8 +26,8 @@ static void usage(FILE *f)
 		"      --tls-key FILE         TLS private key (PEM)\n"
 		"      --tls-ca FILE          CAs for client certificates (PEM)\n"
 		"  -d, --domain NAME          SIP domain / digest realm served (repeatable)\n"
-		"      --db URL               database, sqlite:PATH or mysql://USER:PASSWORD@HOST[:PORT]/DB\n"
-		"                             (default sqlite:sipwarden.db)\n"
+		"      --db URL               database: sqlite:PATH, mysql://USER:PASSWORD@HOST[:PORT]/DB\n"
+		"                             or postgres://USER:PASSWORD@HOST[:PORT]/DB (default sqlite:sipwarden.db)\n"
 		"  -w, --workers N            worker threads (default: one per core)\n"
 		"      --log-level LEVEL      error, warn, info, debug (default info)\n"
 		"      --min-expires S        shortest registration accepted (default 60)\n"
@@ -211,12 +211,11 @@ int main(int argc, char **argv)
 	}
 	/* Opening the store once here reports a bad database before any socket opens. */
 	struct store *probe;
+	char db_shown[256]; /* the URL without its password */
+	store_url_redact(cfg.db_url, db_shown, sizeof(db_shown));
 	rc = store_open(&probe, cfg.db_url);
 	if (rc) {
-		char shown[256];
-
-		LOG_ERR("cannot open database %s: %s", store_url_redact(cfg.db_url, shown, sizeof(shown)),
-			strerror(-rc));
+		LOG_ERR("cannot open database %s: %s", db_shown, strerror(-rc));
 		ctlsrv_close(ctl);
 		return 1;
 	}
@@ -272,8 +271,7 @@ int main(int argc, char **argv)
 		ctlsrv_close(ctl);
 		return 1;
 	}
-	char shown_db[256];
-	LOG_INFO("ready: %u workers, database %s", cfg.workers, store_url_redact(cfg.db_url, shown_db, sizeof(shown_db)));
+	LOG_INFO("ready: %u workers, database %s", cfg.workers, db_shown);
 
 	for (;;) {
 		int sig;

@@ -18,6 +18,8 @@ static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
 	&store_mysql_ops,
 	&store_mariadb_ops,
+	&store_pgsql_ops,
+	&store_pgsql_uri_ops,
 };
 
 struct store_extra_cols store_extra_cols;
@@ -124,31 +126,6 @@ int store_open(struct store **out, const char *url)
 	}
 	*out = s;
 	return 0;
-}
-
-char *store_url_redact(const char *url, char *out, size_t cap)
-{
-	const char *auth = url ? strstr(url, "://") : NULL, *at = NULL, *colon = NULL;
-
-	if (!cap)
-		return out;
-	if (!url)
-		url = "";
-	if (auth) {
-		auth += 3;
-		for (const char *p = auth; *p && !strchr("/?#", *p); p++)
-			if (*p == '@')
-				at = p;
-		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	}
-	if (colon)
-		snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - url), url, at);
-	else
-		snprintf(out, cap, "%s", url);
-	for (char *p = out; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return out;
 }
 
 void store_close(struct store *s)
@@ -366,4 +343,51 @@ int store_commit(struct store *s)
 int store_rollback(struct store *s)
 {
 	return s ? s->ops->rollback(s) : -EINVAL;
+}
+
+/* Mask what follows "user:" in a URL's authority and the value of a
+ * password= parameter; everything else is copied. */
+char *store_url_redact(const char *url, char *out, size_t cap)
+{
+	const char *auth = url ? strstr(url, "://") : NULL;
+	const char *end, *at = NULL, *pw = NULL;
+	size_t o = 0;
+
+	if (!cap)
+		return out;
+	if (!url) {
+		out[0] = '\0';
+		return out;
+	}
+	if (auth) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		for (const char *p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+		pw = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	}
+	for (const char *p = url; *p && o + 1 < cap;) {
+		if (pw && p == pw + 1) {
+			o += (size_t)snprintf(out + o, cap - o, "***");
+			p = at;
+			pw = NULL;
+			continue;
+		}
+		/* a password=VALUE query parameter */
+		if (p > url && (p[-1] == '?' || p[-1] == '&') && strncasecmp(p, "password=", 9) == 0) {
+			o += (size_t)snprintf(out + o, cap - o, "password=***");
+			p += 9 + strcspn(p + 9, "&#");
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	if (o >= cap)
+		o = cap - 1;
+	out[o] = '\0';
+	/* nothing that could forge or break a log line */
+	for (char *q = out; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	return out;
 }

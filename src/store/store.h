@@ -105,7 +105,9 @@ struct store_contact {
 	char user_agent[128];
 };
 
-/* Open a store from a URL. Supported: "sqlite:PATH" (created with the schema
+/* Open a store from a URL. Supported: "postgres://..." or "postgresql://..."
+ * (a libpq connection URI; the tables are created when missing, as below),
+ * and "sqlite:PATH" (created with the schema
  * when missing; an existing Kamailio database gains the `status` column and the
  * `location` table if they are absent, nothing else is altered; when a Kamailio
  * `location` table of its own is present, bindings go to `sw_location`).
@@ -117,8 +119,8 @@ int store_open(struct store **out, const char *url);
 /* Close and free; NULL-safe. */
 void store_close(struct store *s);
 /* url as it may be logged: the password of a "scheme://user:password@..." URL
- * replaced by "***" (other URLs unchanged, control characters as '?'); always
- * NUL-terminated, cut to cap. Returns out. */
+ * and of a password= parameter replaced by "***" (control characters as '?');
+ * always NUL-terminated, cut to cap. Returns out. */
 char *store_url_redact(const char *url, char *out, size_t cap);
 /* How long a call waits for a lock held by another connection before giving up
  * with -EAGAIN (default 200 ms: a worker must not stall; the CLI may wait longer).

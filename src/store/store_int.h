@@ -57,7 +57,9 @@ struct store_extra_cols {
 extern struct store_extra_cols store_extra_cols;
 
 extern const struct store_ops store_sqlite_ops;
-extern const struct store_ops store_mysql_ops;   /* mysql.c: "mysql://..." */
-extern const struct store_ops store_mariadb_ops; /* mysql.c: "mariadb://..." */
+extern const struct store_ops store_mysql_ops;     /* mysql.c: "mysql://..." */
+extern const struct store_ops store_mariadb_ops;   /* mysql.c: "mariadb://..." */
+extern const struct store_ops store_pgsql_ops;     /* pgsql.c: "postgres://..." */
+extern const struct store_ops store_pgsql_uri_ops; /* pgsql.c: "postgresql://..." */
 
 #endif
