@@ -42,7 +42,8 @@ struct proxy_dns_answer {
 };
 
 /* A query for name (dotted, trailing dot optional) of qtype, recursion
- * desired. Length written, or -EINVAL (bad name, buffer too small). */
+ * desired. Length written, or -EINVAL (bad name: empty labels, labels over
+ * 63 bytes, spaces, control or non-ASCII bytes; buffer too small). */
 int proxy_dns_query_build(uint8_t *buf, size_t cap, uint16_t id, const char *name, uint16_t qtype);
 /* Parse a response to standard query id: rcode, TC bit and the A, AAAA, SRV
  * and CNAME records of class IN of the answer and additional sections (others

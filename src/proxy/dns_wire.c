@@ -39,6 +39,9 @@ int proxy_dns_query_build(uint8_t *buf, size_t cap, uint16_t id, const char *nam
 				break; /* trailing dot */
 			return -EINVAL;
 		}
+		for (size_t i = 0; i < l; i++)
+			if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
+				return -EINVAL; /* an answer would not be read back (read_name) */
 		buf[o++] = (uint8_t)l;
 		memcpy(buf + o, p, l);
 		o += l;

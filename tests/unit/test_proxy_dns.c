@@ -37,6 +37,10 @@ static void test_query_layout(void **state)
 	uint8_t big[128];
 	assert_int_equal(proxy_dns_query_build(big, sizeof(big), 1, label, PROXY_DNS_A), -EINVAL);
 	assert_int_equal(proxy_dns_query_build(b, 16, 1, "a.bc", PROXY_DNS_A), -EINVAL);
+	/* bytes no answer's name may hold (read back as another name) */
+	assert_int_equal(proxy_dns_query_build(b, sizeof(b), 1, "a b.bc", PROXY_DNS_A), -EINVAL);
+	assert_int_equal(proxy_dns_query_build(b, sizeof(b), 1, "a\x01.bc", PROXY_DNS_A), -EINVAL);
+	assert_int_equal(proxy_dns_query_build(b, sizeof(b), 1, "\xc3\xa9.bc", PROXY_DNS_A), -EINVAL);
 }
 
 /* Response to 0x1234 for _sip._udp.Far.Example SRV: 10 5 5070 sip1.far.example
