@@ -187,7 +187,8 @@
 #define SW_TXN_CAP_RETRY_AFTER_S 5
 
 /* DNS for foreign domains (RFC 3263 SRV and A/AAAA, src/proxy/dns.c).
- * A lookup (SRV, then the target's address: up to three queries) must end
+ * A lookup (SRV, then the target's address: three queries, more when a
+ * CNAME's target must be asked or an answer over UDP came truncated) must end
  * within SW_DNS_LOOKUP_TIMEOUT_MS: well inside the caller's Timer B (32 s)
  * and short enough that a dead DNS server costs a call 3 s, not the 30 s of
  * the system resolver's defaults. Each query is sent SW_DNS_TRIES times, a
@@ -195,6 +196,9 @@
 #define SW_DNS_LOOKUP_TIMEOUT_MS 3000
 #define SW_DNS_TRY_MS 1000
 #define SW_DNS_TRIES 2
+/* A truncated UDP answer is asked again over TCP (RFC 1035 §4.2.2): connect,
+ * query and answer within SW_DNS_TCP_MS (and the lookup's own deadline). */
+#define SW_DNS_TCP_MS 2000
 /* Lookups waiting per worker; past it a foreign call gets 503. Each one is a
  * call in its 100 Trying state; 64 at 3 s each is 20 lookups/s of a dead DNS
  * before refusing, far above real outbound call rates to uncached domains. */

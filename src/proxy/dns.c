@@ -7,6 +7,11 @@
  * query; with no SRV, the host's A/AAAA on port 5060 (5061 for TLS). NAPTR
  * is not consulted, so a domain's NAPTR preference for TCP or TLS is not
  * seen. Over TLS the server must prove the URI's domain (RFC 5922 §4).
+ * Only answer-section records owned by the name asked (or by the end of its
+ * CNAME chain, PROXY_DNS_MAX_CNAME at most, the end asked in turn when the
+ * answer stops at the alias) are used; the additional section gives only a
+ * SRV target's address, by that target's name (dns_answer.c). A truncated
+ * answer (TC) is asked again over TCP to the same server.
  * The target is the Request-URI of an initial request, or the Route entry
  * or remote target an in-dialog request goes to; stateless ACKs use the
  * cache only (proxy_dns_cached).
@@ -98,12 +103,48 @@ struct proxy_dns {
 
 /* ---- the resolver thread (blocking, bounded by deadlines) ---- */
 
-static int query(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
-		 struct proxy_dns_answer *ans)
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint16_t new_id(void)
+{
+	uint16_t id;
+	if (base_random(&id, sizeof(id)))
+		id = (uint16_t)base_mono_ms();
+	return id;
+}
+
+/* Wait for events on fd until the time until (monotonic ms), in short
+ * slices: a stopping worker does not wait out a lookup. 0 when ready,
+ * -ETIMEDOUT at until or on stop, -EIO. */
+static int wait_fd(struct proxy_dns *d, int fd, short events, uint64_t until)
+{
+	uint64_t now;
+
+	while ((now = base_mono_ms()) < until && !atomic_load(&d->stop)) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int r = poll(&p, 1, until - now > 100 ? 100 : (int)(until - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -EIO;
+	}
+	return -ETIMEDOUT;
+}
+
+/* One question over UDP. 0 with ans filled (ans->truncated may be set),
+ * -ETIMEDOUT, -EIO, or -ENOENT when name cannot be asked. */
+static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
+		     struct proxy_dns_answer *ans)
 {
 	uint8_t q[PROXY_DNS_MAX_NAME + 32], r[4096];
-	uint16_t id;
+	uint16_t id = new_id();
 	int err = -ETIMEDOUT;
+	int qlen = proxy_dns_query_build(q, sizeof(q), id, name, qtype);
+	if (qlen < 0)
+		return -ENOENT;
 	/* A socket per query: a fresh random source port, and connected, so
 	 * the kernel drops datagrams from anyone but the server. */
 	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -113,30 +154,20 @@ static int query(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t
 		close(fd);
 		return -EIO;
 	}
-
-	if (base_random(&id, sizeof(id)))
-		id = (uint16_t)base_mono_ms();
-	int qlen = proxy_dns_query_build(q, sizeof(q), id, name, qtype);
-	if (qlen < 0) {
-		close(fd);
-		return -ENOENT;
-	}
 	for (int attempt = 0; attempt < SW_DNS_TRIES; attempt++) {
 		uint64_t now = base_mono_ms();
 		if (now >= deadline)
 			break;
-		uint64_t until = now + SW_DNS_TRY_MS < deadline ? now + SW_DNS_TRY_MS : deadline;
+		uint64_t until = min_u64(now + SW_DNS_TRY_MS, deadline);
 		if (send(fd, q, (size_t)qlen, 0) < 0) {
 			err = -EIO;
 			break;
 		}
-		while ((now = base_mono_ms()) < until && !atomic_load(&d->stop)) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			/* short slices: a stopping worker does not wait out a lookup */
-			if (poll(&p, 1, until - now > 100 ? 100 : (int)(until - now)) <= 0)
-				continue;
-			ssize_t n = recv(fd, r, sizeof(r), 0);
-			if (n > 0 && proxy_dns_question_is(r, (size_t)n, name, qtype) &&
+		while (wait_fd(d, fd, POLLIN, until) == 0) {
+			/* MSG_TRUNC: the datagram's real length, so one longer
+			 * than r is not read as a shorter message */
+			ssize_t n = recv(fd, r, sizeof(r), MSG_TRUNC);
+			if (n > 0 && (size_t)n <= sizeof(r) && proxy_dns_question_is(r, (size_t)n, name, qtype) &&
 			    proxy_dns_parse(r, (size_t)n, id, ans) == 0) {
 				close(fd);
 				return 0; /* a stray or forged answer (wrong id, question) is ignored */
@@ -145,6 +176,134 @@ static int query(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t
 	}
 	close(fd);
 	return err;
+}
+
+/* Read exactly len bytes from the non-blocking stream fd by until. */
+static int read_full(struct proxy_dns *d, int fd, uint8_t *buf, size_t len, uint64_t until)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, buf + got, len - got, 0);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return -EIO;
+		int e = wait_fd(d, fd, POLLIN, until); /* ends the loop at until */
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+/* The same question over TCP to the same server, after a truncated UDP
+ * answer (RFC 1035 §4.2.2: each message after a two-byte length; RFC 7766):
+ * a connection of its own, one query with a fresh id, the answer checked
+ * like one over UDP (id, question), all within SW_DNS_TCP_MS and the
+ * lookup's deadline. 0 with ans filled, -ETIMEDOUT or -EIO (a truncated
+ * answer over TCP too is a failure). */
+static int query_tcp(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
+		     struct proxy_dns_answer *ans)
+{
+	uint8_t q[2 + PROXY_DNS_MAX_NAME + 32], hdr[2];
+	uint8_t *r = NULL;
+	uint16_t id = new_id();
+	uint64_t until = min_u64(base_mono_ms() + SW_DNS_TCP_MS, deadline);
+	int qlen = proxy_dns_query_build(q + 2, sizeof(q) - 2, id, name, qtype), err;
+	if (qlen < 0)
+		return -ENOENT;
+	q[0] = (uint8_t)(qlen >> 8);
+	q[1] = (uint8_t)qlen;
+	int fd = socket(d->server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -EIO;
+	if (connect(fd, (struct sockaddr *)&d->server, d->server_len) < 0 && errno != EINPROGRESS) {
+		err = -EIO;
+		goto out;
+	}
+	int so = 0;
+	socklen_t sl = sizeof(so);
+	if ((err = wait_fd(d, fd, POLLOUT, until)) != 0)
+		goto out;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0 || so != 0) {
+		err = -EIO;
+		goto out;
+	}
+	/* A query this small goes out in one send on a fresh connection; a
+	 * short write is taken as a failure rather than looped on. */
+	if (send(fd, q, (size_t)qlen + 2, MSG_NOSIGNAL) != (ssize_t)qlen + 2) {
+		err = -EIO;
+		goto out;
+	}
+	if ((err = read_full(d, fd, hdr, 2, until)) != 0)
+		goto out;
+	size_t rlen = (size_t)hdr[0] << 8 | hdr[1];
+	err = -EIO;
+	if (rlen < 12 || !(r = malloc(rlen)))
+		goto out;
+	if ((err = read_full(d, fd, r, rlen, until)) != 0)
+		goto out;
+	err = -EIO;
+	if (proxy_dns_question_is(r, rlen, name, qtype) && proxy_dns_parse(r, rlen, id, ans) == 0 &&
+	    !ans->truncated)
+		err = 0;
+out:
+	free(r);
+	close(fd);
+	return err;
+}
+
+/* One question: over UDP, and again over TCP when the answer came back
+ * truncated; a truncated answer is never used as it is. */
+static int query(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
+		 struct proxy_dns_answer *ans)
+{
+	int err = query_udp(d, name, qtype, deadline, ans);
+
+	if (err == 0 && ans->truncated) {
+		LOG_DBG("DNS %s: truncated answer over UDP, asking over TCP", name);
+		err = query_tcp(d, name, qtype, deadline, ans);
+	}
+	if (err)
+		memset(ans, 0, sizeof(*ans));
+	return err;
+}
+
+/* The answer to name/qtype, with CNAMEs followed (RFC 1034 §3.6.2): the
+ * records are the ones owned by the end of the chain of the answer's CNAMEs
+ * starting at name, put in canon (PROXY_DNS_MAX_NAME + 2 bytes). When that
+ * end has no qtype records in the answer (a server that gave only the
+ * alias), the end is asked in turn (§5.3.3); PROXY_DNS_MAX_CNAME CNAMEs in
+ * all, so a loop ends. *ttl is lowered to the CNAMEs' TTLs. 0 (ans->rcode
+ * says whether the name exists), -ETIMEDOUT, -EIO (no answer, a chain too
+ * long), -ENOENT (a name that cannot be asked). */
+static int resolve_name(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
+			struct proxy_dns_answer *ans, char *canon, uint32_t *ttl)
+{
+	char ask[PROXY_DNS_MAX_NAME + 2];
+	unsigned total = 0;
+
+	if (strlen(name) >= sizeof(ask))
+		return -ENOENT;
+	strcpy(ask, name);
+	for (int round = 0; round <= PROXY_DNS_MAX_CNAME; round++) {
+		unsigned followed;
+		int err = query(d, ask, qtype, deadline, ans);
+		if (err)
+			return err;
+		if (proxy_dns_cname_chain(ans, ask, PROXY_DNS_MAX_CNAME - total, canon, PROXY_DNS_MAX_NAME + 2, ttl,
+					  &followed)) {
+			LOG_DBG("DNS %s: CNAME chain longer than %d", name, PROXY_DNS_MAX_CNAME);
+			return -EIO;
+		}
+		total += followed;
+		if (followed == 0 || ans->rcode != 0 || proxy_dns_find(ans, canon, qtype, false))
+			return 0;
+		strcpy(ask, canon);
+	}
+	return -EIO;
 }
 
 static void fill_addr(const struct proxy_dns_rr *rr, uint16_t port, struct sockaddr_storage *out)
@@ -163,37 +322,27 @@ static void fill_addr(const struct proxy_dns_rr *rr, uint16_t port, struct socka
 	}
 }
 
-/* The first A (else AAAA) record in ans (owner name, when given, must match). */
-static const struct proxy_dns_rr *addr_rr(const struct proxy_dns_answer *ans, const char *owner)
-{
-	for (int pass = 0; pass < 2; pass++)
-		for (unsigned i = 0; i < ans->n; i++) {
-			const struct proxy_dns_rr *rr = &ans->rr[i];
-			if (rr->type != (pass ? PROXY_DNS_AAAA : PROXY_DNS_A))
-				continue;
-			if (!owner || strcmp(rr->name, owner) == 0)
-				return rr;
-		}
-	return NULL;
-}
-
-/* A, then AAAA, of name. */
+/* A, then AAAA, of name: answer-section records owned by name or the end of
+ * its CNAME chain only. */
 static int lookup_addr(struct proxy_dns *d, const char *name, uint16_t port, uint64_t deadline,
 		       struct dns_job *j)
 {
 	struct proxy_dns_answer *ans = malloc(sizeof(*ans));
+	char canon[PROXY_DNS_MAX_NAME + 2];
 	int err = -ENOMEM;
 
 	if (!ans)
 		return err;
 	for (int pass = 0; pass < 2; pass++) {
-		err = query(d, name, pass ? PROXY_DNS_AAAA : PROXY_DNS_A, deadline, ans);
+		uint16_t type = pass ? PROXY_DNS_AAAA : PROXY_DNS_A;
+		uint32_t ttl = j->ttl;
+		err = resolve_name(d, name, type, deadline, ans, canon, &ttl);
 		if (err)
 			break;
-		const struct proxy_dns_rr *rr = addr_rr(ans, NULL);
+		const struct proxy_dns_rr *rr = proxy_dns_find(ans, canon, type, false);
 		if (rr) {
 			fill_addr(rr, port, &j->addr);
-			j->ttl = j->ttl < rr->ttl ? j->ttl : rr->ttl;
+			j->ttl = ttl < rr->ttl ? ttl : rr->ttl;
 			break;
 		}
 		err = ans->rcode == 0 || ans->rcode == PROXY_DNS_NXDOMAIN ? -ENOENT : -EIO;
@@ -204,41 +353,11 @@ static int lookup_addr(struct proxy_dns *d, const char *name, uint16_t port, uin
 	return err;
 }
 
-/* RFC 2782: the lowest priority, then a weighted random pick among those. */
-static const struct proxy_dns_rr *pick_srv(const struct proxy_dns_answer *ans)
-{
-	const struct proxy_dns_rr *best = NULL;
-	uint32_t total = 0, r = 0;
-
-	for (unsigned i = 0; i < ans->n; i++)
-		if (ans->rr[i].type == PROXY_DNS_SRV && !ans->rr[i].additional &&
-		    (!best || ans->rr[i].prio < best->prio))
-			best = &ans->rr[i];
-	if (!best)
-		return NULL;
-	for (unsigned i = 0; i < ans->n; i++)
-		if (ans->rr[i].type == PROXY_DNS_SRV && ans->rr[i].prio == best->prio)
-			total += ans->rr[i].weight;
-	if (total == 0)
-		return best;
-	if (base_random(&r, sizeof(r)))
-		r = (uint32_t)base_mono_ms();
-	r %= total + 1;
-	for (unsigned i = 0; i < ans->n; i++) {
-		const struct proxy_dns_rr *rr = &ans->rr[i];
-		if (rr->type != PROXY_DNS_SRV || rr->prio != best->prio)
-			continue;
-		if (r <= rr->weight)
-			return rr;
-		r -= rr->weight;
-	}
-	return best;
-}
-
 static void resolve(struct proxy_dns *d, struct dns_job *j)
 {
 	uint64_t deadline = base_mono_ms() + SW_DNS_LOOKUP_TIMEOUT_MS;
-	char srv[PROXY_DNS_MAX_NAME + 16];
+	char srv[PROXY_DNS_MAX_NAME + 16], canon[PROXY_DNS_MAX_NAME + 2];
+	uint32_t ttl = SW_DNS_MAX_TTL_S, rnd;
 
 	j->ttl = SW_DNS_MAX_TTL_S;
 	if (j->port) {
@@ -250,18 +369,24 @@ static void resolve(struct proxy_dns *d, struct dns_job *j)
 		j->err = -ENOMEM;
 		return;
 	}
+	if (base_random(&rnd, sizeof(rnd)))
+		rnd = (uint32_t)base_mono_ms();
 	/* RFC 3263 §4.2, RFC 5630 §3.3: TLS is the "sips" service over TCP. */
 	snprintf(srv, sizeof(srv), "%s.%s",
 		 j->proto == TP_TLS ? "_sips._tcp" : j->proto == TP_TCP ? "_sip._tcp" : "_sip._udp", j->host);
-	j->err = query(d, srv, PROXY_DNS_SRV, deadline, ans);
-	const struct proxy_dns_rr *s = j->err ? NULL : pick_srv(ans);
+	j->err = resolve_name(d, srv, PROXY_DNS_SRV, deadline, ans, canon, &ttl);
+	const struct proxy_dns_rr *s = j->err ? NULL : proxy_dns_pick_srv(ans, canon, rnd);
 	if (j->err) {
 		/* no answer at all: tell the caller to retry later */
 	} else if (s && strcmp(s->target, "") == 0) {
 		j->err = -ENOENT; /* "." target: RFC 2782, the service is decidedly not available */
 	} else if (s) {
-		const struct proxy_dns_rr *a = addr_rr(ans, s->target);
-		j->ttl = s->ttl < j->ttl ? s->ttl : j->ttl;
+		/* The target's address from the additional section, by the
+		 * target's own name only; else its own query. */
+		const struct proxy_dns_rr *a = proxy_dns_find(ans, s->target, PROXY_DNS_A, true);
+		if (!a)
+			a = proxy_dns_find(ans, s->target, PROXY_DNS_AAAA, true);
+		j->ttl = s->ttl < ttl ? s->ttl : ttl;
 		if (a) {
 			fill_addr(a, s->port, &j->addr);
 			j->ttl = a->ttl < j->ttl ? a->ttl : j->ttl;

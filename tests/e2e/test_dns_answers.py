@@ -1,0 +1,302 @@
+"""Which records of a DNS answer the proxy's resolver (src/proxy/dns.c,
+dns_answer.c) believes, end to end: only records owned by the name asked or
+the end of its CNAME chain (followed, the end asked in turn, bounded), SRV
+records of the answer section only, and never a truncated (TC) answer over
+UDP as if it were whole: the question is asked again over TCP to the same
+server (RFC 1035 §4.2.2). A "rogue" phone stands where a wrongly believed
+record points and must never see the call.
+
+ScriptedDns answers from a function of the question, over UDP and over TCP
+on the same loopback port."""
+
+import socket
+import struct
+import threading
+
+from sipclient import SipClient
+from test_proxy import RawUas, final
+from test_proxy_routing import TinyDns, authed_call, bound_socket, call_and_answer, dns_daemon
+
+name_bytes = TinyDns.name_bytes
+
+
+def rr(owner, qtype, rdata, ttl=60):
+    return name_bytes(owner) + struct.pack("!HHIH", qtype, 1, ttl, len(rdata)) + rdata
+
+
+def a(owner, ip, ttl=60):
+    return rr(owner, 1, socket.inet_aton(ip), ttl)
+
+
+def cname(owner, target):
+    return rr(owner, 5, name_bytes(target))
+
+
+def srv(owner, prio, weight, port, target):
+    return rr(owner, 33, struct.pack("!HHH", prio, weight, port) + name_bytes(target))
+
+
+class ScriptedDns:
+    """A DNS server on 127.0.0.1, UDP and TCP on one port. script(name, qtype,
+    tcp) returns None (no answer) or (flags, answers, additional) with flags
+    added to QR|RD|RA (0x0200: TC, 3: NXDOMAIN). Counts questions per transport.
+    With tcp=False the TCP port is held (bound) but refuses connections."""
+
+    def __init__(self, script, tcp=True):
+        self.script = script
+        self.queries, self.tcp_queries = [], []
+        for _ in range(50):
+            self.sock = bound_socket("127.0.0.1")
+            self.port = self.sock.getsockname()[1]
+            self.tsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                self.tsock.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                self.sock.close()
+                self.tsock.close()
+        else:
+            raise RuntimeError("no port free for both UDP and TCP")
+        self.sock.settimeout(0.2)
+        self.tsock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.serve_udp, daemon=True)]
+        if tcp:
+            self.tsock.listen(4)
+            self.threads.append(threading.Thread(target=self.serve_tcp, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def answer(self, q, tcp):
+        qid = struct.unpack("!H", q[:2])[0]
+        o, labels = 12, []
+        while o < len(q) and q[o] and len(labels) < 128:
+            labels.append(q[o + 1:o + 1 + q[o]].decode().lower())
+            o += 1 + q[o]
+        qtype = struct.unpack("!H", q[o + 1:o + 3])[0]
+        name = ".".join(labels)
+        (self.tcp_queries if tcp else self.queries).append((name, qtype))
+        got = self.script(name, qtype, tcp)
+        if got is None:
+            return None
+        flags, answers, extra = got
+        head = struct.pack("!HHHHHH", qid, 0x8180 | flags, 1, len(answers), 0, len(extra))
+        return head + q[12:o + 5] + b"".join(answers) + b"".join(extra)
+
+    def serve_udp(self):
+        while not self.stopping.is_set():
+            try:
+                q, src = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            r = self.answer(q, False)
+            if r:
+                self.sock.sendto(r, src)
+
+    def recv_exact(self, conn, n):
+        data = b""
+        for _ in range(64):
+            if len(data) >= n:
+                break
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def serve_tcp(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.tsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    hdr = self.recv_exact(conn, 2)
+                    if len(hdr) < 2:
+                        continue
+                    q = self.recv_exact(conn, struct.unpack("!H", hdr)[0])
+                    r = self.answer(q, True)
+                    if r:
+                        conn.sendall(struct.pack("!H", len(r)) + r)
+                except OSError:
+                    continue
+
+    def close(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(2)
+        self.sock.close()
+        self.tsock.close()
+
+
+def expect_not_routed(sipwarden, tmp_path, dns, rogue, ruri, status):
+    """A call to ruri must not reach rogue and must end with status."""
+    d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+    with SipClient("127.0.0.1", d.port) as c:
+        authed_call(c, "alice", ruri)
+        r = final(c, cseq="2", timeout=6)
+        assert rogue.recv(timeout=0.5) is None, "call sent where a record not ours pointed"
+        assert r is not None and r.status == status, r
+    return d
+
+
+def test_address_owned_by_another_name_is_not_used(sipwarden, tmp_path):
+    """victim.example A: the answer holds only an A owned by another name (and
+    the additional section one for victim.example): no address, 404."""
+    rogue = RawUas()
+
+    def script(name, qtype, tcp):
+        if name == "victim.example":
+            return 0, [a("rogue.example", "127.0.0.1")], [a("victim.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@victim.example:%d" % rogue.port, 404)
+        assert dns.queries == [("victim.example", 1), ("victim.example", 28)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
+def test_srv_owned_by_another_name_is_not_used(sipwarden, tmp_path):
+    """_sip._udp.victim.example SRV answered with a SRV of another owner: as if
+    there were none, the domain's own A (NXDOMAIN here): 404."""
+    rogue = RawUas()
+
+    def script(name, qtype, tcp):
+        if name == "_sip._udp.victim.example":
+            return 0, [srv("_sip._udp.rogue.example", 0, 0, rogue.port, "rogue.example")], \
+                [a("rogue.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@victim.example", 404)
+        assert [q[0] for q in dns.queries] == ["_sip._udp.victim.example", "victim.example"], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
+def test_cname_followed_and_its_target_asked(sipwarden, tmp_path):
+    """alias.example A gets only "CNAME real.example": real.example's A is
+    asked and the call goes there; within one answer, the chain's end's A."""
+    phone = RawUas()
+
+    def script(name, qtype, tcp):
+        if name == "alias.example" and qtype == 1:
+            return 0, [cname("alias.example", "real.example")], []
+        if name == "real.example" and qtype == 1:
+            return 0, [a("real.example", "127.0.0.1")], []
+        if name == "one.example" and qtype == 1:
+            return 0, [cname("one.example", "two.example"), a("two.example", "127.0.0.1")], []
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@alias.example:%d" % phone.port)
+            assert dns.queries == [("alias.example", 1), ("real.example", 1)], dns.queries
+            call_and_answer(c, phone, "sip:carol@one.example:%d" % phone.port)
+            assert dns.queries[2:] == [("one.example", 1)], dns.queries
+    finally:
+        dns.close()
+        phone.close()
+
+
+def test_cname_loop_ends_in_503(sipwarden, tmp_path):
+    """a -> b -> a, one CNAME an answer: the chain is asked a bounded number
+    of times, then the call gets 503 (DNS failed), not a hang."""
+    rogue = RawUas()
+
+    def script(name, qtype, tcp):
+        if name in ("a.loop.example", "b.loop.example"):
+            return 0, [cname(name, "b.loop.example" if name[0] == "a" else "a.loop.example")], []
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@a.loop.example:%d" % rogue.port, 503)
+        assert 2 <= len(dns.queries) <= 10, dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
+def test_additional_section_srv_is_no_candidate(sipwarden, tmp_path):
+    """The answer's one SRV (weight 0) points at the phone; a SRV of the same
+    owner and priority with weight 65535 in the additional section points at
+    the rogue. Counted, it would win nearly every pick: every call goes to the
+    phone."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.far.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 10, 0, phone.port, "sip1.far.example")], \
+                [srv(owner, 10, 65535, rogue.port, "rogue.far.example"),
+                 a("sip1.far.example", "127.0.0.1"), a("rogue.far.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@far.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
+def test_truncated_udp_answer_asked_again_over_tcp(sipwarden, tmp_path):
+    """The UDP answer has TC set (and what it holds points at the rogue): the
+    same question goes to the same server over TCP, whose answer is used."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.big.example"
+
+    def script(name, qtype, tcp):
+        if name == owner and not tcp:
+            return 0x0200, [srv(owner, 0, 0, rogue.port, "rogue.big.example")], [a("rogue.big.example", "127.0.0.1")]
+        if name == owner:
+            return 0, [srv(owner, 10, 5, phone.port, "sip1.big.example")], [a("sip1.big.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@big.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+            assert dns.tcp_queries == [(owner, 33)], dns.tcp_queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
+def test_truncated_answer_without_tcp_is_a_failure(sipwarden, tmp_path):
+    """TC over UDP and the server refuses TCP: 503, the partial answer unused."""
+    rogue = RawUas()
+
+    def script(name, qtype, tcp):
+        return 0x0200, [a(name, "127.0.0.1")], []
+
+    dns = ScriptedDns(script, tcp=False)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@tc.example:%d" % rogue.port, 503)
+        assert dns.queries == [("tc.example", 1)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
