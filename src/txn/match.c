@@ -26,6 +26,8 @@ struct keybuf {
 
 static void key_put(struct keybuf *k, const char *s, size_t n)
 {
+	if (n == 0)
+		return; /* an absent part (no From tag): s may be NULL */
 	if (k->full || n >= TXN_KEY_MAX - k->len) {
 		k->full = true;
 		return;

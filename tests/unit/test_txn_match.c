@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,34 @@ static void test_rfc2543_fallback(void **state)
 	assert_non_null(strstr(a, "2543"));
 }
 
+/* The key's exact text, and an RFC 2543 request without a From tag (the
+ * absent part is skipped, never read), and a key too long to keep. */
+static void test_key_text(void **state)
+{
+	(void)state;
+	static struct sip_msg m;
+	struct sip_parse_err err;
+	char k[TXN_KEY_MAX + 1];
+	uint16_t len;
+
+	key_of(parse(0, "INVITE", "SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc", "INVITE"), SIP_INVITE, k, &len);
+	assert_string_equal(k, "1|z9hG4bKabc|10.0.0.1:5070");
+	key_of(parse(0, "BYE", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx", "BYE"), SIP_BYE, k, &len);
+	assert_int_equal(strncmp(k, "3|z9hG4bKx|10.0.0.1:", 20), 0);
+	int n = snprintf(bufs[3], sizeof(bufs[3]),
+			 "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5060\r\n"
+			 "From: <sip:a@example.com>\r\nTo: <sip:bob@example.com>\r\nCall-ID: old@x\r\n"
+			 "CSeq: 12 INVITE\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(sip_msg_parse(&m, bufs[3], (size_t)n, &err), 0);
+	key_of(&m, SIP_INVITE, k, &len);
+	assert_string_equal(k, "1|2543|old@x|12||10.0.0.9:5060");
+	char via[600];
+	memset(via, 'b', sizeof(via));
+	memcpy(via, "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK", 40);
+	via[sizeof(via) - 1] = '\0';
+	assert_int_equal(txn_server_key(parse(1, "INVITE", via, "INVITE"), SIP_INVITE, k, &len), -EINVAL);
+}
+
 static void test_branch_owner(void **state)
 {
 	(void)state;
@@ -127,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_ack_matches_invite_cancel_does_not),
 		cmocka_unit_test(test_sent_by_and_branch_matter),
 		cmocka_unit_test(test_rfc2543_fallback),
+		cmocka_unit_test(test_key_text),
 		cmocka_unit_test(test_branch_owner),
 		cmocka_unit_test(test_heap_order_and_delete),
 	};
