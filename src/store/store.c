@@ -350,7 +350,7 @@ int store_rollback(struct store *s)
 char *store_url_redact(const char *url, char *out, size_t cap)
 {
 	const char *auth = url ? strstr(url, "://") : NULL;
-	const char *end, *at = NULL, *pw = NULL;
+	const char *at = NULL, *pw = NULL;
 	size_t o = 0;
 
 	if (!cap)
@@ -359,12 +359,14 @@ char *store_url_redact(const char *url, char *out, size_t cap)
 		out[0] = '\0';
 		return out;
 	}
+	/* Clients disagree on where the userinfo ends (libpq takes a '?', '#'
+	 * or '/' inside it as part of the password), so mask generously: from
+	 * the first ':' after "://" to the last '@' of the URL, when that ':'
+	 * comes first. A host, port or parameter caught in between is masked
+	 * too, never a password shown. */
 	if (auth) {
 		auth += 3;
-		end = auth + strcspn(auth, "/?#");
-		for (const char *p = auth; p < end; p++)
-			if (*p == '@')
-				at = p;
+		at = strrchr(auth, '@');
 		pw = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	}
 	for (const char *p = url; *p && o + 1 < cap;) {
@@ -374,11 +376,19 @@ char *store_url_redact(const char *url, char *out, size_t cap)
 			pw = NULL;
 			continue;
 		}
-		/* a password=VALUE query parameter */
-		if (p > url && (p[-1] == '?' || p[-1] == '&') && strncasecmp(p, "password=", 9) == 0) {
-			o += (size_t)snprintf(out + o, cap - o, "password=***");
-			p += 9 + strcspn(p + 9, "&#");
-			continue;
+		/* a query parameter whose name ends in "password" (password=,
+		 * sslpassword=...) keeps its name, not its value */
+		if (p > url && (p[-1] == '?' || p[-1] == '&')) {
+			size_t name = strcspn(p, "=&#");
+			if (p[name] == '=' && name >= 8 && strncasecmp(p + name - 8, "password", 8) == 0) {
+				size_t room = cap - o - 1;
+				size_t take = name + 1 < room ? name + 1 : room;
+				memcpy(out + o, p, take);
+				o += take;
+				o += (size_t)snprintf(out + o, cap - o, "***");
+				p += name + 1 + strcspn(p + name + 1, "&#");
+				continue;
+			}
 		}
 		out[o++] = *p++;
 	}

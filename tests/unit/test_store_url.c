@@ -27,8 +27,15 @@ static void test_masks_passwords(void **state)
 	      "postgresql://sw:***@[::1]/sip?sslmode=require");
 	check("postgres://sw@127.0.0.1/sip?password=s3cret&sslmode=disable",
 	      "postgres://sw@127.0.0.1/sip?password=***&sslmode=disable");
-	check("postgres://h/sip?sslmode=disable&PASSWORD=x", "postgres://h/sip?sslmode=disable&password=***");
+	check("postgres://h/sip?sslmode=disable&PASSWORD=x", "postgres://h/sip?sslmode=disable&PASSWORD=***");
 	check("postgres://sw:@h/d", "postgres://sw:***@h/d");
+	/* characters libpq (or a MySQL client) may take as part of the password */
+	check("postgres://u:pa?ss@h/db", "postgres://u:***@h/db");
+	check("postgres://u:pa#ss@h/db", "postgres://u:***@h/db");
+	check("mysql://u:pa/ss@h/db", "mysql://u:***@h/db");
+	check("postgres://u:50%off@h/db", "postgres://u:***@h/db");
+	check("postgres://u@h/db?sslpassword=k3y&x=1", "postgres://u@h/db?sslpassword=***&x=1");
+	check("postgres://u@h/db?sslmode=require&SSLPassword=k3y", "postgres://u@h/db?sslmode=require&SSLPassword=***");
 }
 
 static void test_keeps_the_rest(void **state)
@@ -36,7 +43,9 @@ static void test_keeps_the_rest(void **state)
 	(void)state;
 	check("sqlite:/var/lib/sipwarden/sipwarden.db", "sqlite:/var/lib/sipwarden/sipwarden.db");
 	check("postgres://sw@127.0.0.1:5433/sip", "postgres://sw@127.0.0.1:5433/sip");
-	check("postgres://127.0.0.1/sip?application_name=a:b@c", "postgres://127.0.0.1/sip?application_name=a:b@c");
+	/* an '@' after a ':' anywhere: masked generously rather than risk a password */
+	check("postgres://127.0.0.1/sip?application_name=a:b@c", "postgres://127.0.0.1/sip?application_name=a:***@c");
+	check("postgres://127.0.0.1/sip?application_name=ab@c", "postgres://127.0.0.1/sip?application_name=ab@c");
 	check("sqlite:a@b:c", "sqlite:a@b:c");
 }
 
