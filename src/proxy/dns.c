@@ -146,8 +146,11 @@ static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint
 	if (qlen < 0)
 		return -ENOENT;
 	/* A socket per query: a fresh random source port, and connected, so
-	 * the kernel drops datagrams from anyone but the server. */
-	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	 * the kernel drops datagrams from anyone but the server. Non-blocking:
+	 * poll() may call a datagram readable that recv() then discards (a bad
+	 * UDP checksum is found only when it is read), and a blocking recv()
+	 * would then wait past the deadline and the stop flag. */
+	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -EIO;
 	if (connect(fd, (struct sockaddr *)&d->server, d->server_len) < 0) {
@@ -159,14 +162,19 @@ static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint
 		if (now >= deadline)
 			break;
 		uint64_t until = min_u64(now + SW_DNS_TRY_MS, deadline);
-		if (send(fd, q, (size_t)qlen, 0) < 0) {
+		/* A full send buffer (EAGAIN) loses this try like a lost
+		 * datagram would: the wait below ends it. */
+		if (send(fd, q, (size_t)qlen, 0) < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			err = -EIO;
 			break;
 		}
+		/* Bounded by until: wait_fd fails from then on. */
 		while (wait_fd(d, fd, POLLIN, until) == 0) {
 			/* MSG_TRUNC: the datagram's real length, so one longer
-			 * than r is not read as a shorter message */
-			ssize_t n = recv(fd, r, sizeof(r), MSG_TRUNC);
+			 * than r is not read as a shorter message. EAGAIN (the
+			 * datagram was dropped on reading) and errors queued on
+			 * the socket (an ICMP error) mean: wait on. */
+			ssize_t n = recv(fd, r, sizeof(r), MSG_TRUNC | MSG_DONTWAIT);
 			if (n > 0 && (size_t)n <= sizeof(r) && proxy_dns_question_is(r, (size_t)n, name, qtype) &&
 			    proxy_dns_parse(r, (size_t)n, id, ans) == 0) {
 				close(fd);

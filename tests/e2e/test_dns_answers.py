@@ -12,6 +12,9 @@ on the same loopback port."""
 import socket
 import struct
 import threading
+import time
+
+import pytest
 
 from sipclient import SipClient
 from test_proxy import RawUas, final
@@ -42,8 +45,9 @@ class ScriptedDns:
     added to QR|RD|RA (0x0200: TC, 3: NXDOMAIN). Counts questions per transport.
     With tcp=False the TCP port is held (bound) but refuses connections."""
 
-    def __init__(self, script, tcp=True):
+    def __init__(self, script, tcp=True, before_udp=None):
         self.script = script
+        self.before_udp = before_udp  # before_udp(dns, src, reply): called before each UDP answer
         self.queries, self.tcp_queries = [], []
         for _ in range(50):
             self.sock = bound_socket("127.0.0.1")
@@ -92,6 +96,8 @@ class ScriptedDns:
             except OSError:
                 return
             r = self.answer(q, False)
+            if r and self.before_udp:
+                self.before_udp(self, src, r)
             if r:
                 self.sock.sendto(r, src)
 
@@ -299,4 +305,67 @@ def test_truncated_answer_without_tcp_is_a_failure(sipwarden, tmp_path):
         assert dns.queries == [("tc.example", 1)], dns.queries
     finally:
         dns.close()
+        rogue.close()
+
+
+def inet_sum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def udp_with_bad_checksum(src_port, dst_port, payload):
+    """An IPv4 UDP datagram 127.0.0.1 -> 127.0.0.1 whose UDP checksum is wrong
+    (the IP header's is filled in by the kernel). Longer than 76 bytes, so
+    the receiving kernel defers the check to the read."""
+    length = 8 + len(payload)
+    lo = socket.inet_aton("127.0.0.1")
+    good = inet_sum(lo + lo + struct.pack("!BBHHHHH", 0, 17, length, src_port, dst_port, length, 0) + payload)
+    udp = struct.pack("!HHHH", src_port, dst_port, length, (good or 0xffff) ^ 0x0101) + payload
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, lo, lo) + udp
+
+
+def test_datagram_dropped_on_reading_does_not_stall_the_lookup(sipwarden, tmp_path):
+    """Before the real answer, the resolver's socket gets a datagram from the
+    server's address and port whose UDP checksum is wrong (its content would
+    point at the rogue): readable for poll(), dropped by the kernel when read.
+    The lookup goes on waiting within its deadline: the call is routed by
+    the real answer, then the resolver takes the next lookup as usual."""
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        pytest.skip("raw sockets need CAP_NET_RAW")
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.csum.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 10, 0, phone.port, "sip1.csum.example")], [a("sip1.csum.example", "127.0.0.1")]
+        if name == "next.example" and qtype == 1:
+            return 0, [a("next.example", "127.0.0.1")], []
+        return 3, [], []
+
+    def corrupt_first(dns, src, reply):
+        if len(dns.queries) != 1:
+            return
+        # the same answer, but with the rogue's port, as a datagram the kernel drops
+        forged = reply.replace(struct.pack("!HHH", 10, 0, phone.port), struct.pack("!HHH", 10, 0, rogue.port))
+        raw.sendto(udp_with_bad_checksum(dns.port, src[1], forged), ("127.0.0.1", 0))
+        time.sleep(0.3)
+
+    dns = ScriptedDns(script, before_udp=corrupt_first)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@csum.example")
+            assert rogue.recv(timeout=0.3) is None
+            call_and_answer(c, phone, "sip:carol@next.example:%d" % phone.port)
+            assert dns.queries == [(owner, 33), ("next.example", 1)], dns.queries
+    finally:
+        dns.close()
+        raw.close()
+        phone.close()
         rogue.close()
