@@ -134,7 +134,8 @@ static int wait_fd(struct proxy_dns *d, int fd, short events, uint64_t until)
 	return -ETIMEDOUT;
 }
 
-/* One question over UDP. 0 with ans filled (ans->truncated may be set),
+/* One question over UDP. 0 with ans filled (when ans->truncated is set, only
+ * its header and question are sure to be whole: it is asked again over TCP),
  * -ETIMEDOUT, -EIO, or -ENOENT when name cannot be asked. */
 static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
 		     struct proxy_dns_answer *ans)

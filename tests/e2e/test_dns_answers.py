@@ -45,9 +45,10 @@ class ScriptedDns:
     added to QR|RD|RA (0x0200: TC, 3: NXDOMAIN). Counts questions per transport.
     With tcp=False the TCP port is held (bound) but refuses connections."""
 
-    def __init__(self, script, tcp=True, before_udp=None):
+    def __init__(self, script, tcp=True, udp_hook=None):
         self.script = script
-        self.before_udp = before_udp  # before_udp(dns, src, reply): called before each UDP answer
+        # udp_hook(dns, src, reply) -> the bytes sent instead of each UDP answer
+        self.udp_hook = udp_hook
         self.queries, self.tcp_queries = [], []
         for _ in range(50):
             self.sock = bound_socket("127.0.0.1")
@@ -96,8 +97,8 @@ class ScriptedDns:
             except OSError:
                 return
             r = self.answer(q, False)
-            if r and self.before_udp:
-                self.before_udp(self, src, r)
+            if r and self.udp_hook:
+                r = self.udp_hook(self, src, r)
             if r:
                 self.sock.sendto(r, src)
 
@@ -292,6 +293,40 @@ def test_truncated_udp_answer_asked_again_over_tcp(sipwarden, tmp_path):
         rogue.close()
 
 
+def test_truncated_answer_cut_inside_its_records_asked_over_tcp(sipwarden, tmp_path):
+    """The UDP answer has TC set and is cut at 512 bytes inside a record, its
+    counts left as they were (more records than the data holds): it is still
+    our answer (id, question), so the question goes over TCP, whose whole
+    answer routes the call; nothing of the cut answer is used."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.cut.example"
+    many = ["sip%d.cut.example" % i for i in range(12)]
+
+    def script(name, qtype, tcp):
+        if name == owner and not tcp:
+            return 0x0200, [srv(owner, 0, 0, rogue.port, t) for t in many], [a(t, "127.0.0.1") for t in many]
+        if name == owner:
+            return 0, [srv(owner, 10, 5, phone.port, "sip1.cut.example")], [a("sip1.cut.example", "127.0.0.1")]
+        return 3, [], []
+
+    def cut(dns, src, reply):
+        assert len(reply) > 600
+        return reply[:512]
+
+    dns = ScriptedDns(script, udp_hook=cut)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@cut.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+            assert dns.tcp_queries == [(owner, 33)], dns.tcp_queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
 def test_truncated_answer_without_tcp_is_a_failure(sipwarden, tmp_path):
     """TC over UDP and the server refuses TCP: 503, the partial answer unused."""
     rogue = RawUas()
@@ -350,13 +385,14 @@ def test_datagram_dropped_on_reading_does_not_stall_the_lookup(sipwarden, tmp_pa
 
     def corrupt_first(dns, src, reply):
         if len(dns.queries) != 1:
-            return
+            return reply
         # the same answer, but with the rogue's port, as a datagram the kernel drops
         forged = reply.replace(struct.pack("!HHH", 10, 0, phone.port), struct.pack("!HHH", 10, 0, rogue.port))
         raw.sendto(udp_with_bad_checksum(dns.port, src[1], forged), ("127.0.0.1", 0))
         time.sleep(0.3)
+        return reply
 
-    dns = ScriptedDns(script, before_udp=corrupt_first)
+    dns = ScriptedDns(script, udp_hook=corrupt_first)
     try:
         d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
         with SipClient("127.0.0.1", d.port) as c:

@@ -374,10 +374,53 @@ static void test_truncated_flag(void **state)
 	m.b[2] = 0x81;
 	parse_ok(&m, 8);
 	assert_false(ans.truncated);
-	/* a truncated answer with more records counted than sent is not read */
-	m.b[2] = 0x83;
+	/* more records counted than sent: malformed, unless truncated (TC),
+	 * when the whole records are read and the rest is left */
 	m.b[7] = 2;
 	assert_int_equal(proxy_dns_parse(m.b, m.n, 8, &ans), -EBADMSG);
+	m.b[2] = 0x83;
+	parse_ok(&m, 8);
+	assert_true(ans.truncated);
+	assert_int_equal(ans.n, 1);
+}
+
+/* A truncated answer cut anywhere past its question is still an answer to
+ * the question (the caller asks again over TCP); cut in its header or
+ * question, or with another id, it is not. */
+static void test_truncated_cut_anywhere(void **state)
+{
+	(void)state;
+	struct msg m;
+	const char *q = "_sip._udp.cut.example";
+
+	m_head(&m, 11, 0x8380, 1, 3, 0, 3);
+	m_question(&m, q, PROXY_DNS_SRV);
+	size_t qend = m.n;
+	m_srv(&m, q, 10, 0, 5060, "a.cut.example");
+	m_srv(&m, q, 10, 0, 5060, "b.cut.example");
+	m_srv(&m, q, 10, 0, 5060, "c.cut.example");
+	m_a(&m, "a.cut.example", 60, 1);
+	m_a(&m, "b.cut.example", 60, 2);
+	m_a(&m, "c.cut.example", 60, 3);
+	for (size_t n = qend; n <= m.n; n++) {
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), 0);
+		assert_true(ans.truncated);
+		assert_true(ans.n <= 6);
+		for (unsigned i = 0; i < ans.n; i++)
+			assert_true(ans.rr[i].type == PROXY_DNS_SRV || ans.rr[i].type == PROXY_DNS_A);
+		assert_true(proxy_dns_question_is(m.b, n, q, PROXY_DNS_SRV));
+		assert_int_equal(proxy_dns_parse(m.b, n, 12, &ans), -EBADMSG);
+	}
+	assert_int_equal(proxy_dns_parse(m.b, m.n, 11, &ans), 0);
+	assert_int_equal(ans.n, 6);
+	for (size_t n = 0; n < qend; n++)
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), -EBADMSG);
+	/* the same cuts without TC are malformed */
+	m.b[2] = 0x81;
+	for (size_t n = qend; n < m.n; n++)
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), -EBADMSG);
+	parse_ok(&m, 11);
+	assert_false(ans.truncated);
 }
 
 /* A SRV record of the additional section, or owned by another name, is no
@@ -532,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_cname_followed),
 		cmocka_unit_test(test_cname_loop_bounded),
 		cmocka_unit_test(test_truncated_flag),
+		cmocka_unit_test(test_truncated_cut_anywhere),
 		cmocka_unit_test(test_additional_srv_not_counted),
 		cmocka_unit_test(test_srv_weights),
 		cmocka_unit_test(test_pointers_backward_only),
