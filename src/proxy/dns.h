@@ -76,9 +76,10 @@ int proxy_dns_cname_chain(const struct proxy_dns_answer *a, const char *name, un
  * answer section, or in the additional section when additional. */
 const struct proxy_dns_rr *proxy_dns_find(const struct proxy_dns_answer *a, const char *owner, uint16_t type,
 					  bool additional);
-/* RFC 2782 among the answer section's SRV records owned by owner: the lowest
- * priority, then a weighted pick with rnd (any random value; weight 0 first
- * in the running sum). NULL when there is none. */
+/* RFC 2782 among the answer section's SRV records owned by owner that name a
+ * server (target not ".", port not 0): the lowest priority, then a weighted
+ * pick with rnd (any random value; weight 0 first in the running sum). NULL
+ * when there is none. */
 const struct proxy_dns_rr *proxy_dns_pick_srv(const struct proxy_dns_answer *a, const char *owner, uint32_t rnd);
 
 #endif

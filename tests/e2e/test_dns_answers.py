@@ -266,6 +266,75 @@ def test_additional_section_srv_is_no_candidate(sipwarden, tmp_path):
         rogue.close()
 
 
+def test_srv_without_server_is_skipped(sipwarden, tmp_path):
+    """At the best priority, a SRV record with port 0 (its target's address
+    at hand, the rogue's) and one with target "." (RFC 2782: no service):
+    neither names a server, the next priority's record gets the call."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.zero.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 0, 100, 0, "rogue.zero.example"), srv(owner, 0, 100, rogue.port, "."),
+                       srv(owner, 10, 0, phone.port, "sip1.zero.example")], \
+                [a("rogue.zero.example", "127.0.0.1"), a("sip1.zero.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@zero.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
+def test_only_srv_without_server_gets_404(sipwarden, tmp_path):
+    """SRV records, all with port 0 or target ".": the domain has said where
+    its SIP service is, and it is nowhere: 404, its A record not asked."""
+    rogue = RawUas()
+    owner = "_sip._udp.none.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 0, 0, 0, "none.example"), srv(owner, 5, 0, rogue.port, ".")], []
+        if name == "none.example":
+            return 0, [a("none.example", "127.0.0.1")], []
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@none.example", 404)
+        assert dns.queries == [(owner, 33)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
+def test_host_too_long_for_srv_asked_for_its_address(sipwarden, tmp_path):
+    """A host of 244 bytes: with "_sip._udp." the SRV name would pass the 253
+    bytes a name may have, so no SRV is asked; as with no SRV records (RFC
+    3263 §4.2), the host's A then AAAA are (none here: 404)."""
+    rogue = RawUas()
+    host = ".".join(["h" * 57] * 4) + ".long.example"
+    assert len(host) == 244
+
+    def script(name, qtype, tcp):
+        return 0, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@" + host, 404)
+        assert dns.queries == [(host, 1), (host, 28)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
 def test_truncated_udp_answer_asked_again_over_tcp(sipwarden, tmp_path):
     """The UDP answer has TC set (and what it holds points at the rogue): the
     same question goes to the same server over TCP, whose answer is used."""

@@ -204,7 +204,7 @@ static void m_a(struct msg *m, const char *owner, uint32_t ttl, uint8_t last)
 
 static size_t wire_len(const char *dotted)
 {
-	return strlen(dotted) + 2;
+	return dotted[0] ? strlen(dotted) + 2 : 1; /* "": the root, one zero byte */
 }
 
 static void m_cname(struct msg *m, const char *owner, uint32_t ttl, const char *target)
@@ -469,6 +469,32 @@ static void test_srv_weights(void **state)
 		assert_string_equal(proxy_dns_pick_srv(&ans, q, r)->target, want[r % 5]);
 }
 
+/* A SRV record with port 0 or target "." names no server: never picked,
+ * whatever its priority or weight; with only such records, none. */
+static void test_srv_without_server_skipped(void **state)
+{
+	(void)state;
+	struct msg m;
+	const char *q = "_sip._udp.z.example";
+
+	m_head(&m, 13, 0x8180, 1, 4, 0, 0);
+	m_question(&m, q, PROXY_DNS_SRV);
+	m_srv(&m, q, 0, 65535, 0, "zero.example");
+	m_srv(&m, q, 0, 65535, 5060, "");
+	m_srv(&m, q, 10, 0, 0, "zero2.example");
+	m_srv(&m, q, 20, 1, 5070, "good.example");
+	parse_ok(&m, 13);
+	assert_int_equal(ans.n, 4);
+	assert_string_equal(ans.rr[1].target, "");
+	for (uint32_t r = 0; r < 70000; r += 7)
+		assert_string_equal(proxy_dns_pick_srv(&ans, q, r)->target, "good.example");
+	ans.rr[3].port = 0;
+	assert_null(proxy_dns_pick_srv(&ans, q, 1));
+	ans.rr[3].port = 5070;
+	ans.rr[3].target[0] = '\0';
+	assert_null(proxy_dns_pick_srv(&ans, q, 1));
+}
+
 /* ---- malformed names ---- */
 
 static void test_pointers_backward_only(void **state)
@@ -578,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_cut_anywhere),
 		cmocka_unit_test(test_additional_srv_not_counted),
 		cmocka_unit_test(test_srv_weights),
+		cmocka_unit_test(test_srv_without_server_skipped),
 		cmocka_unit_test(test_pointers_backward_only),
 		cmocka_unit_test(test_target_within_rdata),
 		cmocka_unit_test(test_odd_label_bytes_skip_record),
