@@ -3,7 +3,8 @@
  * the query id they start with; every record kept must have a terminated
  * owner and target name within bounds, and whatever is chosen for the first
  * record's owner (CNAME chain end, A, SRV) must be an answer-section record
- * of that name and type. */
+ * of that name and type (a SRV one naming a server: target not ".", port not
+ * 0, of the lowest priority among those). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,11 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	const struct proxy_dns_rr *s = proxy_dns_pick_srv(&ans, canon, rnd);
 	if (s) {
-		if (s->type != PROXY_DNS_SRV || s->additional || !proxy_dns_name_eq(s->name, canon))
+		if (s->type != PROXY_DNS_SRV || s->additional || !proxy_dns_name_eq(s->name, canon) || s->port == 0 ||
+		    s->target[0] == '\0')
 			abort();
 		for (unsigned i = 0; i < ans.n; i++)
-			if (ans.rr[i].type == PROXY_DNS_SRV && !ans.rr[i].additional &&
-			    proxy_dns_name_eq(ans.rr[i].name, canon) && ans.rr[i].prio < s->prio)
+			if (ans.rr[i].type == PROXY_DNS_SRV && !ans.rr[i].additional && ans.rr[i].port != 0 &&
+			    ans.rr[i].target[0] != '\0' && proxy_dns_name_eq(ans.rr[i].name, canon) &&
+			    ans.rr[i].prio < s->prio)
 				abort();
 	}
 	return 0;

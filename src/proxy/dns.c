@@ -4,7 +4,9 @@
  * port in the URI, the host's A (then AAAA) records; else SRV _sips._tcp,
  * _sip._tcp or _sip._udp .HOST (RFC 2782: lowest priority, weighted pick)
  * with the target's address from the additional section or its own A/AAAA
- * query; with no SRV, the host's A/AAAA on port 5060 (5061 for TLS). NAPTR
+ * query (records with target "." or port 0 are no candidates; SRV records
+ * all such mean no server, 404); with no SRV, or a host too long for its
+ * SRV name to be asked, the host's A/AAAA on port 5060 (5061 for TLS). NAPTR
  * is not consulted, so a domain's NAPTR preference for TCP or TLS is not
  * seen. Over TLS the server must prove the URI's domain (RFC 5922 §4).
  * Only answer-section records owned by the name asked (or by the end of its
@@ -134,7 +136,8 @@ static int wait_fd(struct proxy_dns *d, int fd, short events, uint64_t until)
 	return -ETIMEDOUT;
 }
 
-/* One question over UDP. 0 with ans filled (ans->truncated may be set),
+/* One question over UDP. 0 with ans filled (when ans->truncated is set, only
+ * its header and question are sure to be whole: it is asked again over TCP),
  * -ETIMEDOUT, -EIO, or -ENOENT when name cannot be asked. */
 static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint64_t deadline,
 		     struct proxy_dns_answer *ans)
@@ -146,8 +149,11 @@ static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint
 	if (qlen < 0)
 		return -ENOENT;
 	/* A socket per query: a fresh random source port, and connected, so
-	 * the kernel drops datagrams from anyone but the server. */
-	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	 * the kernel drops datagrams from anyone but the server. Non-blocking:
+	 * poll() may call a datagram readable that recv() then discards (a bad
+	 * UDP checksum is found only when it is read), and a blocking recv()
+	 * would then wait past the deadline and the stop flag. */
+	int fd = socket(d->server.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -EIO;
 	if (connect(fd, (struct sockaddr *)&d->server, d->server_len) < 0) {
@@ -159,14 +165,19 @@ static int query_udp(struct proxy_dns *d, const char *name, uint16_t qtype, uint
 		if (now >= deadline)
 			break;
 		uint64_t until = min_u64(now + SW_DNS_TRY_MS, deadline);
-		if (send(fd, q, (size_t)qlen, 0) < 0) {
+		/* A full send buffer (EAGAIN) loses this try like a lost
+		 * datagram would: the wait below ends it. */
+		if (send(fd, q, (size_t)qlen, 0) < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			err = -EIO;
 			break;
 		}
+		/* Bounded by until: wait_fd fails from then on. */
 		while (wait_fd(d, fd, POLLIN, until) == 0) {
 			/* MSG_TRUNC: the datagram's real length, so one longer
-			 * than r is not read as a shorter message */
-			ssize_t n = recv(fd, r, sizeof(r), MSG_TRUNC);
+			 * than r is not read as a shorter message. EAGAIN (the
+			 * datagram was dropped on reading) and errors queued on
+			 * the socket (an ICMP error) mean: wait on. */
+			ssize_t n = recv(fd, r, sizeof(r), MSG_TRUNC | MSG_DONTWAIT);
 			if (n > 0 && (size_t)n <= sizeof(r) && proxy_dns_question_is(r, (size_t)n, name, qtype) &&
 			    proxy_dns_parse(r, (size_t)n, id, ans) == 0) {
 				close(fd);
@@ -371,15 +382,27 @@ static void resolve(struct proxy_dns *d, struct dns_job *j)
 	}
 	if (base_random(&rnd, sizeof(rnd)))
 		rnd = (uint32_t)base_mono_ms();
-	/* RFC 3263 §4.2, RFC 5630 §3.3: TLS is the "sips" service over TCP. */
-	snprintf(srv, sizeof(srv), "%s.%s",
-		 j->proto == TP_TLS ? "_sips._tcp" : j->proto == TP_TCP ? "_sip._tcp" : "_sip._udp", j->host);
+	/* RFC 3263 §4.2, RFC 5630 §3.3: TLS is the "sips" service over TCP.
+	 * host is at most PROXY_DNS_MAX_NAME bytes: srv holds it whole. */
+	int n = snprintf(srv, sizeof(srv), "%s.%s",
+			 j->proto == TP_TLS ? "_sips._tcp" : j->proto == TP_TCP ? "_sip._tcp" : "_sip._udp", j->host);
+	if (n > 0 && srv[n - 1] == '.')
+		n--; /* a trailing dot is not part of the name's length */
+	if (n <= 0 || n > PROXY_DNS_MAX_NAME) {
+		/* A host this long has no SRV name that could be asked: as with
+		 * no SRV records (RFC 3263 §4.2), its own A/AAAA. */
+		free(ans);
+		j->err = lookup_addr(d, j->host, j->proto == TP_TLS ? 5061 : 5060, deadline, j);
+		return;
+	}
 	j->err = resolve_name(d, srv, PROXY_DNS_SRV, deadline, ans, canon, &ttl);
 	const struct proxy_dns_rr *s = j->err ? NULL : proxy_dns_pick_srv(ans, canon, rnd);
 	if (j->err) {
 		/* no answer at all: tell the caller to retry later */
-	} else if (s && strcmp(s->target, "") == 0) {
-		j->err = -ENOENT; /* "." target: RFC 2782, the service is decidedly not available */
+	} else if (!s && proxy_dns_find(ans, canon, PROXY_DNS_SRV, false)) {
+		/* SRV records, none usable: only "." targets (RFC 2782: the
+		 * service is decidedly not available) or port 0 */
+		j->err = -ENOENT;
 	} else if (s) {
 		/* The target's address from the additional section, by the
 		 * target's own name only; else its own query. */

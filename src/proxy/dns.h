@@ -48,10 +48,12 @@ int proxy_dns_query_build(uint8_t *buf, size_t cap, uint16_t id, const char *nam
 /* Parse a response to standard query id: rcode, TC bit and the A, AAAA, SRV
  * and CNAME records of class IN of the answer and additional sections (others
  * skipped, and so are records whose names hold bytes no host name has, such
- * as a dot or NUL inside a label). A truncated answer is parsed as far as its
- * counts go; the caller decides (dns.c asks again over TCP). 0 or -EBADMSG
- * (compression pointers forward, into the header or looping, names past
- * their record's data, records past the end). */
+ * as a dot or NUL inside a label). A truncated answer (TC) is read as far as
+ * its records are whole, whatever its counts say: only its header and
+ * question must read, and the caller decides (dns.c asks again over TCP).
+ * 0 or -EBADMSG (compression pointers forward, into the header or looping,
+ * names past their record's data, records past the end; in a truncated
+ * answer, only in its question). */
 int proxy_dns_parse(const uint8_t *buf, size_t len, uint16_t id, struct proxy_dns_answer *out);
 /* The response's question section is exactly one question: name (dotted,
  * trailing dot optional, compared case-insensitively), qtype, class IN. */
@@ -74,9 +76,10 @@ int proxy_dns_cname_chain(const struct proxy_dns_answer *a, const char *name, un
  * answer section, or in the additional section when additional. */
 const struct proxy_dns_rr *proxy_dns_find(const struct proxy_dns_answer *a, const char *owner, uint16_t type,
 					  bool additional);
-/* RFC 2782 among the answer section's SRV records owned by owner: the lowest
- * priority, then a weighted pick with rnd (any random value; weight 0 first
- * in the running sum). NULL when there is none. */
+/* RFC 2782 among the answer section's SRV records owned by owner that name a
+ * server (target not ".", port not 0): the lowest priority, then a weighted
+ * pick with rnd (any random value; weight 0 first in the running sum). NULL
+ * when there is none. */
 const struct proxy_dns_rr *proxy_dns_pick_srv(const struct proxy_dns_answer *a, const char *owner, uint32_t rnd);
 
 #endif

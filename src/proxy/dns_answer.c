@@ -50,7 +50,11 @@ const struct proxy_dns_rr *proxy_dns_pick_srv(const struct proxy_dns_answer *a, 
 	uint32_t total = 0, sum = 0;
 	unsigned n = a->n < PROXY_DNS_MAX_RR ? a->n : PROXY_DNS_MAX_RR;
 
-#define SRV_CANDIDATE(rr) ((rr)->type == PROXY_DNS_SRV && !(rr)->additional && proxy_dns_name_eq((rr)->name, owner))
+	/* A "." target (RFC 2782: service not available) or port 0 is no
+	 * server to send to. */
+#define SRV_CANDIDATE(rr) \
+	((rr)->type == PROXY_DNS_SRV && !(rr)->additional && (rr)->port != 0 && (rr)->target[0] != '\0' && \
+	 proxy_dns_name_eq((rr)->name, owner))
 	for (unsigned i = 0; i < n; i++)
 		if (SRV_CANDIDATE(&a->rr[i]) && (!best || a->rr[i].prio < best->prio))
 			best = &a->rr[i];

@@ -153,8 +153,13 @@ int proxy_dns_parse(const uint8_t *m, size_t len, uint16_t id, struct proxy_dns_
 	out->truncated = (m[2] & 0x02) != 0;
 	out->rcode = m[3] & 0x0f;
 	/* Every record takes at least 11 bytes and every question 5, so these
-	 * loops are bounded by the message length as well as by the counts. */
+	 * loops are bounded by the message length as well as by the counts.
+	 * The header and the question must be whole; past them, a truncated
+	 * answer (TC) is read as far as its records are whole, since a server
+	 * may cut it anywhere (even leaving the counts of what it would have
+	 * sent): the caller, seeing TC, asks again over TCP. */
 	unsigned qd = get16(m + 4), an = get16(m + 6), ns = get16(m + 8), ar = get16(m + 10);
+	int cut = out->truncated ? 0 : -EBADMSG; /* a record that does not read */
 	for (unsigned i = 0; i < qd; i++) {
 		int e = read_name(m, len, len, &o, name, sizeof(name));
 		if ((e && e != -EILSEQ) || o + 4 > len)
@@ -166,14 +171,14 @@ int proxy_dns_parse(const uint8_t *m, size_t len, uint16_t id, struct proxy_dns_
 		memset(&rr, 0, sizeof(rr));
 		int bad = read_name(m, len, len, &o, rr.name, sizeof(rr.name));
 		if ((bad && bad != -EILSEQ) || o + 10 > len)
-			return -EBADMSG;
+			return cut;
 		rr.type = get16(m + o);
 		uint16_t cls = get16(m + o + 2);
 		rr.ttl = get_ttl(m + o + 4);
 		uint16_t rdlen = get16(m + o + 8);
 		o += 10;
 		if (o + rdlen > len)
-			return -EBADMSG;
+			return cut;
 		size_t rd = o, rd_end = o + rdlen;
 		o = rd_end;
 		if (i >= an && i < an + ns)
@@ -189,7 +194,7 @@ int proxy_dns_parse(const uint8_t *m, size_t len, uint16_t id, struct proxy_dns_
 			size_t t = rd;
 			if (rr.type == PROXY_DNS_SRV) {
 				if (rdlen < 7)
-					return -EBADMSG;
+					return cut;
 				rr.prio = get16(m + rd);
 				rr.weight = get16(m + rd + 2);
 				rr.port = get16(m + rd + 4);
@@ -197,7 +202,7 @@ int proxy_dns_parse(const uint8_t *m, size_t len, uint16_t id, struct proxy_dns_
 			}
 			int e = read_name(m, len, rd_end, &t, rr.target, sizeof(rr.target));
 			if ((e && e != -EILSEQ) || t != rd_end)
-				return -EBADMSG;
+				return cut;
 			bad = bad ? bad : e;
 		} else {
 			continue;

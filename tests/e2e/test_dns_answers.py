@@ -12,6 +12,9 @@ on the same loopback port."""
 import socket
 import struct
 import threading
+import time
+
+import pytest
 
 from sipclient import SipClient
 from test_proxy import RawUas, final
@@ -42,8 +45,10 @@ class ScriptedDns:
     added to QR|RD|RA (0x0200: TC, 3: NXDOMAIN). Counts questions per transport.
     With tcp=False the TCP port is held (bound) but refuses connections."""
 
-    def __init__(self, script, tcp=True):
+    def __init__(self, script, tcp=True, udp_hook=None):
         self.script = script
+        # udp_hook(dns, src, reply) -> the bytes sent instead of each UDP answer
+        self.udp_hook = udp_hook
         self.queries, self.tcp_queries = [], []
         for _ in range(50):
             self.sock = bound_socket("127.0.0.1")
@@ -92,6 +97,8 @@ class ScriptedDns:
             except OSError:
                 return
             r = self.answer(q, False)
+            if r and self.udp_hook:
+                r = self.udp_hook(self, src, r)
             if r:
                 self.sock.sendto(r, src)
 
@@ -259,6 +266,75 @@ def test_additional_section_srv_is_no_candidate(sipwarden, tmp_path):
         rogue.close()
 
 
+def test_srv_without_server_is_skipped(sipwarden, tmp_path):
+    """At the best priority, a SRV record with port 0 (its target's address
+    at hand, the rogue's) and one with target "." (RFC 2782: no service):
+    neither names a server, the next priority's record gets the call."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.zero.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 0, 100, 0, "rogue.zero.example"), srv(owner, 0, 100, rogue.port, "."),
+                       srv(owner, 10, 0, phone.port, "sip1.zero.example")], \
+                [a("rogue.zero.example", "127.0.0.1"), a("sip1.zero.example", "127.0.0.1")]
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@zero.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
+def test_only_srv_without_server_gets_404(sipwarden, tmp_path):
+    """SRV records, all with port 0 or target ".": the domain has said where
+    its SIP service is, and it is nowhere: 404, its A record not asked."""
+    rogue = RawUas()
+    owner = "_sip._udp.none.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 0, 0, 0, "none.example"), srv(owner, 5, 0, rogue.port, ".")], []
+        if name == "none.example":
+            return 0, [a("none.example", "127.0.0.1")], []
+        return 3, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@none.example", 404)
+        assert dns.queries == [(owner, 33)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
+def test_host_too_long_for_srv_asked_for_its_address(sipwarden, tmp_path):
+    """A host of 244 bytes: with "_sip._udp." the SRV name would pass the 253
+    bytes a name may have, so no SRV is asked; as with no SRV records (RFC
+    3263 §4.2), the host's A then AAAA are (none here: 404)."""
+    rogue = RawUas()
+    host = ".".join(["h" * 57] * 4) + ".long.example"
+    assert len(host) == 244
+
+    def script(name, qtype, tcp):
+        return 0, [], []
+
+    dns = ScriptedDns(script)
+    try:
+        expect_not_routed(sipwarden, tmp_path, dns, rogue, "sip:carol@" + host, 404)
+        assert dns.queries == [(host, 1), (host, 28)], dns.queries
+    finally:
+        dns.close()
+        rogue.close()
+
+
 def test_truncated_udp_answer_asked_again_over_tcp(sipwarden, tmp_path):
     """The UDP answer has TC set (and what it holds points at the rogue): the
     same question goes to the same server over TCP, whose answer is used."""
@@ -286,6 +362,40 @@ def test_truncated_udp_answer_asked_again_over_tcp(sipwarden, tmp_path):
         rogue.close()
 
 
+def test_truncated_answer_cut_inside_its_records_asked_over_tcp(sipwarden, tmp_path):
+    """The UDP answer has TC set and is cut at 512 bytes inside a record, its
+    counts left as they were (more records than the data holds): it is still
+    our answer (id, question), so the question goes over TCP, whose whole
+    answer routes the call; nothing of the cut answer is used."""
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.cut.example"
+    many = ["sip%d.cut.example" % i for i in range(12)]
+
+    def script(name, qtype, tcp):
+        if name == owner and not tcp:
+            return 0x0200, [srv(owner, 0, 0, rogue.port, t) for t in many], [a(t, "127.0.0.1") for t in many]
+        if name == owner:
+            return 0, [srv(owner, 10, 5, phone.port, "sip1.cut.example")], [a("sip1.cut.example", "127.0.0.1")]
+        return 3, [], []
+
+    def cut(dns, src, reply):
+        assert len(reply) > 600
+        return reply[:512]
+
+    dns = ScriptedDns(script, udp_hook=cut)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@cut.example")
+            assert rogue.recv(timeout=0.3) is None
+            assert dns.queries == [(owner, 33)], dns.queries
+            assert dns.tcp_queries == [(owner, 33)], dns.tcp_queries
+    finally:
+        dns.close()
+        phone.close()
+        rogue.close()
+
+
 def test_truncated_answer_without_tcp_is_a_failure(sipwarden, tmp_path):
     """TC over UDP and the server refuses TCP: 503, the partial answer unused."""
     rogue = RawUas()
@@ -299,4 +409,68 @@ def test_truncated_answer_without_tcp_is_a_failure(sipwarden, tmp_path):
         assert dns.queries == [("tc.example", 1)], dns.queries
     finally:
         dns.close()
+        rogue.close()
+
+
+def inet_sum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def udp_with_bad_checksum(src_port, dst_port, payload):
+    """An IPv4 UDP datagram 127.0.0.1 -> 127.0.0.1 whose UDP checksum is wrong
+    (the IP header's is filled in by the kernel). Longer than 76 bytes, so
+    the receiving kernel defers the check to the read."""
+    length = 8 + len(payload)
+    lo = socket.inet_aton("127.0.0.1")
+    good = inet_sum(lo + lo + struct.pack("!BBHHHHH", 0, 17, length, src_port, dst_port, length, 0) + payload)
+    udp = struct.pack("!HHHH", src_port, dst_port, length, (good or 0xffff) ^ 0x0101) + payload
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, lo, lo) + udp
+
+
+def test_datagram_dropped_on_reading_does_not_stall_the_lookup(sipwarden, tmp_path):
+    """Before the real answer, the resolver's socket gets a datagram from the
+    server's address and port whose UDP checksum is wrong (its content would
+    point at the rogue): readable for poll(), dropped by the kernel when read.
+    The lookup goes on waiting within its deadline: the call is routed by
+    the real answer, then the resolver takes the next lookup as usual."""
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        pytest.skip("raw sockets need CAP_NET_RAW")
+    phone, rogue = RawUas(), RawUas()
+    owner = "_sip._udp.csum.example"
+
+    def script(name, qtype, tcp):
+        if name == owner:
+            return 0, [srv(owner, 10, 0, phone.port, "sip1.csum.example")], [a("sip1.csum.example", "127.0.0.1")]
+        if name == "next.example" and qtype == 1:
+            return 0, [a("next.example", "127.0.0.1")], []
+        return 3, [], []
+
+    def corrupt_first(dns, src, reply):
+        if len(dns.queries) != 1:
+            return reply
+        # the same answer, but with the rogue's port, as a datagram the kernel drops
+        forged = reply.replace(struct.pack("!HHH", 10, 0, phone.port), struct.pack("!HHH", 10, 0, rogue.port))
+        raw.sendto(udp_with_bad_checksum(dns.port, src[1], forged), ("127.0.0.1", 0))
+        time.sleep(0.3)
+        return reply
+
+    dns = ScriptedDns(script, udp_hook=corrupt_first)
+    try:
+        d = dns_daemon(sipwarden, tmp_path, dns, workers=1)
+        with SipClient("127.0.0.1", d.port) as c:
+            call_and_answer(c, phone, "sip:carol@csum.example")
+            assert rogue.recv(timeout=0.3) is None
+            call_and_answer(c, phone, "sip:carol@next.example:%d" % phone.port)
+            assert dns.queries == [(owner, 33), ("next.example", 1)], dns.queries
+    finally:
+        dns.close()
+        raw.close()
+        phone.close()
         rogue.close()

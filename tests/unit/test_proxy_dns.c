@@ -204,7 +204,7 @@ static void m_a(struct msg *m, const char *owner, uint32_t ttl, uint8_t last)
 
 static size_t wire_len(const char *dotted)
 {
-	return strlen(dotted) + 2;
+	return dotted[0] ? strlen(dotted) + 2 : 1; /* "": the root, one zero byte */
 }
 
 static void m_cname(struct msg *m, const char *owner, uint32_t ttl, const char *target)
@@ -374,10 +374,53 @@ static void test_truncated_flag(void **state)
 	m.b[2] = 0x81;
 	parse_ok(&m, 8);
 	assert_false(ans.truncated);
-	/* a truncated answer with more records counted than sent is not read */
-	m.b[2] = 0x83;
+	/* more records counted than sent: malformed, unless truncated (TC),
+	 * when the whole records are read and the rest is left */
 	m.b[7] = 2;
 	assert_int_equal(proxy_dns_parse(m.b, m.n, 8, &ans), -EBADMSG);
+	m.b[2] = 0x83;
+	parse_ok(&m, 8);
+	assert_true(ans.truncated);
+	assert_int_equal(ans.n, 1);
+}
+
+/* A truncated answer cut anywhere past its question is still an answer to
+ * the question (the caller asks again over TCP); cut in its header or
+ * question, or with another id, it is not. */
+static void test_truncated_cut_anywhere(void **state)
+{
+	(void)state;
+	struct msg m;
+	const char *q = "_sip._udp.cut.example";
+
+	m_head(&m, 11, 0x8380, 1, 3, 0, 3);
+	m_question(&m, q, PROXY_DNS_SRV);
+	size_t qend = m.n;
+	m_srv(&m, q, 10, 0, 5060, "a.cut.example");
+	m_srv(&m, q, 10, 0, 5060, "b.cut.example");
+	m_srv(&m, q, 10, 0, 5060, "c.cut.example");
+	m_a(&m, "a.cut.example", 60, 1);
+	m_a(&m, "b.cut.example", 60, 2);
+	m_a(&m, "c.cut.example", 60, 3);
+	for (size_t n = qend; n <= m.n; n++) {
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), 0);
+		assert_true(ans.truncated);
+		assert_true(ans.n <= 6);
+		for (unsigned i = 0; i < ans.n; i++)
+			assert_true(ans.rr[i].type == PROXY_DNS_SRV || ans.rr[i].type == PROXY_DNS_A);
+		assert_true(proxy_dns_question_is(m.b, n, q, PROXY_DNS_SRV));
+		assert_int_equal(proxy_dns_parse(m.b, n, 12, &ans), -EBADMSG);
+	}
+	assert_int_equal(proxy_dns_parse(m.b, m.n, 11, &ans), 0);
+	assert_int_equal(ans.n, 6);
+	for (size_t n = 0; n < qend; n++)
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), -EBADMSG);
+	/* the same cuts without TC are malformed */
+	m.b[2] = 0x81;
+	for (size_t n = qend; n < m.n; n++)
+		assert_int_equal(proxy_dns_parse(m.b, n, 11, &ans), -EBADMSG);
+	parse_ok(&m, 11);
+	assert_false(ans.truncated);
 }
 
 /* A SRV record of the additional section, or owned by another name, is no
@@ -424,6 +467,32 @@ static void test_srv_weights(void **state)
 					    "one.example" };
 	for (uint32_t r = 0; r < 5 * 3; r++)
 		assert_string_equal(proxy_dns_pick_srv(&ans, q, r)->target, want[r % 5]);
+}
+
+/* A SRV record with port 0 or target "." names no server: never picked,
+ * whatever its priority or weight; with only such records, none. */
+static void test_srv_without_server_skipped(void **state)
+{
+	(void)state;
+	struct msg m;
+	const char *q = "_sip._udp.z.example";
+
+	m_head(&m, 13, 0x8180, 1, 4, 0, 0);
+	m_question(&m, q, PROXY_DNS_SRV);
+	m_srv(&m, q, 0, 65535, 0, "zero.example");
+	m_srv(&m, q, 0, 65535, 5060, "");
+	m_srv(&m, q, 10, 0, 0, "zero2.example");
+	m_srv(&m, q, 20, 1, 5070, "good.example");
+	parse_ok(&m, 13);
+	assert_int_equal(ans.n, 4);
+	assert_string_equal(ans.rr[1].target, "");
+	for (uint32_t r = 0; r < 70000; r += 7)
+		assert_string_equal(proxy_dns_pick_srv(&ans, q, r)->target, "good.example");
+	ans.rr[3].port = 0;
+	assert_null(proxy_dns_pick_srv(&ans, q, 1));
+	ans.rr[3].port = 5070;
+	ans.rr[3].target[0] = '\0';
+	assert_null(proxy_dns_pick_srv(&ans, q, 1));
 }
 
 /* ---- malformed names ---- */
@@ -532,8 +601,10 @@ int main(void)
 		cmocka_unit_test(test_cname_followed),
 		cmocka_unit_test(test_cname_loop_bounded),
 		cmocka_unit_test(test_truncated_flag),
+		cmocka_unit_test(test_truncated_cut_anywhere),
 		cmocka_unit_test(test_additional_srv_not_counted),
 		cmocka_unit_test(test_srv_weights),
+		cmocka_unit_test(test_srv_without_server_skipped),
 		cmocka_unit_test(test_pointers_backward_only),
 		cmocka_unit_test(test_target_within_rdata),
 		cmocka_unit_test(test_odd_label_bytes_skip_record),
