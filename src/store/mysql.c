@@ -265,6 +265,7 @@ struct my {
 	const char *bin;     /**< exact collation of this server */
 	const char *loc;     /**< location table name */
 	bool has_email, has_rpid;
+	bool narrow_names;   /**< subscriber.username or .domain cannot hold 4-byte UTF-8 (not utf8mb4) */
 	unsigned nextra;
 	char extra_sql[STORE_MAX_EXTRA_COLS * (STORE_COLUMN_NAME_MAX + 4) + 1];
 	unsigned busy_ms;
@@ -503,8 +504,51 @@ static bool msg_safe(unsigned code)
 	       code == 1053 || code == 1927 || code == 4031;
 }
 
-/* Map a client/server error to the store's errno contract. Anything that a
- * new connection may cure marks this one broken. */
+/* Errors that leave the connection unusable (lost, killed, server shutting
+ * down) or whose cure is a new connection (a table or column gone, a
+ * statement the server forgot: connecting sets the schema up and prepares
+ * the statements again). */
+static bool conn_error(unsigned code)
+{
+	return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) || code == ER_SERVER_SHUTDOWN ||
+	       code == ER_CONNECTION_KILLED || code == 4031 /* idle session timeout */ || code == ER_NO_SUCH_TABLE ||
+	       code == ER_BAD_FIELD_ERROR || code == ER_NEED_REPREPARE || code == ER_UNKNOWN_STMT_HANDLER;
+}
+
+/* A value refused by its column or an operation: a bound name in a character
+ * set the column cannot hold (a 4-byte sequence on utf8mb3, anything beyond
+ * latin1 on latin1), bytes that are not UTF-8, a number out of range. An
+ * error of that request only. */
+static bool data_error(unsigned code)
+{
+	switch (code) {
+	case ER_CANT_AGGREGATE_2COLLATIONS:
+	case ER_CANT_AGGREGATE_3COLLATIONS:
+	case ER_CANT_AGGREGATE_NCOLLATIONS:
+	case ER_COLLATION_CHARSET_MISMATCH:
+	case ER_INVALID_CHARACTER_STRING:
+	case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+	case ER_TRUNCATED_WRONG_VALUE:
+	case ER_DATA_TOO_LONG:
+	case ER_WARN_DATA_OUT_OF_RANGE:
+	case WARN_DATA_TRUNCATED:
+	case ER_DATA_OUT_OF_RANGE:
+	case ER_WRONG_VALUE_FOR_TYPE:
+	case ER_BAD_NULL_ERROR:
+	case ER_NO_REFERENCED_ROW_2:
+	case ER_ROW_IS_REFERENCED_2:
+	case ER_CONSTRAINT_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Map a client/server error to the store's errno contract. Only a connection
+ * error (conn_error) marks the connection broken; inside a transaction it is
+ * then shut at once, so that the server rolls back and releases the
+ * transaction's locks now, not at the next call. Any other error belongs to
+ * its request alone: the connection and its other requests go on. */
 static int fail_code(struct my *q, unsigned code, const char *msg, const char *what)
 {
 	switch (code) {
@@ -520,25 +564,33 @@ static int fail_code(struct my *q, unsigned code, const char *msg, const char *w
 	case ER_DUP_ENTRY:
 	case ER_DUP_KEY:
 		return -EEXIST;
-	case ER_DATA_TOO_LONG:
-	case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
-		LOG_ERR("store: mysql %s: %s: a value does not fit its column (error %u)", q->url.shown, what, code);
-		return -EINVAL;
 	case CR_OUT_OF_MEMORY:
 	case ER_OUT_OF_RESOURCES:
 		return -ENOMEM;
 	default:
-		/* During an outage only the first failure is logged, not every retry. */
-		if (!q->down)
-			LOG_ERR("store: mysql %s: %s: %s (error %u)", q->url.shown, what,
-				msg_safe(code) ? msg : "server error", code);
-		q->broken = true;
-		if (q->in_txn) {
-			q->in_txn = false;
-			q->txn_lost = true;
-		}
-		return -EIO;
+		break;
 	}
+	if (data_error(code)) {
+		/* The server's message may quote the value: its number only. */
+		LOG_WARN("store: mysql %s: %s: value refused by the database (error %u)", q->url.shown, what, code);
+		return -EINVAL;
+	}
+	/* During an outage only the first failure is logged, not every retry. */
+	if (!q->down)
+		LOG_ERR("store: mysql %s: %s: %s (error %u)", q->url.shown, what, msg_safe(code) ? msg : "server error",
+			code);
+	if (!conn_error(code))
+		return -EIO;
+	q->broken = true;
+	if (q->in_txn) {
+		q->in_txn = false;
+		q->txn_lost = true;
+		/* The handles stay valid (disconnect() frees them at the next
+		 * call); the socket is shut now. */
+		if (q->db)
+			mariadb_cancel(q->db);
+	}
+	return -EIO;
 }
 
 static int fail_db(struct my *q, const char *what)
@@ -658,9 +710,14 @@ static void p_user(struct params *p, struct slice user, struct slice domain)
 	p_slice(p, domain);
 }
 
-static void row_bind(struct row *r, unsigned n)
+/* Bind r to a result of n columns; -EINVAL (nothing written) beyond MAX_COLS. */
+static int row_bind(struct row *r, unsigned n)
 {
 	memset(r->b, 0, sizeof(r->b));
+	if (n > MAX_COLS) {
+		r->n = 0;
+		return -EINVAL;
+	}
 	r->n = n;
 	for (unsigned i = 0; i < n; i++) {
 		r->b[i].buffer_type = MYSQL_TYPE_STRING;
@@ -670,6 +727,7 @@ static void row_bind(struct row *r, unsigned n)
 		r->b[i].is_null = &r->null[i];
 		r->b[i].error = &r->err[i];
 	}
+	return 0;
 }
 
 static void row_wipe(struct row *r)
@@ -678,8 +736,18 @@ static void row_wipe(struct row *r)
 	memset(r->len, 0, sizeof(r->len));
 }
 
-/* Column i as text into dst; an over-long value is dropped with a warning,
- * never truncated (a cut hash or identity is worse than none). */
+/* Column i holds a NUL byte (a VARCHAR may): as a C string it would read as
+ * a shorter value, a password "a\0bcd" as "a". Such a value is unusable. */
+static bool r_has_nul(const struct row *r, unsigned i)
+{
+	size_t n = r->len[i] < COL_CAP ? r->len[i] : COL_CAP;
+
+	return !r->null[i] && memchr(r->v[i], '\0', n) != NULL;
+}
+
+/* Column i as text into dst; an over-long value or one with a NUL byte is
+ * dropped with a warning, never truncated (a cut hash or identity is worse
+ * than none). */
 static void r_copy(const struct row *r, unsigned i, char *dst, size_t cap, const char *what)
 {
 	size_t n = r->len[i];
@@ -689,6 +757,10 @@ static void r_copy(const struct row *r, unsigned i, char *dst, size_t cap, const
 		return;
 	if (n >= cap || n >= COL_CAP) {
 		LOG_WARN("store: mysql: %s exceeds %zu bytes in a row, ignored", what, cap - 1);
+		return;
+	}
+	if (r_has_nul(r, i)) {
+		LOG_WARN("store: mysql: %s holds a NUL byte in a row, ignored", what);
 		return;
 	}
 	memcpy(dst, r->v[i], n);
@@ -739,10 +811,11 @@ static int st_one(struct my *q, enum stmt_id id, struct params *p, struct row *r
 	err = st_run(q, id, p, what, NULL);
 	if (err)
 		return err;
-	row_bind(r, mysql_stmt_field_count(st));
-	if (r->n > MAX_COLS || mysql_stmt_bind_result(st, r->b)) {
+	err = row_bind(r, mysql_stmt_field_count(st));
+	if (err || mysql_stmt_bind_result(st, r->b)) {
+		err = err ? err : fail_st(q, st, what);
 		mysql_stmt_free_result(st);
-		return r->n > MAX_COLS ? -EINVAL : fail_st(q, st, what);
+		return err;
 	}
 	rc = mysql_stmt_fetch(st);
 	if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
@@ -772,10 +845,8 @@ static int st_walk(struct my *q, enum stmt_id id, struct params *p, const char *
 	if (!err && mysql_stmt_store_result(st))
 		err = fail_st(q, st, what);
 	if (!err) {
-		row_bind(r, mysql_stmt_field_count(st));
-		if (r->n > MAX_COLS)
-			err = -EINVAL;
-		else if (mysql_stmt_bind_result(st, r->b))
+		err = row_bind(r, mysql_stmt_field_count(st));
+		if (!err && mysql_stmt_bind_result(st, r->b))
 			err = fail_st(q, st, what);
 	}
 	if (err) {
@@ -821,8 +892,7 @@ static int query_int(struct my *q, const char *sql, const char *a, const char *b
 		mysql_stmt_close(st);
 		return err;
 	}
-	row_bind(r, 1);
-	if (mysql_stmt_field_count(st) != 1 || mysql_stmt_bind_result(st, r->b)) {
+	if (mysql_stmt_field_count(st) != 1 || row_bind(r, 1) || mysql_stmt_bind_result(st, r->b)) {
 		err = -EINVAL;
 	} else {
 		rc = mysql_stmt_fetch(st);
@@ -913,6 +983,20 @@ static int extra_setup(struct my *q)
 	}
 	q->nextra = x->n;
 	return 0;
+}
+
+/* Whether subscriber's username and domain columns hold all of UTF-8
+ * (utf8mb4, or binary): a Kamailio table is often latin1 or utf8mb3. */
+static int names_setup(struct my *q)
+{
+	int64_t v;
+	int err = query_int(q, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+			       " AND TABLE_NAME = 'subscriber' AND COLUMN_NAME IN ('username', 'domain')"
+			       " AND CHARACTER_SET_NAME <> 'utf8mb4'",
+			    NULL, NULL, &v);
+
+	q->narrow_names = err || v != 0;
+	return err;
 }
 
 /* Which location table to use, which optional columns exist, and whether
@@ -1183,6 +1267,7 @@ static int connect_db(struct my *q)
 		err = err ? err : schema_probe(q, &needs);
 	}
 	err = err ? err : extra_setup(q);
+	err = err ? err : names_setup(q);
 	for (int i = 0; !err && i < ST__COUNT; i++) {
 		err = expand(q, stmt_sql[i], sql, sizeof(sql)) ? -EINVAL : 0;
 		if (err)
@@ -1345,24 +1430,77 @@ static void read_cred(const struct my *q, const struct row *r, struct store_cred
 		unsigned c = CRED_EXTRA_FIRST + i;
 		size_t n = r->len[c];
 
-		/* Too long is unusable rather than cut: a cut value could pass a policy. */
-		if (n > STORE_EXTRA_VALUE_MAX)
+		/* Too long is unusable rather than cut: a cut value could pass a
+		 * policy; so is one with a NUL byte, which would read as cut. */
+		if (n > STORE_EXTRA_VALUE_MAX || r_has_nul(r, c))
 			out->extra_unusable |= 1u << i;
 		else if (!r->null[c])
 			memcpy(out->extra[i], r->v[c], n);
 	}
 }
 
+/* Strict UTF-8 without NUL; wide: code points beyond U+FFFF (4 bytes) allowed. */
+static bool utf8_ok(const char *p, size_t n, bool wide)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], len, k;
+		uint32_t cp, min;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4 && wide)
+			len = 4, min = 0x10000, cp = c & 0x07;
+		else
+			return false;
+		if (n - i < len)
+			return false;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* A name from the network that the subscriber table could hold: the
+ * connection speaks utf8mb4, so bytes that are not UTF-8 are refused by the
+ * server, and so are 4-byte sequences by a utf8mb3 or latin1 column. Such a
+ * name cannot belong to a subscriber. */
+static bool name_ok(const struct my *q, struct slice v)
+{
+	return utf8_ok(v.p ? v.p : "", v.len, !q->narrow_names);
+}
+
 static int get_cred_stmt(struct my *q, enum stmt_id id, struct slice key, struct slice domain,
 			 struct store_cred *out)
 {
+	static const struct slice none = { "", 0 };
 	struct params p;
-	bool found;
+	bool found, usable = name_ok(q, key) && name_ok(q, domain);
 	int err;
 
 	err = ready(q);
 	if (err)
 		return err;
+	/* A name no row can have still costs the same query, on empty names,
+	 * and reads the row it returns, then forgotten like the stand-in. */
+	if (!usable)
+		key = domain = none;
 	p_init(&p);
 	if (id == ST_GET_CRED) {
 		p_user(&p, key, domain);
@@ -1374,10 +1512,12 @@ static int get_cred_stmt(struct my *q, enum stmt_id id, struct slice key, struct
 	if (!err && found) {
 		/* The stand-in row (CRED_SELECT) is read like a found one, then forgotten. */
 		read_cred(q, &q->row, out);
-		err = r_int(&q->row, CRED_EXTRA_FIRST + q->nextra) ? 0 : -ENOENT;
+		err = usable && r_int(&q->row, CRED_EXTRA_FIRST + q->nextra) ? 0 : -ENOENT;
 		if (err)
 			base_wipe(out, sizeof(*out));
-	} else if (!err) {
+	} else if (!err || err == -EINVAL) {
+		/* Not found, or a name the table's character set refuses (a
+		 * latin1 column and a character beyond latin1): no such user. */
 		err = -ENOENT;
 	}
 	row_wipe(&q->row);
@@ -1564,8 +1704,17 @@ static int my_alias_check(struct store *s, struct slice user, struct slice domai
 			  struct slice alias_domain)
 {
 	bool row = false;
-	int err = alias_stmt(s, ST_ALIAS_CHECK, user, domain, alias_user, alias_domain, NULL, &row);
+	int err;
 
+	/* Names that are not UTF-8 (refused by the server) have no alias. */
+	if (!utf8_ok(user.p, user.len, true) || !utf8_ok(domain.p, domain.len, true) ||
+	    !utf8_ok(alias_user.p, alias_user.len, true) || !utf8_ok(alias_domain.p, alias_domain.len, true)) {
+		err = ready(be(s));
+		return err ? err : -ENOENT;
+	}
+	err = alias_stmt(s, ST_ALIAS_CHECK, user, domain, alias_user, alias_domain, NULL, &row);
+	if (err == -EINVAL)
+		return -ENOENT;
 	return err ? err : row ? 0 : -ENOENT;
 }
 

@@ -80,11 +80,14 @@ enum stmt_id {
 	"username, domain, password, ha1, ha1b, $EMAIL, $RPID, status, ha1_sha256, ha1b_sha256,"   \
 	" ha1_sha512t256, ha1b_sha512t256, min_algo, auth_pin, valid_until, locked_until$EXTRA"
 #define CRED_EXTRA_FIRST 16
-/* One statement: the row WHERE selects, flagged 1, else the table's first row
- * flagged 0, read the same way and wiped (an unknown user costs a lookup and a
- * row read, like a known one). The Append under LIMIT stops at the first row. */
+/* One statement: the row WHERE selects, flagged 1, and the table's first row,
+ * flagged 0, both read every time; ORDER BY on the flag puts the found row
+ * first whatever the plan. An unknown user costs a lookup and a row read, like
+ * a known one, and gets the stand-in row, read the same way and wiped. */
 #define DECOY_SELECT "SELECT " CRED_COLS ", 0 FROM subscriber WHERE id = (SELECT min(id) FROM subscriber)"
-#define CRED_SELECT(where) "SELECT " CRED_COLS ", 1 FROM subscriber WHERE " where " UNION ALL " DECOY_SELECT " LIMIT 1"
+#define CRED_SELECT(where)                                                                         \
+	"SELECT " CRED_COLS ", 1 AS sw_found FROM subscriber WHERE " where " UNION ALL " DECOY_SELECT  \
+	" ORDER BY sw_found DESC LIMIT 1"
 #define BY_USER "username = $1 AND lower(domain) = lower($2)"
 
 #define LIST_COLS                                                                                  \
@@ -250,6 +253,8 @@ static const char *const schema_ddl[] = {
 struct pg {
 	PGconn *conn;
 	char *url;           /**< the whole URL, given to libpq; never logged */
+	char *pw;            /**< its password as libpq reads it, or NULL: libpq messages quoting it are withheld */
+	char *pw_raw;        /**< the same as written in the URL (percent-encoded), or NULL */
 	char shown[256];     /**< the URL with its password masked, for logs */
 	const char *loc;     /**< location table name */
 	bool has_email;      /**< subscriber.email_address exists */
@@ -328,11 +333,15 @@ static bool cstr_ok(const char *s)
 	return !s || utf8_ok(s, strlen(s));
 }
 
-/* The first line of a libpq message (the rest is hints). */
-static const char *one_line(const char *msg, char *buf, size_t cap)
+/* The first line of a libpq or server message (the rest is hints), or a
+ * fixed text when the message quotes the URL's password (libpq names the
+ * offending part of a connection string in some of its messages). */
+static const char *one_line(const struct pg *q, const char *msg, char *buf, size_t cap)
 {
 	size_t o = 0;
 
+	if (msg && ((q->pw && q->pw[0] && strstr(msg, q->pw)) || (q->pw_raw && q->pw_raw[0] && strstr(msg, q->pw_raw))))
+		msg = "(libpq's message not shown: it quotes the password)";
 	for (; msg && *msg && *msg != '\n' && o + 1 < cap; msg++)
 		buf[o++] = *msg == '\r' || *msg == '\t' ? ' ' : *msg;
 	while (o && buf[o - 1] == ' ')
@@ -341,19 +350,28 @@ static const char *one_line(const char *msg, char *buf, size_t cap)
 	return buf;
 }
 
+/* A broken connection inside a transaction: closed at once, so that the
+ * server ends the session, rolls the transaction back and releases its row
+ * locks now rather than at the next call. The caller must end the
+ * transaction (-EIO until then). */
+static void txn_broken(struct pg *q)
+{
+	q->in_txn = false;
+	q->txn_lost = true;
+	PQfinish(q->conn);
+	q->conn = NULL;
+}
+
 /* The connection is gone or unusable: drop it before the next call. */
 static int lost(struct pg *q, const char *what, const char *why)
 {
 	char line[256];
 
 	if (!q->down)
-		LOG_ERR("store: postgres %s: %s: %s", q->shown, what, one_line(why, line, sizeof(line)));
+		LOG_ERR("store: postgres %s: %s: %s", q->shown, what, one_line(q, why, line, sizeof(line)));
 	q->broken = true;
-	if (q->in_txn) {
-		/* The server ends the transaction with the session. */
-		q->in_txn = false;
-		q->txn_lost = true;
-	}
+	if (q->in_txn)
+		txn_broken(q);
 	return -EIO;
 }
 
@@ -378,7 +396,7 @@ static int fail(struct pg *q, const PGresult *res, const char *what)
 		LOG_WARN("store: postgres %s: %s: value refused (SQLSTATE %s)", q->shown, what, st);
 		err = -EINVAL;
 	} else if (strncmp(st, "23", 2) == 0) {
-		LOG_ERR("store: postgres %s: %s: %s", q->shown, what, one_line(msg, line, sizeof(line)));
+		LOG_ERR("store: postgres %s: %s: %s", q->shown, what, one_line(q, msg, line, sizeof(line)));
 		err = -EINVAL;
 	} else if (strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0 || strcmp(st, "40001") == 0 ||
 		   strcmp(st, "40P01") == 0) {
@@ -389,7 +407,7 @@ static int fail(struct pg *q, const PGresult *res, const char *what)
 		 * schema up again. */
 		if (!q->down)
 			LOG_ERR("store: postgres %s: %s: %s (SQLSTATE %s)", q->shown, what,
-				one_line(msg, line, sizeof(line)), st);
+				one_line(q, msg, line, sizeof(line)), st);
 		q->broken = true;
 		err = -EIO;
 	}
@@ -397,7 +415,7 @@ static int fail(struct pg *q, const PGresult *res, const char *what)
 	if (q->in_txn) {
 		q->txn_lost = true;
 		if (q->broken)
-			q->in_txn = false;
+			txn_broken(q);
 	}
 	return err;
 }
@@ -599,7 +617,11 @@ static int schema_setup(struct pg *q)
 	LOG_INFO("store: postgres %s: creating or completing sipwarden's tables", q->shown);
 	err = exec_cmd(q, "BEGIN", "schema lock");
 	q->setup_ms = SCHEMA_TIMEOUT_MS;
+	/* The advisory lock and the DDL's table locks may be held a while by
+	 * another process setting the schema up: wait for them as long as for a
+	 * schema statement, not the busy timeout of a lookup. */
 	err = err ? err : exec_cmd(q, "SET LOCAL statement_timeout = " STR(SCHEMA_TIMEOUT_MS), "schema lock");
+	err = err ? err : exec_cmd(q, "SET LOCAL lock_timeout = " STR(SCHEMA_TIMEOUT_MS), "schema lock");
 	err = err ? err : exec_cmd(q, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", "schema lock");
 	for (size_t i = 0; !err && i < sizeof(schema_ddl) / sizeof(schema_ddl[0]); i++) {
 		err = expand(q, schema_ddl[i], sql, sizeof(sql)) ? -EINVAL : 0;
@@ -715,7 +737,8 @@ static int prepare_all(struct pg *q)
 /* Connect, set the session up, create what is missing and prepare every
  * statement. Values placed before dbname are defaults the URL may override;
  * client_encoding comes after it, so it always holds (names are checked as
- * UTF-8). 0, -EIO, -EINVAL (missing extra column) or -ENOMEM. */
+ * UTF-8). 0, -EIO, -EAGAIN (schema setup locked out), -EINVAL (missing extra
+ * column) or -ENOMEM. */
 static int connect_db(struct pg *q)
 {
 	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
@@ -730,7 +753,7 @@ static int connect_db(struct pg *q)
 	if (PQstatus(q->conn) != CONNECTION_OK) {
 		if (!q->down && !atomic_load(&pg_outage))
 			LOG_ERR("store: postgres %s: cannot connect: %s", q->shown,
-				one_line(PQerrorMessage(q->conn), line, sizeof(line)));
+				one_line(q, PQerrorMessage(q->conn), line, sizeof(line)));
 		atomic_store(&pg_outage, true);
 		disconnect(q);
 		return -EIO;
@@ -748,7 +771,8 @@ static int connect_db(struct pg *q)
 	if (err || q->broken) {
 		disconnect(q);
 		q->broken = true;
-		return err == -EINVAL || err == -ENOMEM ? err : -EIO;
+		/* -EAGAIN: the schema lock or a table was held beyond the timeout. */
+		return err == -EINVAL || err == -ENOMEM || err == -EAGAIN ? err : -EIO;
 	}
 	if (atomic_exchange(&pg_outage, false) && !q->down)
 		LOG_INFO("store: postgres %s: connected again", q->shown);
@@ -864,6 +888,64 @@ static void wipe_result(PGresult *res)
 			base_wipe(PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
 }
 
+static void str_free(char *p)
+{
+	if (p) {
+		base_wipe(p, strlen(p));
+		free(p);
+	}
+}
+
+static void pg_free(struct pg *q)
+{
+	str_free(q->url);
+	str_free(q->pw);
+	str_free(q->pw_raw);
+	free(q);
+}
+
+/* Check the URL with libpq's own parser once, before any connection: its
+ * messages quote the part they refuse, which may be the password, so a
+ * refusal is logged in fixed words. Keeps the password (decoded and as
+ * written) to recognise it in libpq's later messages. 0, -EINVAL or -ENOMEM. */
+static int url_check(struct pg *q)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(q->url, &perr);
+	const char *auth, *end, *at = NULL, *colon;
+
+	if (!opts) {
+		if (!perr)
+			return -ENOMEM;
+		base_wipe(perr, strlen(perr));
+		PQfreemem(perr);
+		LOG_ERR("store: postgres %s: invalid PostgreSQL URL (check the percent-encoding of the user and"
+			" password: %%25 for %%, %%40 for @, %%3A for :, %%2F for /)",
+			q->shown);
+		return -EINVAL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0] && !q->pw)
+			q->pw = strdup(o->val);
+		if (o->val)
+			base_wipe(o->val, strlen(o->val));
+	}
+	PQconninfoFree(opts);
+	/* USER:PASSWORD@ as written (the last '@' before the path ends it). */
+	auth = strstr(q->url, "://");
+	if (auth) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		for (const char *p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon && at > colon + 1)
+			q->pw_raw = strndup(colon + 1, (size_t)(at - colon - 1));
+	}
+	return 0;
+}
+
 /* target is what follows "scheme:" in the URL: a URI, "//...". The URL is
  * put back together for libpq, which takes either scheme. */
 static int pg_open(struct store *s, const char *scheme, const char *target)
@@ -887,11 +969,10 @@ static int pg_open(struct store *s, const char *scheme, const char *target)
 	store_url_redact(q->url, q->shown, sizeof(q->shown));
 	q->busy_ms = LOCK_TIMEOUT_MS;
 	q->loc = "location";
-	err = connect_db(q);
+	err = url_check(q);
+	err = err ? err : connect_db(q);
 	if (err) {
-		base_wipe(q->url, n);
-		free(q->url);
-		free(q);
+		pg_free(q);
 		return err;
 	}
 	s->be = q;
@@ -915,9 +996,7 @@ static void pg_close(struct store *s)
 	if (q->in_txn && !q->broken)
 		exec_cmd(q, "ROLLBACK", "rollback");
 	disconnect(q);
-	base_wipe(q->url, strlen(q->url));
-	free(q->url);
-	free(q);
+	pg_free(q);
 	s->be = NULL;
 }
 

@@ -694,7 +694,9 @@ static int run(struct sq *q, sqlite3_stmt *st, const char *what, int *changes)
 }
 
 /* Copy column i into dst; an over-long value is never truncated (a cut hash or
- * identity is worse than none): it is dropped with a warning. */
+ * identity is worse than none): it is dropped with a warning. So is a value
+ * holding a NUL byte, which as a C string would read as the shorter value
+ * before it (a password "a\0bcd" as "a"). */
 static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap, const char *what)
 {
 	const unsigned char *v = sqlite3_column_text(st, i);
@@ -706,6 +708,10 @@ static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap, const char 
 	if (n >= cap) {
 		LOG_WARN("store: sqlite: %s exceeds %zu bytes in row %s, ignored", what, cap - 1,
 			 (const char *)sqlite3_column_text(st, 0));
+		return;
+	}
+	if (memchr(v, '\0', n)) {
+		LOG_WARN("store: sqlite: %s holds a NUL byte in a row, ignored", what);
 		return;
 	}
 	memcpy(dst, v, n);
@@ -800,8 +806,9 @@ static void read_cred(const struct sq *q, sqlite3_stmt *st, struct store_cred *o
 		const unsigned char *v = sqlite3_column_text(st, CRED_EXTRA_FIRST + (int)i);
 		size_t n = (size_t)sqlite3_column_bytes(st, CRED_EXTRA_FIRST + (int)i);
 
-		/* Too long is unusable rather than cut: a cut value could pass a policy. */
-		if (n > STORE_EXTRA_VALUE_MAX)
+		/* Too long is unusable rather than cut: a cut value could pass a
+		 * policy; so is one with a NUL byte, which would read as cut. */
+		if (n > STORE_EXTRA_VALUE_MAX || (v && memchr(v, '\0', n)))
 			out->extra_unusable |= 1u << i;
 		else if (v)
 			memcpy(out->extra[i], v, n);

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DOMAIN, build_dir, free_port
-from sipclient import bindings, md5hex
+from sipclient import authorization_value, bindings, md5hex
 
 SERVER_BINS = ("mariadb-install-db", "mariadbd", "mariadb")
 DB_USER = "swuser"
@@ -341,10 +341,9 @@ def test_ctl_commands(sipwarden, mydb, mariadb):
     assert r.returncode == 1 and "mysql://" in r.stderr
 
 
-def test_existing_kamailio_database(sipwarden, mariadb):
-    """A database as Kamailio's tools make it (latin1, its own `location`): a
-    subscriber added the Kamailio way registers; sipwarden adds its columns and
-    keeps its bindings in sw_location, leaving Kamailio's table alone."""
+def kamailio_database(mariadb):
+    """A database as Kamailio's tools make it (latin1, its own `location`) with
+    alice added the Kamailio way; (name, URL)."""
     name, url = mariadb.new_database(charset="latin1")
     mariadb.sql(
         "CREATE TABLE version (table_name VARCHAR(32) NOT NULL, table_version INT UNSIGNED DEFAULT 0 NOT NULL,"
@@ -362,6 +361,14 @@ def test_existing_kamailio_database(sipwarden, mariadb):
         "INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES ('alice', '%s', '',"
         " MD5('alice:%s:%s'), MD5('alice@%s:%s:%s'))" % (DOMAIN, DOMAIN, ALICE_PW, DOMAIN, DOMAIN, ALICE_PW),
         name)
+    return name, url
+
+
+def test_existing_kamailio_database(sipwarden, mariadb):
+    """A database as Kamailio's tools make it (latin1, its own `location`): a
+    subscriber added the Kamailio way registers; sipwarden adds its columns and
+    keeps its bindings in sw_location, leaving Kamailio's table alone."""
+    name, url = kamailio_database(mariadb)
     d = start_daemon(sipwarden, url, users=(), auth={"algorithms": "MD5"})
     with d.client() as c:
         r = c.register("alice", DOMAIN, ALICE_PW, expires=600)
@@ -375,6 +382,45 @@ def test_existing_kamailio_database(sipwarden, mariadb):
     cols = mariadb.value("SELECT GROUP_CONCAT(COLUMN_NAME) FROM information_schema.COLUMNS"
                          " WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = 'subscriber'" % name, None)
     assert "status" in cols and "ha1_sha256" in cols
+
+
+def test_names_a_latin1_table_cannot_hold_are_unknown_users(sipwarden, mariadb):
+    """On a latin1 Kamailio table, digest usernames the table cannot hold (an
+    emoji, a character beyond latin1, a byte that is not UTF-8) are answered
+    exactly as an unknown user, and the worker's connection stays in service:
+    alice registers right after, never a 503."""
+    name, url = kamailio_database(mariadb)
+    d = start_daemon(sipwarden, url, ["--workers", "1"], users=(),
+                     auth={"algorithms": "MD5", "max_failures": "0"})
+
+    def algos(r):
+        return [ch.get("algorithm") for ch in r.challenges()]
+
+    with d.client() as c:
+        unknown = c.register("alice", DOMAIN, "whatever", auth_user="nobody")
+    assert unknown.status == 401, unknown.start_line
+    for odd in ("al\U0001F600ice", "al\u03a9ice"):
+        with d.client() as c:
+            r = c.register("alice", DOMAIN, "whatever", auth_user=odd)
+        assert r is not None and r.status == 401, r and r.start_line
+        assert algos(r) == algos(unknown) and sorted(r.header_names()) == sorted(unknown.header_names())
+        with d.client() as c:
+            r = c.register("alice", DOMAIN, ALICE_PW)
+        assert r is not None and r.status == 200, r and r.start_line
+    # A username with a byte that is not UTF-8 (the client writes only UTF-8: patched in).
+    with d.client() as c:
+        ch = c.challenge("alice", DOMAIN)
+        auth = authorization_value(ch, "XUSERX", "whatever", "REGISTER", "sip:%s" % DOMAIN)
+        data = c.build("REGISTER", "sip:%s" % DOMAIN, "sip:alice@%s" % DOMAIN,
+                       contacts=["<%s>" % c.contact_uri("alice")], headers=["Authorization: %s" % auth])
+        r = c.transact(data.replace(b"XUSERX", b"al\xffice"))
+    assert r is not None and r.status == 401, r and r.start_line
+    assert algos(r) == algos(unknown) and sorted(r.header_names()) == sorted(unknown.header_names())
+    with d.client() as c:
+        r = c.register("alice", DOMAIN, ALICE_PW)
+    assert r is not None and r.status == 200, r and r.start_line
+    assert d.running()
+    assert "unavailable" not in d.log_text()
 
 
 def register_until(d, status, budget, pause=0.3):

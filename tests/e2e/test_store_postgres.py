@@ -457,3 +457,48 @@ def test_existing_kamailio_database(pg_daemon, pg):
     assert row == "0|t|64", row
     assert pg.psql(d.pg_db, "SELECT count(*) FROM location").stdout.strip() == "0"
     assert "45777" in pg.psql(d.pg_db, "SELECT contact FROM sw_location").stdout
+
+
+def test_url_with_unencoded_percent_does_not_show_the_password(pg, pg_daemon):
+    """A password with a raw '%' (not written %25) is refused by libpq's URL
+    parser, whose message quotes it: sipwarden-ctl and the daemon name the
+    problem in their own words and show no part of the password."""
+    secret = "50%off-Pg-Secret"
+    url = "postgres://%s:%s@127.0.0.1:%d/postgres" % (PG_USER, secret, pg.port)
+    r = ctl(url, "user", "list", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "invalid PostgreSQL URL" in out, out
+    assert "50%off" not in out and "off-Pg-Secret" not in out, out
+
+    d = pg_daemon(users=())
+    d.db_url = url
+    with pytest.raises(AssertionError, match="exited with"):
+        d.start()
+    # the harness writes the command line into the log first: not the daemon's words
+    log = "\n".join(line for line in d.log_text().splitlines() if not line.startswith("==== start:"))
+    assert "invalid PostgreSQL URL" in log, log[-2000:]
+    assert "50%off" not in log and "off-Pg-Secret" not in log, log[-2000:]
+
+
+def test_schema_setup_waits_for_the_schema_lock(pg):
+    """Another process holding the schema lock for longer than the 200 ms busy
+    timeout of a lookup (setting the same database up): the schema setup waits
+    for it rather than failing."""
+    db = pg.new_db()
+    holder = subprocess.Popen(
+        [str(PG_BIN / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", PG_USER, "-d", db,
+         "-c", "BEGIN; SELECT pg_advisory_xact_lock(7596849127313810); SELECT pg_sleep(1.5); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while pg.psql(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").stdout.strip() != "1":
+            assert time.monotonic() < deadline, "the lock holder did not get the lock"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        r = ctl(pg.url(db), "user", "add", "alice@example.com", ALICE_PW, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert time.monotonic() - t0 > 0.5  # it did wait for the holder
+    finally:
+        holder.wait(15)
+    assert pg.psql(db, "SELECT count(*) FROM subscriber").stdout.strip() == "1"

@@ -4,8 +4,10 @@
  * that resets the tables; tests/e2e/test_store_mysql.py starts a private
  * server and runs this binary against it): users, exact usernames,
  * case-insensitive domains, listing with nested calls, bindings upsert,
- * transactions, aliases, blocks, userhash lookups, extra columns, and an
- * existing Kamailio latin1 database. */
+ * transactions, aliases, blocks, userhash lookups, extra columns, an
+ * existing Kamailio latin1 database (names it cannot hold are unknown users,
+ * not a lost connection), values holding a NUL byte, and a connection broken
+ * inside a transaction closed at once. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <mysql.h>
@@ -597,6 +600,103 @@ static void test_kamailio_db(void **state)
 	assert_int_equal(store_user_add(s, "carol", "example.com", NULL), 0);
 	assert_int_equal(get(s, "carol", "example.com", &c), 0);
 	store_cred_wipe(&c);
+
+	/* Names a latin1 column cannot hold (4-byte UTF-8, a character beyond
+	 * latin1, bytes that are not UTF-8) are unknown users, and the
+	 * connection stays in service: the next lookup succeeds. */
+	static const char *const odd[] = { "al\xf0\x9f\x98\x80ice", "al\xce\xa9ice", "al\xffice", "al\xc3" };
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		assert_int_equal(get(s, odd[i], "example.com", &c), -ENOENT);
+		assert_int_equal(get(s, "alice", odd[i], &c), -ENOENT);
+		assert_int_equal(store_alias_check(s, slice_cstr(odd[i]), slice_cstr("example.com"), slice_cstr("alice"),
+						   slice_cstr("example.com")),
+				 -ENOENT);
+		assert_int_equal(get(s, "alice", "example.com", &c), 0);
+		store_cred_wipe(&c);
+	}
+	/* Writing one is refused as that request's error, not a lost connection. */
+	assert_int_equal(store_user_add(s, "\xce\xa9mega", "example.com", NULL), -EINVAL);
+	assert_int_equal(get(s, "alice", "example.com", &c), 0);
+	store_cred_wipe(&c);
+}
+
+/* A VARCHAR may hold a NUL byte: such a value is unusable, never read as the
+ * shorter C string before it (a password "a\0bcd" must not accept "a"). */
+static void test_nul_in_values(void **state)
+{
+	const char *cols[] = { "plan" };
+	struct store *s = *state;
+	struct store_cred c;
+
+	NEED_SERVER();
+	assert_int_equal(store_user_add(s, "carl", "example.com", NULL), 0);
+	store_close(s);
+	*state = NULL;
+	raw_exec("ALTER TABLE subscriber ADD COLUMN plan VARCHAR(32) DEFAULT NULL");
+	raw_exec("UPDATE subscriber SET password = X'6100626364', ha1 = X'30003132', plan = X'676f6c640078'"
+		 " WHERE username = 'carl'");
+	assert_int_equal(store_extra_columns_set(cols, 1), 0);
+	assert_int_equal(store_open(&s, url()), 0);
+	*state = s;
+	assert_int_equal(get(s, "carl", "example.com", &c), 0);
+	assert_string_equal(c.password, "");
+	assert_string_equal(c.ha1, "");
+	assert_int_equal(c.hashes & (1u << STORE_HASH_MD5), 0);
+	assert_string_equal(c.extra[0], "");
+	assert_int_equal(c.extra_unusable, 1u);
+	store_cred_wipe(&c);
+}
+
+/* The user name of the test URL ("mysql://USER:..."). */
+static void url_user(char *out, size_t cap)
+{
+	const char *p = strstr(url(), "://") + 3;
+	size_t n = strcspn(p, ":@");
+
+	snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+/* A connection broken inside a transaction (here a table dropped under it: a
+ * new connection sets the schema up again) is shut at once: the server ends
+ * the session and rolls the transaction back, releasing its rows, without
+ * waiting for the store's next call. */
+static void test_txn_broken_closes_connection(void **state)
+{
+	struct store *s = *state;
+	struct store_block b = { .src = "192.0.2.7", .user = "alice", .since = 100, .until = 200, .reason = "auth" };
+	struct store_contact c;
+	char user[64], sql[256];
+	long long n = -1;
+
+	NEED_SERVER();
+	url_user(user, sizeof(user));
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '%s'", user);
+	assert_int_equal(store_begin(s), 0);
+	contact(&c, "alice@example.com", "sip:a@192.0.2.1", 2000000000);
+	assert_int_equal(store_loc_put(s, &c), 0);
+	for (int i = 0; i < 50 && (n = raw_int(sql)) != 1; i++)
+		usleep(100 * 1000); /* the connections of the schema setup may linger a moment */
+	assert_int_equal(n, 1);
+	raw_exec("DROP TABLE sw_blocks");
+	assert_int_equal(store_block_put(s, &b), -EIO);
+	for (int i = 0; i < 50 && (n = raw_int(sql)) != 0; i++)
+		usleep(100 * 1000);
+	assert_int_equal(n, 0);
+	/* Its row is gone and not locked: root's locking read does not wait. */
+	{
+		MYSQL *db = raw();
+
+		assert_int_equal(mysql_query(db, "SET SESSION innodb_lock_wait_timeout = 1"), 0);
+		if (mysql_query(db, "DELETE FROM location"))
+			fail_msg("%s", mysql_error(db));
+		assert_int_equal(mysql_affected_rows(db), 0);
+		mysql_close(db);
+	}
+	assert_int_equal(store_commit(s), -EIO);
+	assert_int_equal(store_rollback(s), 0);
+	/* The next call connects again and creates the missing table. */
+	assert_int_equal(store_block_put(s, &b), 0);
+	assert_int_equal(raw_int("SELECT COUNT(*) FROM sw_blocks"), 1);
 }
 
 int main(void)
@@ -612,6 +712,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_userhash, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_extra_columns, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_kamailio_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nul_in_values, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_broken_closes_connection, setup_open, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -621,6 +621,21 @@ static void test_extra_columns(void **state)
 	assert_string_equal(c.extra[3], "");
 	assert_int_equal(c.extra_unusable, 1u << 3);
 	store_cred_wipe(&c);
+	/* A value holding a NUL byte is unusable, never read as the shorter
+	 * string before it (a password "a\0bcd" must not accept "a"). */
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "INSERT INTO subscriber (username, domain, password, ha1, plan) VALUES ('carl',"
+			  " 'example.com', CAST(X'6100626364' AS TEXT), CAST(X'30003132' AS TEXT),"
+			  " CAST(X'676f6c640078' AS TEXT))");
+	assert_int_equal(store_open(&f->s, f->url), 0);
+	assert_int_equal(get(f->s, "carl", "example.com", &c), 0);
+	assert_string_equal(c.password, "");
+	assert_string_equal(c.ha1, "");
+	assert_int_equal(c.hashes & (1u << STORE_HASH_MD5), 0);
+	assert_string_equal(c.extra[2], "");
+	assert_int_equal(c.extra_unusable, 1u << 2);
+	store_cred_wipe(&c);
 	/* the same columns through the userhash statement (MD5 of "alice:example.com") */
 	assert_int_equal(store_get_cred_by_userhash(f->s, STORE_HASH_MD5,
 						    slice_cstr("e714bf7dde243fc2061a4e3d877edc0d"),
