@@ -266,6 +266,7 @@ struct my {
 	const char *loc;     /**< location table name */
 	bool has_email, has_rpid;
 	bool narrow_names;   /**< subscriber.username or .domain cannot hold 4-byte UTF-8 (not utf8mb4) */
+	struct log_rate refused_log; /**< values refused: senders control them, so rate-limited */
 	unsigned nextra;
 	char extra_sql[STORE_MAX_EXTRA_COLS * (STORE_COLUMN_NAME_MAX + 4) + 1];
 	unsigned busy_ms;
@@ -571,8 +572,12 @@ static int fail_code(struct my *q, unsigned code, const char *msg, const char *w
 		break;
 	}
 	if (data_error(code)) {
-		/* The server's message may quote the value: its number only. */
-		LOG_WARN("store: mysql %s: %s: value refused by the database (error %u)", q->url.shown, what, code);
+		/* The server's message may quote the value: its number only.
+		 * Values come from the network: one line per period at most. */
+		unsigned missed;
+		if (log_rate_allow(&q->refused_log, SW_CONN_LIMIT_LOG_S * 1000u, &missed))
+			LOG_WARN("store: mysql %s: %s: value refused by the database (error %u; %u more not logged)",
+				 q->url.shown, what, code, missed);
 		return -EINVAL;
 	}
 	/* During an outage only the first failure is logged, not every retry. */
