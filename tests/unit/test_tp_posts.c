@@ -2,7 +2,10 @@
  * threads: bytes for a connection another worker owns are queued for it, at
  * most SW_MAX_POSTED_MSGS at a time (a stalled worker must not make the
  * others pile up memory); draining the queue makes room again, and the
- * queued items run in order on the owner. */
+ * queued items run in order on the owner. The same cap read directly on
+ * tp_worker_post_msg (the proxy hands responses for another worker's
+ * transaction through it): per worker, control posts exempt, and quota given
+ * back by draining and by unposting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,11 +133,101 @@ static void plain_posts_are_never_refused(void **state)
 	server_free(srv);
 }
 
+/* ---- tp_worker_post_msg directly ---- */
+
+struct probe {
+	struct tp_post post;
+	unsigned seq;
+};
+
+static unsigned probes_ran, last_seq;
+static bool in_order;
+
+static void on_probe(struct tp_worker *w, struct tp_post *p)
+{
+	(void)w;
+	struct probe *pr = (struct probe *)p;
+	if (probes_ran && pr->seq != last_seq + 1)
+		in_order = false;
+	last_seq = pr->seq;
+	probes_ran++;
+}
+
+static void messages_capped_control_posts_not(void **state)
+{
+	(void)state;
+	struct tp_server *srv = server();
+	struct probe *pr = calloc(SW_MAX_POSTED_MSGS + 2, sizeof(*pr));
+	assert_non_null(pr);
+
+	for (unsigned i = 0; i < SW_MAX_POSTED_MSGS + 2; i++) {
+		pr[i].post.fn = on_probe;
+		pr[i].seq = i;
+	}
+	for (unsigned i = 0; i < SW_MAX_POSTED_MSGS; i++)
+		assert_int_equal(tp_worker_post_msg(&srv->workers[0], 1, &pr[i].post), 0);
+	/* The next message is refused, the queue is left as it was. */
+	assert_int_equal(tp_worker_post_msg(&srv->workers[0], 1, &pr[SW_MAX_POSTED_MSGS].post), -ENOBUFS);
+	assert_int_equal(atomic_load(&srv->workers[1].posted_msgs), SW_MAX_POSTED_MSGS);
+	/* A control post (timer, connection list) still goes through. */
+	assert_int_equal(tp_worker_post(&srv->workers[0], 1, &pr[SW_MAX_POSTED_MSGS].post), 0);
+	/* Another worker's quota is its own. */
+	assert_int_equal(tp_worker_post_msg(&srv->workers[1], 0, &pr[SW_MAX_POSTED_MSGS + 1].post), 0);
+	/* No such worker. */
+	assert_int_equal(tp_worker_post_msg(&srv->workers[0], 2, &pr[0].post), -ENOENT);
+
+	probes_ran = 0;
+	in_order = true;
+	tp_worker_drain_posts(&srv->workers[1]);
+	assert_int_equal(probes_ran, SW_MAX_POSTED_MSGS + 1);
+	assert_true(in_order);
+	assert_int_equal(atomic_load(&srv->workers[1].posted_msgs), 0);
+	/* Quota back after the drain. */
+	assert_int_equal(tp_worker_post_msg(&srv->workers[0], 1, &pr[0].post), 0);
+	probes_ran = 0;
+	tp_worker_drain_posts(&srv->workers[1]);
+	assert_int_equal(probes_ran, 1);
+	probes_ran = 0;
+	tp_worker_drain_posts(&srv->workers[0]);
+	assert_int_equal(probes_ran, 1);
+	free(pr);
+	server_free(srv);
+}
+
+static bool match_even(const struct tp_post *p, void *arg)
+{
+	(void)arg;
+	return ((const struct probe *)p)->seq % 2 == 0;
+}
+
+static void unpost_returns_quota(void **state)
+{
+	(void)state;
+	struct tp_server *srv = server();
+	struct probe pr[8];
+
+	for (unsigned i = 0; i < 8; i++) {
+		pr[i].post.fn = on_probe;
+		pr[i].seq = i;
+		assert_int_equal(tp_worker_post_msg(&srv->workers[0], 1, &pr[i].post), 0);
+	}
+	assert_int_equal(tp_worker_unpost(&srv->workers[1], match_even, NULL), 4);
+	assert_int_equal(atomic_load(&srv->workers[1].posted_msgs), 4);
+	probes_ran = 0;
+	tp_worker_drain_posts(&srv->workers[1]);
+	assert_int_equal(probes_ran, 4);
+	assert_int_equal(last_seq, 7);
+	assert_int_equal(atomic_load(&srv->workers[1].posted_msgs), 0);
+	server_free(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bytes_for_another_workers_connection_are_bounded),
 		cmocka_unit_test(plain_posts_are_never_refused),
+		cmocka_unit_test(messages_capped_control_posts_not),
+		cmocka_unit_test(unpost_returns_quota),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
