@@ -504,33 +504,8 @@ static int expand(const struct pg *q, const char *tmpl, char *out, size_t cap)
 	static const char *const names[] = { "$LOC", "$EMAIL", "$RPID", "$EXTRA" };
 	const char *vals[] = { q->loc, q->has_email ? "email_address" : "''", q->has_rpid ? "rpid" : "NULL",
 			       q->extra_sql };
-	size_t o = 0;
 
-	while (*tmpl) {
-		const char *v = NULL;
-		size_t skip = 1, vlen;
-
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !v; i++) {
-			size_t n = strlen(names[i]);
-			if (strncmp(tmpl, names[i], n) == 0) {
-				v = vals[i];
-				skip = n;
-			}
-		}
-		if (!v) {
-			v = tmpl;
-			vlen = 1;
-		} else {
-			vlen = strlen(v);
-		}
-		if (o + vlen >= cap)
-			return -ENOSPC;
-		memcpy(out + o, v, vlen);
-		o += vlen;
-		tmpl += skip;
-	}
-	out[o] = '\0';
-	return 0;
+	return store_sql_expand(tmpl, names, vals, sizeof(names) / sizeof(names[0]), out, cap);
 }
 
 /* Hex H(username ":" realm) for family h (RFC 7616 §3.4.4) into out (129 bytes). */

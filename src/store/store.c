@@ -401,3 +401,35 @@ char *store_url_redact(const char *url, char *out, size_t cap)
 			*q = '?';
 	return out;
 }
+
+int store_sql_expand(const char *tmpl, const char *const *names, const char *const *vals, size_t n, char *out,
+		     size_t cap)
+{
+	size_t o = 0;
+
+	while (*tmpl) {
+		const char *v = NULL;
+		size_t skip = 1, vlen;
+
+		for (size_t i = 0; i < n && !v; i++) {
+			size_t len = strlen(names[i]);
+			if (strncmp(tmpl, names[i], len) == 0) {
+				v = vals[i];
+				skip = len;
+			}
+		}
+		if (!v) {
+			v = tmpl;
+			vlen = 1;
+		} else {
+			vlen = strlen(v);
+		}
+		if (o + vlen >= cap)
+			return -ENOSPC;
+		memcpy(out + o, v, vlen);
+		o += vlen;
+		tmpl += skip;
+	}
+	out[o] = '\0';
+	return 0;
+}

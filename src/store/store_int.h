@@ -56,6 +56,12 @@ struct store_extra_cols {
 };
 extern struct store_extra_cols store_extra_cols;
 
+/* Expand an SQL template: every occurrence of names[i] (e.g. "$LOC") is
+ * replaced by vals[i], the rest copied. 0, or -ENOSPC when out (cap bytes,
+ * NUL-terminated) is too small. Shared by the SQL backends. */
+int store_sql_expand(const char *tmpl, const char *const *names, const char *const *vals, size_t n, char *out,
+		     size_t cap);
+
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_mysql_ops;     /* mysql.c: "mysql://..." */
 extern const struct store_ops store_mariadb_ops;   /* mysql.c: "mariadb://..." */
