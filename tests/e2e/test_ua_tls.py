@@ -12,32 +12,13 @@ from pathlib import Path
 import pytest
 
 from conftest import DOMAIN, PASSWORDS, binary, build_dir, free_port, require_tool
+from test_tls import make_ca, make_leaf  # the suite's certificate helpers
 
 ALICE = "alice@%s" % DOMAIN
 ALICE_PW = PASSWORDS[("alice", DOMAIN)]
 BOB_PW = PASSWORDS[("bob", DOMAIN)]
 RUN_TIMEOUT = 30
 MAKE_CERT = Path(__file__).resolve().parents[2] / "scripts" / "make-cert"
-
-
-def openssl(*args, cwd):
-    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, "openssl %s failed:\n%s" % (" ".join(args), r.stderr)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", "/CN=%s" % name, "-keyout", "%s.key" % name,
-            "-out", "%s.crt" % name, cwd=d)
-
-
-def make_leaf(d, ca, name, san):
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", "/CN=%s" % name, "-keyout", "%s.key" % name, "-out", "%s.csr" % name, cwd=d)
-    (Path(d) / ("%s.ext" % name)).write_text("subjectAltName=%s\n" % san)
-    openssl("x509", "-req", "-in", "%s.csr" % name, "-CA", "%s.crt" % ca, "-CAkey", "%s.key" % ca,
-            "-CAcreateserial", "-days", "2", "-extfile", "%s.ext" % name,
-            "-out", "%s.crt" % name, cwd=d)
 
 
 @pytest.fixture(scope="module")
