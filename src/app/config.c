@@ -177,6 +177,8 @@ static const struct setting settings[] = {
 	  "contacts per address-of-record" },
 	{ "registrar", "flush_interval_ms", SET_UINT, OFF(reg.flush_interval_ms), 0, 10, 10000, "200",
 	  "how often registrations are written to the database" },
+	{ "registrar", "persist", SET_BOOL, OFF(reg.persist), 0, 0, 0, "yes",
+	  "no: registrations live in memory only (lost on restart; the location table is not used)" },
 	{ "store", "db", SET_STRING, OFF(db_url), SZ(db_url), 0, 0, "sqlite:sipwarden.db",
 	  "subscriber and location database URL (sqlite:PATH, mysql://USER:PASSWORD@HOST[:PORT]/DB or postgres://USER:PASSWORD@HOST[:PORT]/DB)" },
 	{ "auth", "nonce_lifetime", SET_UINT, OFF(nonce_lifetime), 0, 1, 86400, "300",
@@ -257,6 +259,7 @@ void config_defaults(struct sw_config *c)
 	c->reg.default_expires = SW_DEFAULT_EXPIRES;
 	c->reg.max_contacts = SW_DEFAULT_MAX_CONTACTS;
 	c->reg.flush_interval_ms = 200;
+	c->reg.persist = true;
 	snprintf(c->db_url, sizeof(c->db_url), "sqlite:sipwarden.db");
 	c->nonce_lifetime = SW_DEFAULT_NONCE_LIFETIME;
 	c->proxy.max_transactions = SW_DEFAULT_MAX_TRANSACTIONS;

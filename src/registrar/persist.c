@@ -1,9 +1,11 @@
-/* Write-back persistence of registrations: REGISTER handling only marks an AOR
- * dirty; this thread writes dirty AORs to the store in one transaction every
- * flush interval (default 200 ms), sweeps expired bindings every second and
- * purges expired rows every minute. In the same pass it writes the queued
- * first-use algorithm records (auth_pinq), in their own transaction. A store failure keeps the dirty set and
- * retries; it is logged once per incident. */
+/* Write-back persistence of registrations ([registrar] persist = yes, the
+ * default): REGISTER handling only marks an AOR dirty; this thread writes dirty
+ * AORs to the store in one transaction every flush interval (default 200 ms),
+ * sweeps expired bindings every second and purges expired rows every minute.
+ * In the same pass it writes the queued first-use algorithm records
+ * (auth_pinq), in their own transaction. A store failure keeps the dirty set
+ * and retries; it is logged once per incident. With persist = no it only
+ * sweeps and writes those records. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,11 +30,12 @@ struct persist {
 	struct store *store;
 	bool failing;
 	struct auth_pinq *pins;    /**< not owned; NULL: none */
+	bool write_bindings;       /**< false: [registrar] persist = no */
 };
 
 void persist_mark(struct persist *p, struct aor_rec *rec)
 {
-	if (!p || rec->dirty)
+	if (!p || !p->write_bindings || rec->dirty)
 		return;
 	char *k = strndup(rec->key, rec->key_len);
 	if (!k)
@@ -215,7 +218,7 @@ static void *persist_main(void *arg)
 			last_sweep = now;
 			location_sweep(p->loc, (int64_t)base_wall_s());
 		}
-		if (now - last_purge >= 60000 && p->store) {
+		if (now - last_purge >= 60000 && p->store && p->write_bindings) {
 			last_purge = now;
 			store_loc_purge(p->store, (int64_t)base_wall_s());
 		}
@@ -226,7 +229,7 @@ static void *persist_main(void *arg)
 }
 
 int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms,
-		  struct auth_pinq *pins)
+		  struct auth_pinq *pins, bool write_bindings)
 {
 	struct persist *p = calloc(1, sizeof(*p));
 	int err;
@@ -235,6 +238,7 @@ int persist_start(struct persist **out, struct location *loc, const char *db_url
 		return -ENOMEM;
 	p->loc = loc;
 	p->pins = pins;
+	p->write_bindings = write_bindings;
 	p->interval_ms = interval_ms ? interval_ms : 200;
 	p->db_url = strdup(db_url);
 	pthread_mutex_init(&p->lock, NULL);

@@ -138,10 +138,11 @@ uint32_t binding_branch_hash(struct slice branch);
 /* Walk every shard dropping expired bindings and empty AORs. */
 void location_sweep(struct location *loc, int64_t now);
 
-/* Write-back persistence. */
+/* Write-back persistence. With write_bindings false the thread only sweeps
+ * expired bindings and writes the first-use records (pins). */
 struct persist;
 int persist_start(struct persist **out, struct location *loc, const char *db_url, unsigned interval_ms,
-		  struct auth_pinq *pins);
+		  struct auth_pinq *pins, bool write_bindings);
 /* Load unexpired bindings from the store into loc (before persist_start). */
 int persist_load(struct location *loc, const char *db_url, int64_t now);
 /* With rec's shard locked: queue rec for write-back (idempotent). */

@@ -22,14 +22,17 @@ int registrar_new(struct registrar **out, const struct registrar_cfg *cfg)
 	if (!r->cfg.max_contacts)
 		r->cfg.max_contacts = SW_DEFAULT_MAX_CONTACTS;
 	err = location_init(&r->loc);
-	if (!err && cfg->db_url)
+	if (!err && cfg->db_url && cfg->persist)
 		err = persist_load(&r->loc, cfg->db_url, (int64_t)base_wall_s());
 	/* The restore read the whole table through SQLite's page cache, freed now
 	 * but lying below the restored bindings: give its pages back. */
-	if (!err && cfg->db_url)
+	if (!err && cfg->db_url && cfg->persist)
 		malloc_trim(0);
+	/* Without persistence the thread still sweeps expired bindings and writes
+	 * the first-use records; it writes no binding. */
 	if (!err && cfg->db_url)
-		err = persist_start(&r->persist, &r->loc, cfg->db_url, cfg->flush_interval_ms, cfg->pins);
+		err = persist_start(&r->persist, &r->loc, cfg->db_url, cfg->flush_interval_ms, cfg->pins,
+				    cfg->persist);
 	if (err) {
 		location_fini(&r->loc);
 		free(r);

@@ -19,6 +19,10 @@ struct registrar_cfg {
 	unsigned default_expires;  /**< when neither the param nor the header says */
 	unsigned max_contacts;     /**< bindings per AOR */
 	unsigned flush_interval_ms;/**< write-back period to the store */
+	/* [registrar] persist: write bindings to the store and restore them at
+	 * start (true, the default); false keeps them in memory only (lost on
+	 * restart, the location table is neither read nor written). */
+	bool persist;
 	char domains[SW_MAX_DOMAINS][SW_MAX_DOMAIN + 1];
 	unsigned ndomains;         /**< 0: any domain present in the store is served */
 	/* Domains whose digest exchanges must run over TLS ([auth] tls_only_domains):

@@ -74,3 +74,38 @@ def test_restored_bindings_written_back_unchanged(sipwarden):
     d.stop()
     got2 = stored(d.db)
     assert [g for g in got2 if g[1] != "sip:alice@127.0.0.1:45998"] == got
+
+
+def test_persist_no_keeps_bindings_in_memory_only(sipwarden, tmp_path):
+    """[registrar] persist = no (usrloc-in-memory style): the binding serves at
+    once, nothing reaches the location table, a restart starts empty and rows
+    already in the table are neither restored nor touched."""
+    conf = tmp_path / "mem.conf"
+    conf.write_text("[registrar]\npersist = no\nflush_interval_ms = 20\n")
+    d = sipwarden(args=["--config", str(conf)], start=False)
+    d.ctl("reg", "list")  # the schema
+    now = int(time.time())
+    old = (AOR, "sip:alice@192.0.2.50:5060", "", "cid-old@host.test", 1, now + 600, -1, "old")
+    con = sqlite3.connect(str(d.db))
+    with con:
+        con.execute("INSERT INTO location (aor, contact, received, call_id, cseq, expires, q, user_agent)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", old)
+    con.close()
+
+    d.start()
+    with d.client() as c:
+        r = c.register("alice", DOMAIN, ALICE_PW, contacts=["<sip:alice@127.0.0.1:45997>"], expires=300)
+        assert r is not None and r.status == 200, r and r.start_line
+        # only the new contact: the row in the table was not loaded
+        assert list(bindings(r)) == ["sip:alice@127.0.0.1:45997"], bindings(r)
+        time.sleep(0.3)  # many flush intervals
+    assert stored(d.db) == [old]
+    d.stop()
+    assert stored(d.db) == [old]
+
+    d.start()
+    with d.client() as c:
+        r = c.register("alice", DOMAIN, ALICE_PW, contacts=[], expires=None)  # a query
+        assert r is not None and r.status == 200, r and r.start_line
+        assert bindings(r) == {}, bindings(r)
+    d.stop()
