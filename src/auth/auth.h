@@ -66,10 +66,11 @@ void auth_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t l
 		      uint8_t out[AUTH_SHA256_LEN]);
 
 /* Stateless nonces (layout in nonce.c): version | flags | issued | counter |
- * random, signed with HMAC-SHA256 (the client's address too when bound). No
+ * random, signed with SipHash-2-4-128 (the client's address too when bound). No
  * table grows with traffic; replay.c tracks nonce-counts in fixed memory. */
 struct auth_nonce_key {
-	uint8_t secret[32];
+	uint8_t secret[32];     /**< node secret; other keys derive from it */
+	uint8_t mac_key[16];    /**< the nonces' SipHash key, derived from secret */
 	unsigned lifetime_s;
 };
 enum auth_nonce_state { AUTH_NONCE_VALID, AUTH_NONCE_STALE, AUTH_NONCE_INVALID };

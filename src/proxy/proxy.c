@@ -137,6 +137,12 @@ static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg
 
 	for (unsigned i = 0; ok && i < n; i++)
 		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
+	if (ok || n == 0 || !addr)
+		return ok;
+	/* a dialog recorded with the earlier (HMAC) token form */
+	ok = proxy_rr_token_hmac(pw->rr_key, msg->call_id, addr, token) == 0;
+	for (unsigned i = 0; ok && i < n; i++)
+		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
 	return ok;
 }
 

@@ -12,9 +12,11 @@
 #define PROXY_MAX_BRANCHES 16
 
 /* rrtoken.c: the ;sw= token of our Record-Route entries, 16 bytes of
- * HMAC-SHA256(route key, Call-ID) in hex. */
+ * SipHash-2-4-128(route key, inside address | Call-ID) in hex. The key holds
+ * the SipHash key (16 bytes) and the HMAC-SHA256 key of the tokens of earlier
+ * versions (32 bytes), still accepted. */
 #define PROXY_RR_PARAM "sw"
-#define PROXY_RR_KEY_LEN AUTH_SHA256_LEN
+#define PROXY_RR_KEY_LEN (16 + AUTH_SHA256_LEN)
 #define PROXY_RR_TOKEN_LEN 32
 
 struct proxy_worker {
@@ -81,6 +83,10 @@ void proxy_rr_key(const struct auth_ctx *auth, uint8_t key[PROXY_RR_KEY_LEN]);
  * non-IP address: out ""). */
 int proxy_rr_token(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id, const struct sockaddr_storage *inside,
 		   char out[PROXY_RR_TOKEN_LEN + 1]);
+/* The same token as earlier versions made it (HMAC-SHA256): dialogs recorded
+ * before an upgrade keep working when the secret is configured. */
+int proxy_rr_token_hmac(const uint8_t key[PROXY_RR_KEY_LEN], struct slice call_id,
+			const struct sockaddr_storage *inside, char out[PROXY_RR_TOKEN_LEN + 1]);
 /* True when route carries ;sw= equal to token (constant time; "" never matches). */
 bool proxy_rr_token_match(const char token[PROXY_RR_TOKEN_LEN + 1], const struct sip_uri *route);
 

@@ -228,3 +228,35 @@ def test_far_end_cannot_use_the_token_to_reach_other_hosts(sipwarden):
     finally:
         far.close()
         victim.close()
+
+
+def legacy_token(secret, ip, call_id):
+    """The ;sw= token as earlier versions made it: HMAC-SHA256 under the route
+    key derived from [auth] secret, of (4, IPv4 address, 'c', Call-ID), 16 bytes."""
+    import hashlib
+    import hmac
+    node = hmac.new(secret.encode(), b"sipwarden nonce key v1", hashlib.sha256).digest()
+    key = hmac.new(node, b"sipwarden record-route key v1", hashlib.sha256).digest()
+    msg = b"\x04" + socket.inet_aton(ip) + b"c" + call_id.encode()
+    return hmac.new(key, msg, hashlib.sha256).digest()[:16].hex()
+
+
+def test_route_token_of_the_earlier_form_still_holds(sipwarden):
+    """Dialogs recorded before an upgrade (HMAC-SHA256 tokens, same [auth]
+    secret) keep working: their in-dialog requests are relayed; the same form
+    under another secret is refused."""
+    d = sipwarden(args=["--workers", "1", "--secret", "cluster-secret-1"])
+    phone = RawUas()
+    try:
+        with d.client() as c:
+            ruri = "sip:carol@127.0.0.1:%d" % phone.port
+            call_id = rand_token(8) + "@upgrade.test"
+            wrong = "<sip:127.0.0.1:%d;lr;sw=%s>" % (d.port, legacy_token("other-secret", "127.0.0.1", call_id))
+            r = c.transact(in_dialog(c, "MESSAGE", ruri, call_id, [wrong]))
+            assert r is not None and (r.status, r.reason) == (403, "Not relaying"), r
+            route = "<sip:127.0.0.1:%d;lr;sw=%s>" % (d.port, legacy_token("cluster-secret-1", "127.0.0.1", call_id))
+            c.send_raw(in_dialog(c, "BYE", ruri, call_id, [route]))
+            m = phone.recv()
+            assert m is not None and m.method == "BYE", "BYE on an earlier-form route not relayed\n" + d.log_tail()
+    finally:
+        phone.close()

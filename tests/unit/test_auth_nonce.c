@@ -14,10 +14,12 @@
 #include <openssl/hmac.h>
 
 #include "auth/auth.h"
+#include "base/siphash.h"
 
 #define T0 1700000000ull
 #define LIFE 300u
-/* Version 2 layout (nonce.c): 33 raw bytes, 44 characters, 17 signed bytes. */
+/* Version 3 layout (nonce.c): 33 raw bytes, 44 characters, 17 signed bytes;
+ * version 2 has the same layout with an HMAC-SHA256 MAC. */
 #define NRAW 33
 #define NTXT 44
 #define NSIGNED 17
@@ -74,7 +76,21 @@ static void forge_ip(const struct auth_nonce_key *key, uint8_t ver, uint8_t flag
 		memcpy(raw + len, ip, strlen(ip));
 		len += strlen(ip);
 	}
-	assert_non_null(HMAC(EVP_sha256(), key->secret, sizeof(key->secret), raw, len, mac, &n));
+	if (ver == 2) {
+		assert_non_null(HMAC(EVP_sha256(), key->secret, sizeof(key->secret), raw, len, mac, &n));
+	} else {
+		/* version 3: SipHash-2-4-128 under HMAC-SHA256(secret, label)[0..15]
+		 * (base_siphash128 is checked against the reference vectors in
+		 * test_base_siphash.c) */
+		uint8_t full[32], mk[16];
+		static const char label[] = "sipwarden nonce mac key v3";
+
+		assert_non_null(HMAC(EVP_sha256(), key->secret, sizeof(key->secret), (const uint8_t *)label,
+				     sizeof(label) - 1, full, &n));
+		memcpy(mk, full, 16);
+		assert_memory_equal(mk, key->mac_key, 16);
+		base_siphash128(mk, raw, len, mac);
+	}
 	memcpy(raw + NSIGNED, mac, 16);
 	enc(raw, out);
 }
@@ -249,28 +265,48 @@ static void test_wire_format_independent(void **state)
 
 	(void)state;
 	key(&k, "s");
-	forge(&k, 2, 0, T0, n);
+	forge(&k, 3, 0, T0, n);
 	assert_int_equal(chk(&k, n, T0 + 10), AUTH_NONCE_VALID);
-	forge(&k, 2, 0, T0 - LIFE - 1, n);
+	forge(&k, 3, 0, T0 - LIFE - 1, n);
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_STALE);
-	forge(&k, 3, 0, T0, n); /* well signed, unknown version */
+	forge(&k, 4, 0, T0, n); /* well signed, unknown version */
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
-	forge(&k, 2, 2, T0, n); /* reserved flags must be zero */
+	forge(&k, 3, 2, T0, n); /* reserved flags must be zero */
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
-	forge(&k, 2, 0, UINT64_MAX, n);
+	forge(&k, 3, 0, UINT64_MAX, n);
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
+	/* version 2 (HMAC-SHA256), well signed and fresh: stale, so a client
+	 * holding one from before an upgrade just retries; its MAC still counts */
+	forge(&k, 2, 0, T0, n);
+	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_STALE);
+	n[NTXT - 1] = n[NTXT - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
+	/* a version 2 MAC under a version 3 header, and the reverse: invalid */
+	{
+		uint8_t raw[NRAW];
+		forge(&k, 2, 0, T0, n);
+		dec(n, raw);
+		raw[0] = 3;
+		enc(raw, n);
+		assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
+		forge(&k, 3, 0, T0, n);
+		dec(n, raw);
+		raw[0] = 2;
+		enc(raw, n);
+		assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
+	}
 	/* version 1, well signed and fresh: stale, so the client just retries */
 	forge_v1(&k, T0, n);
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_STALE);
 	/* bound to an address: valid from it only, never without one */
-	forge_ip(&k, 2, 1, T0, "192.0.2.7", n);
+	forge_ip(&k, 3, 1, T0, "192.0.2.7", n);
 	assert_int_equal(auth_nonce_check_from(&k, slice_cstr(n), T0, "192.0.2.7", &info), AUTH_NONCE_VALID);
 	assert_true(info.bound);
 	assert_int_equal(info.issued, T0);
 	assert_int_equal(auth_nonce_check_from(&k, slice_cstr(n), T0, "192.0.2.8", NULL), AUTH_NONCE_INVALID);
 	assert_int_equal(chk(&k, n, T0), AUTH_NONCE_INVALID);
 	/* the flag is signed: an unbound nonce with the flag set does not verify */
-	forge_ip(&k, 2, 1, T0, NULL, n);
+	forge_ip(&k, 3, 1, T0, NULL, n);
 	assert_int_equal(auth_nonce_check_from(&k, slice_cstr(n), T0, "192.0.2.7", NULL), AUTH_NONCE_INVALID);
 }
 

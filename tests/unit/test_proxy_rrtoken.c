@@ -1,6 +1,7 @@
-/* The token in our Record-Route entries (rrtoken.c): an HMAC of the Call-ID
- * under a key derived from the node's secret and bound to the address of the
- * dialog's inside party. A route set is taken as ours only with the token
+/* The token in our Record-Route entries (rrtoken.c): a SipHash-2-4-128 MAC of
+ * the Call-ID under a key derived from the node's secret and bound to the
+ * address of the dialog's inside party (the earlier HMAC-SHA256 form is still
+ * computed for dialogs recorded before an upgrade). A route set is taken as ours only with the token
  * for the request's own Call-ID and that address under our key; both
  * entries of a double Record-Route (RFC 5658) carry it. */
 #include <setjmp.h>
@@ -13,6 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "base/siphash.h"
 #include "proxy/proxy_int.h"
 #include "transport/tp.h"
 
@@ -110,7 +115,7 @@ static void test_token_bound_to_inside_address(void **state)
 	a = addr("2001:db8::7", 5060);
 	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), 0);
 	assert_string_not_equal(tok, other);
-	/* a long Call-ID (signed through its own HMAC) still depends on every byte */
+	/* a long Call-ID (signed through its own MAC) still depends on every byte */
 	static char longid[1000];
 	memset(longid, 'x', sizeof(longid) - 1);
 	assert_int_equal(proxy_rr_token(key_a, slice_cstr(longid), &inside, tok), 0);
@@ -123,6 +128,38 @@ static void test_token_bound_to_inside_address(void **state)
 	memset(&a, 0, sizeof(a));
 	a.ss_family = AF_UNIX;
 	assert_int_equal(proxy_rr_token(key_a, cid, &a, other), -EINVAL);
+}
+
+static void to_hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* Both token forms rebuilt from their definitions: SipHash-2-4-128 under the
+ * key's first 16 bytes of (4, IPv4 address, 'c', Call-ID), and HMAC-SHA256
+ * under its last 32 bytes of the same, truncated to 16 bytes. */
+static void test_token_forms(void **state)
+{
+	(void)state;
+	static const char cid[] = "abc@host";
+	uint8_t msg[64] = { 4, 198, 51, 100, 7, 'c' }, mac[32];
+	char want[PROXY_RR_TOKEN_LEN + 1], got[PROXY_RR_TOKEN_LEN + 1];
+	unsigned n = 0;
+
+	memcpy(msg + 6, cid, sizeof(cid) - 1);
+	base_siphash128(key_a, msg, 6 + sizeof(cid) - 1, mac);
+	to_hex(mac, 16, want);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(cid), &inside, got), 0);
+	assert_string_equal(got, want);
+
+	assert_non_null(HMAC(EVP_sha256(), key_a + 16, 32, msg, 6 + sizeof(cid) - 1, mac, &n));
+	to_hex(mac, 16, want);
+	assert_int_equal(proxy_rr_token_hmac(key_a, slice_cstr(cid), &inside, got), 0);
+	assert_string_equal(got, want);
+	assert_int_equal(proxy_rr_token(key_a, slice_cstr(cid), &inside, want), 0);
+	assert_string_not_equal(got, want);
+	assert_int_equal(proxy_rr_token_hmac(key_a, slice_cstr(""), &inside, got), -EINVAL);
 }
 
 /* Nodes sharing [auth] secret derive one key; another secret, or none
@@ -187,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token_checks),
 		cmocka_unit_test(test_token_bound_to_inside_address),
+		cmocka_unit_test(test_token_forms),
 		cmocka_unit_test(test_key_from_secret),
 		cmocka_unit_test(test_record_route_entries_signed),
 	};
