@@ -27,6 +27,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sipwarden-bench --server HOST:PORT [options]\n"
+		"       sipwarden-bench --uas HOST:PORT [--threads N] [--duration S]\n"
+		"  --uas HOST:PORT        be the callee of scenario 3 instead: answer INVITE and\n"
+		"                         BYE with 200 (stateless, port 0 = any, printed), until\n"
+		"                         --duration (if given) or SIGTERM; then a RESULT line\n"
 		"  --server HOST:PORT     registrar to load (IPv6 as [addr]:port)\n"
 		"  --domain DOMAIN        Request-URI / From / To domain (default example.com)\n"
 		"  --realm REALM          challenge realm expected (default: the domain)\n"
@@ -170,6 +174,43 @@ static double tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+static void on_uas_signal(int sig)
+{
+	(void)sig;
+	bench_uas_request_stop();
+}
+
+/* --uas: serve as the callee until max_s (0: a signal); RESULT line with the
+ * counts and the CPU used. Exit status 0, or 2 when the socket fails. */
+static int run_uas(const struct sockaddr_storage *addr, unsigned threads, double max_s)
+{
+	struct sigaction sa = { .sa_handler = on_uas_signal };
+	struct bench_uas_stats st;
+	struct rusage ru;
+	uint16_t port = 0;
+	int err;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (threads > BENCH_MAX_THREADS)
+		threads = BENCH_MAX_THREADS;
+	err = bench_uas_run(addr, threads ? threads : 1, max_s, &st, &port);
+	if (err) {
+		fprintf(stderr, "sipwarden-bench: UAS: %s\n", strerror(-err));
+		return EXIT_USAGE;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("RESULT mode=uas port=%u invites=%llu byes=%llu acks=%llu other=%llu responses=%llu bad=%llu"
+	       " answered=%llu send_errors=%llu cpu_user_s=%.3f cpu_sys_s=%.3f cpu_s=%.3f\n", port,
+	       (unsigned long long)st.invites, (unsigned long long)st.byes, (unsigned long long)st.acks,
+	       (unsigned long long)st.other, (unsigned long long)st.responses, (unsigned long long)st.bad,
+	       (unsigned long long)st.answered, (unsigned long long)st.send_errors, tv_s(ru.ru_utime),
+	       tv_s(ru.ru_stime), tv_s(ru.ru_utime) + tv_s(ru.ru_stime));
+	fflush(stdout);
+	return EXIT_ALL_OK;
+}
+
 static const char *scenario_name(enum bench_scenario s)
 {
 	switch (s) {
@@ -253,7 +294,7 @@ static void report(const struct bench_cfg *cfg, const char *server, const struct
 enum {
 	OPT_SERVER = 256, OPT_DOMAIN, OPT_REALM, OPT_SCENARIO, OPT_TRANSPORT, OPT_RATE, OPT_DURATION,
 	OPT_THREADS, OPT_CONNS, OPT_USERS, OPT_FIRST, OPT_USER_FMT, OPT_PASS_FMT, OPT_PASSWORD, OPT_TIMEOUT,
-	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_CALLEE, OPT_HELP
+	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_CALLEE, OPT_UAS, OPT_HELP
 };
 
 static const struct option longopts[] = {
@@ -278,6 +319,7 @@ static const struct option longopts[] = {
 	{ "max-fail-ratio", required_argument, NULL, OPT_MAXFAIL },
 	{ "tick-us", required_argument, NULL, OPT_TICK },
 	{ "callee", required_argument, NULL, OPT_CALLEE },
+	{ "uas", required_argument, NULL, OPT_UAS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -289,7 +331,9 @@ int main(int argc, char **argv)
 		.pass_fmt = "pw-%05d-Bench", .rate = 100, .duration_s = 5, .conns = 1, .timeout_ms = 4000,
 		.refreshes = 9, .expires = 3600, .tick_us = 1000, .callee = "callee",
 	};
-	const char *server = NULL, *transport = NULL;
+	const char *server = NULL, *transport = NULL, *uas = NULL;
+	bool duration_given = false;
+	struct bench_cfg uas_cfg = { 0 };
 	char *fixed_pw = NULL;
 	double v, max_fail = 0, inflight_total = 0;
 	int c, rc = EXIT_USAGE;
@@ -310,7 +354,11 @@ int main(int argc, char **argv)
 			bad = strcmp(optarg, "udp") && strcmp(optarg, "tcp");
 			break;
 		case OPT_RATE: bad = num_arg(optarg, 0.1, BENCH_MAX_RATE, &cfg.rate); break;
-		case OPT_DURATION: bad = num_arg(optarg, 0.1, BENCH_MAX_DURATION, &cfg.duration_s); break;
+		case OPT_DURATION:
+			bad = num_arg(optarg, 0.1, BENCH_MAX_DURATION, &cfg.duration_s);
+			duration_given = true;
+			break;
+		case OPT_UAS: uas = optarg; bad = parse_server(optarg, &uas_cfg); break;
 		case OPT_THREADS:
 			bad = num_arg(optarg, 1, BENCH_MAX_THREADS, &v);
 			cfg.threads = (unsigned)v;
@@ -368,6 +416,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sipwarden-bench: bad value for --%s: %s\n", longopts[c - OPT_SERVER].name, optarg);
 			goto out;
 		}
+	}
+	if (optind == argc && uas && !server) {
+		rc = run_uas(&uas_cfg.server, cfg.threads ? cfg.threads : usable_cpus(),
+			     duration_given ? cfg.duration_s : 0);
+		goto out;
 	}
 	if (optind != argc || !server) {
 		usage(stderr);

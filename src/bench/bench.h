@@ -220,4 +220,17 @@ void *bench_thread_main(void *arg);
 /* Asked from a signal handler: stop offering new flows. */
 void bench_request_stop(void);
 
+/* uas.c: the stateless callee of scenario 3 (--uas). */
+struct bench_uas_stats {
+	uint64_t invites, byes, acks, other, responses, bad;
+	uint64_t answered;     /**< 200 OKs sent */
+	uint64_t send_errors;
+};
+/* Serve on addr (port 0: any; *port_out gets it and a "UAS listening on"
+ * line is printed) with threads sockets sharing the port, for max_s seconds
+ * (0: until bench_uas_request_stop). 0 or -errno. */
+int bench_uas_run(const struct sockaddr_storage *addr, unsigned threads, double max_s,
+		  struct bench_uas_stats *total, uint16_t *port_out);
+void bench_uas_request_stop(void);
+
 #endif

@@ -134,6 +134,35 @@ def test_calls_through_the_proxy_all_succeed(call_daemon):
     assert int(res["failed"]) == 0 and int(res["timeouts"]) == 0, out
 
 
+def test_calls_to_the_tools_own_uas(sipwarden):
+    """sipwarden-bench --uas as the callee (two threads on one port): every call
+    is answered, the UAS saw each INVITE and BYE once and the 2xx ACK, and it
+    reports its counts when stopped."""
+    import signal
+    d = sipwarden(users=bench_users() + (CALLEE,))
+    port = free_port()
+    uas = subprocess.Popen([str(binary("sipwarden-bench")), "--uas", "127.0.0.1:%d" % port, "--threads", "2",
+                            "--duration", "25"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, text=True)
+    try:
+        with d.client() as c:
+            r = c.register(CALLEE[0], DOMAIN, CALLEE[2], contacts=["<sip:%s@127.0.0.1:%d>" % (CALLEE[0], port)])
+        assert r is not None and r.status == 200, r
+        rc, res, out = run_bench(d.port, "--scenario", 3, "--callee", CALLEE[0], "--rate", 10, "--duration", 1)
+        assert rc == 0, out
+        assert int(res["ok"]) == 10 and int(res["failed"]) == 0 and int(res["timeouts"]) == 0, out
+    finally:
+        uas.send_signal(signal.SIGTERM)
+        text = uas.communicate(timeout=10)[0]
+    assert uas.returncode == 0, text
+    line = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
+    assert line, text
+    got = dict(kv.partition("=")[::2] for kv in line[-1].split()[1:])
+    assert got["mode"] == "uas" and int(got["port"]) == port, got
+    assert int(got["invites"]) >= 10 and int(got["byes"]) == 10 and int(got["acks"]) == 10, got
+    assert int(got["bad"]) == 0 and int(got["answered"]) == int(got["invites"]) + 10, got
+
+
 def test_calls_with_a_wrong_password_fail(call_daemon):
     d, _ = call_daemon
     rc, res, out = run_bench(d.port, "--scenario", 3, "--callee", CALLEE[0], "--rate", 5, "--duration", 1,
