@@ -103,6 +103,10 @@
  * handshake done): a few requests (an INVITE, its CANCEL, an ACK); a peer
  * that does not answer its connect is not given more memory than this. */
 #define SW_CONN_PENDING_MAX (2 * SW_MAX_MSG_SIZE)
+/* Replies to the messages of one stream read, held to leave in one write
+ * (streamhold.c): a read holds at most SW_MAX_MSG_SIZE bytes of requests, and
+ * their replies are about as long; what does not fit is written at once. */
+#define SW_STREAM_HOLD_MAX (2 * SW_MAX_MSG_SIZE)
 
 /* Bytes one read takes from a TCP/TLS socket. A read reports the receive time
  * of the newest bytes it returns, so the older messages in it look younger

@@ -150,7 +150,10 @@ int tp_conn_connected(struct tp_worker *w, struct tp_conn *c)
 
 int tp_conn_flush(struct tp_worker *w, struct tp_conn *c)
 {
-	int err = c->ops->write(w, c, c->pending, c->pending_len);
+	int err = tp_stream_hold_flush(w, c);
+
+	if (!err)
+		err = c->ops->write(w, c, c->pending, c->pending_len);
 	if (err)
 		return err; /* kept: the caller closes c, which reports the failure */
 	free(c->pending);
@@ -175,7 +178,11 @@ int tp_conn_send(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t
 		c->pending_len += len;
 		return 0;
 	}
-	int err = c->ops->write(w, c, buf, len);
+	/* replies held for c go first: a request never overtakes them */
+	int err = tp_stream_hold_flush(w, c);
+
+	if (!err)
+		err = c->ops->write(w, c, buf, len);
 	if (err) {
 		/* A peer that does not read is not waited for. */
 		tp_conn_close(w, c);

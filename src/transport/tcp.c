@@ -337,6 +337,7 @@ void tp_conn_close(struct tp_worker *w, struct tp_conn *c)
 	struct sockaddr_storage peer = c->peer;
 
 	tp_connidx_del(w->srv, c);
+	tp_stream_hold_drop(w, c);
 	if (c->ops->fini)
 		c->ops->fini(c);
 	tp_conn_ip_put(w->srv, c->outbound, c->ip_bucket);
@@ -374,11 +375,10 @@ static int drain(struct tp_worker *w, struct tp_conn *c)
 			tp_conn_close(w, c);
 			return -1;
 		}
-		if (f == TP_FRAME_PING && c->ops->write(w, c, "\r\n", 2)) {
-			/* RFC 5626 §3.5.1 pong; a peer that cannot take 2 bytes is gone. */
-			tp_conn_close(w, c);
+		/* RFC 5626 §3.5.1 pong; a peer that cannot take 2 bytes is gone
+		 * (tp_stream_reply closed c). */
+		if (f == TP_FRAME_PING && tp_stream_reply(w, c, "\r\n", 2))
 			return -1;
-		}
 		if (f == TP_FRAME_MORE) {
 			if (skip) {
 				memmove(c->buf, c->buf + skip, c->len - skip);
@@ -475,7 +475,9 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			c->msg_start_ms = base_mono_ms();
 		c->len += (size_t)n;
 		c->last_active_ms = base_mono_ms();
-		if (drain(w, c) < 0)
+		/* the replies to this read's messages leave together */
+		tp_stream_hold_begin(w, c);
+		if (drain(w, c) < 0 || tp_stream_hold_end(w, c) < 0)
 			return;
 		if (c->len == 0)
 			c->msg_start_ms = 0;
@@ -529,11 +531,5 @@ int tp_send_reply(const struct tp_src *src, const void *buf, size_t len)
 	struct tp_conn *c = w->by_fd[src->fd];
 	if (!c || c->gen != src->conn_gen)
 		return -ENOTCONN;
-	int err = c->ops->write(w, c, buf, len);
-	if (err) {
-		/* A peer that does not read its replies is not waited for. */
-		tp_conn_close(w, c);
-		return err;
-	}
-	return 0;
+	return tp_stream_reply(w, c, buf, len);
 }

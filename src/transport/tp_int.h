@@ -89,6 +89,11 @@ struct tp_worker {
 	tp_loop_fn loop_fn;         /**< runs due timers, returns ms to the next one */
 	void *loop_arg;
 	_Atomic(struct tp_post *) posts; /**< pushed by any thread, drained by the owner */
+	/* Replies held while one read of a stream connection is dispatched
+	 * (streamhold.c): written with one write at the end of the read. */
+	struct tp_conn *hold_conn;  /**< NULL: not dispatching a stream read */
+	char *hold_buf;             /**< SW_STREAM_HOLD_MAX bytes, allocated on first use */
+	size_t hold_len;
 };
 
 struct tp_server {
@@ -124,6 +129,20 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c);
  * -errno. */
 ssize_t tp_conn_recv(struct tp_conn *c, void *buf, size_t len);
 void tp_conn_close(struct tp_worker *w, struct tp_conn *c);
+/* streamhold.c: while the messages of one read of c are dispatched, replies to
+ * c are appended to the worker's hold buffer and leave in one write at the
+ * end (tp_stream_hold_end); any other write to c sends what is held first. */
+void tp_stream_hold_begin(struct tp_worker *w, struct tp_conn *c);
+/* Write what is held; on a write failure c is closed (-1), else 0. */
+int tp_stream_hold_end(struct tp_worker *w, struct tp_conn *c);
+/* Reply bytes for c: held when c's read is being dispatched and they fit,
+ * else written now (after what is held). 0 or -errno (c then closed). */
+int tp_stream_reply(struct tp_worker *w, struct tp_conn *c, const void *buf, size_t len);
+/* Before a write to c outside tp_stream_reply: send what is held for c.
+ * 0 or -errno (the caller closes c). */
+int tp_stream_hold_flush(struct tp_worker *w, struct tp_conn *c);
+/* c is going away: forget what is held for it. */
+void tp_stream_hold_drop(struct tp_worker *w, struct tp_conn *c);
 void tp_conn_sweep_idle(struct tp_worker *w, uint64_t now_ms);
 /* TLS (tls.c): build the server contexts from cfg (certificates, CA, SNI);
  * 0 or -errno after logging why. tp_tls_free is NULL-safe. */

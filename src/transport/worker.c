@@ -90,6 +90,7 @@ static void worker_fini(struct tp_worker *w)
 		close(w->socks[i].fd);
 	free(w->socks);
 	free(w->by_fd);
+	free(w->hold_buf);
 	if (w->wakefd >= 0)
 		close(w->wakefd);
 	if (w->epfd >= 0)
