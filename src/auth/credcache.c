@@ -45,7 +45,8 @@ struct fixed {
 	unsigned hashes, extra_unusable;
 };
 
-/* Text fields of struct store_cred, packed in this order after struct fixed. */
+/* Text fields of struct store_cred, packed in this order after struct fixed,
+ * then the extra columns. */
 #define TF(m) { offsetof(struct store_cred, m), sizeof(((struct store_cred *)0)->m) }
 static const struct {
 	size_t off, size;
@@ -54,35 +55,39 @@ static const struct {
 	TF(ha1_sha256), TF(ha1b_sha256), TF(ha1_sha512t256), TF(ha1b_sha512t256),
 };
 #define NTEXT (sizeof(text_fields) / sizeof(text_fields[0]))
+#define NFIELDS (NTEXT + STORE_MAX_EXTRA_COLS)
 
-static size_t field_len(const char *p, size_t size)
+/* A lookup key with its hash. */
+struct key {
+	uint8_t b[KEY_MAX];
+	size_t n;
+	uint64_t h;
+};
+
+/* Field i of c (text fields, then extra columns). */
+static const char *field(const struct store_cred *c, size_t i)
 {
-	return strnlen(p, size - 1);
+	return i < NTEXT ? (const char *)c + text_fields[i].off : c->extra[i - NTEXT];
 }
 
-/* Bytes the packed form of c takes. */
-static size_t packed_size(const struct store_cred *c)
+static size_t field_size(size_t i)
+{
+	return i < NTEXT ? text_fields[i].size : STORE_EXTRA_VALUE_MAX + 1;
+}
+
+/* Lengths of c's fields into lens; the bytes its packed form takes. */
+static size_t measure(const struct store_cred *c, size_t lens[NFIELDS])
 {
 	size_t n = sizeof(struct fixed);
 
-	for (size_t i = 0; i < NTEXT; i++)
-		n += 2 + field_len((const char *)c + text_fields[i].off, text_fields[i].size);
-	for (unsigned i = 0; i < STORE_MAX_EXTRA_COLS; i++)
-		n += 2 + field_len(c->extra[i], sizeof(c->extra[i]));
+	for (size_t i = 0; i < NFIELDS; i++) {
+		lens[i] = strnlen(field(c, i), field_size(i) - 1);
+		n += 2 + lens[i];
+	}
 	return n;
 }
 
-static uint8_t *put_text(uint8_t *p, const char *s, size_t size)
-{
-	size_t n = field_len(s, size);
-
-	p[0] = (uint8_t)(n >> 8);
-	p[1] = (uint8_t)n;
-	memcpy(p + 2, s, n);
-	return p + 2 + n;
-}
-
-static void pack(const struct store_cred *c, uint8_t *p)
+static void pack(const struct store_cred *c, const size_t lens[NFIELDS], uint8_t *p)
 {
 	struct fixed f = {
 		.valid_until = c->valid_until, .locked_until = c->locked_until, .status = c->status,
@@ -92,10 +97,12 @@ static void pack(const struct store_cred *c, uint8_t *p)
 
 	memcpy(p, &f, sizeof(f));
 	p += sizeof(f);
-	for (size_t i = 0; i < NTEXT; i++)
-		p = put_text(p, (const char *)c + text_fields[i].off, text_fields[i].size);
-	for (unsigned i = 0; i < STORE_MAX_EXTRA_COLS; i++)
-		p = put_text(p, c->extra[i], sizeof(c->extra[i]));
+	for (size_t i = 0; i < NFIELDS; i++) {
+		p[0] = (uint8_t)(lens[i] >> 8);
+		p[1] = (uint8_t)lens[i];
+		memcpy(p + 2, field(c, i), lens[i]);
+		p += 2 + lens[i];
+	}
 }
 
 static const uint8_t *get_text(const uint8_t *p, char *s)
@@ -121,26 +128,8 @@ static void unpack(const uint8_t *p, struct store_cred *c)
 	c->pin_algo = f.pin_algo;
 	c->hashes = f.hashes;
 	c->extra_unusable = f.extra_unusable;
-	for (size_t i = 0; i < NTEXT; i++)
-		p = get_text(p, (char *)c + text_fields[i].off);
-	for (unsigned i = 0; i < STORE_MAX_EXTRA_COLS; i++)
-		p = get_text(p, c->extra[i]);
-}
-
-/* The key bytes into out (KEY_MAX); 0 when the key is too long to be kept. */
-static size_t make_key(enum auth_cred_by by, struct slice user, struct slice domain, uint8_t *out)
-{
-	size_t n = 0;
-
-	if (user.len > SW_MAX_USER || domain.len > SW_MAX_DOMAIN)
-		return 0;
-	out[n++] = (uint8_t)by;
-	out[n++] = (uint8_t)user.len;
-	for (size_t i = 0; i < user.len; i++) /* a userhash is hex of any case */
-		out[n++] = (uint8_t)(by == AUTH_CRED_BY_NAME ? user.p[i] : tolower((unsigned char)user.p[i]));
-	for (size_t i = 0; i < domain.len; i++)
-		out[n++] = (uint8_t)tolower((unsigned char)domain.p[i]);
-	return n;
+	for (size_t i = 0; i < NFIELDS; i++)
+		p = get_text(p, (char *)field(c, i));
 }
 
 /* Seeded FNV-1a over the key; never 0. */
@@ -153,6 +142,26 @@ static uint64_t key_hash(const struct auth_credcache *c, const uint8_t *key, siz
 		h *= 1099511628211ull;
 	}
 	return h ? h : 1;
+}
+
+/* The key of a lookup; false when it is too long to be kept. */
+static bool make_key(const struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
+		     struct key *k)
+{
+	uint8_t *out = k->b;
+	size_t n = 0;
+
+	if (user.len > SW_MAX_USER || domain.len > SW_MAX_DOMAIN)
+		return false;
+	out[n++] = (uint8_t)by;
+	out[n++] = (uint8_t)user.len;
+	for (size_t i = 0; i < user.len; i++) /* a userhash is hex of any case */
+		out[n++] = (uint8_t)(by == AUTH_CRED_BY_NAME ? user.p[i] : tolower((unsigned char)user.p[i]));
+	for (size_t i = 0; i < domain.len; i++)
+		out[n++] = (uint8_t)tolower((unsigned char)domain.p[i]);
+	k->n = n;
+	k->h = key_hash(c, out, n);
+	return true;
 }
 
 static void drop(struct slot *s)
@@ -187,12 +196,12 @@ static struct slot *set_of(const struct auth_credcache *c, uint64_t h)
 	return &c->slots[(size_t)(h % c->nsets) * AUTH_CREDCACHE_WAYS];
 }
 
-static struct slot *find(const struct auth_credcache *c, uint64_t h, const uint8_t *key, size_t n)
+static struct slot *find(const struct auth_credcache *c, const struct key *k)
 {
-	struct slot *set = set_of(c, h);
+	struct slot *set = set_of(c, k->h);
 
 	for (unsigned w = 0; w < AUTH_CREDCACHE_WAYS; w++)
-		if (set[w].hash == h && set[w].keylen == n && memcmp(set[w].blob, key, n) == 0)
+		if (set[w].hash == k->h && set[w].keylen == k->n && memcmp(set[w].blob, k->b, k->n) == 0)
 			return &set[w];
 	return NULL;
 }
@@ -233,18 +242,13 @@ void auth_credcache_free(struct auth_credcache *c)
 	free(c);
 }
 
-bool auth_credcache_get(struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
-			uint64_t now_s, struct store_cred *out, int *rc)
+/* auth_credcache_get for a key made (or not: k NULL). */
+static bool get_key(struct auth_credcache *c, const struct key *k, uint64_t now_s, struct store_cred *out, int *rc)
 {
-	uint8_t key[KEY_MAX];
 	struct slot *s;
-	size_t n;
 
-	if (!c)
-		return false;
 	sync_gen(c);
-	n = make_key(by, user, domain, key);
-	s = n ? find(c, key_hash(c, key, n), key, n) : NULL;
+	s = k ? find(c, k) : NULL;
 	if (s && now_s >= s->expires_s) {
 		drop(s);
 		s = NULL;
@@ -264,28 +268,30 @@ bool auth_credcache_get(struct auth_credcache *c, enum auth_cred_by by, struct s
 	return true;
 }
 
-void auth_credcache_put(struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
-			uint64_t now_s, uint64_t gen, const struct store_cred *cred)
+bool auth_credcache_get(struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
+			uint64_t now_s, struct store_cred *out, int *rc)
 {
-	uint8_t key[KEY_MAX];
-	struct slot *s, *set;
-	size_t n, size;
-	uint64_t h;
+	struct key k;
 
 	if (!c)
-		return;
+		return false;
+	return get_key(c, make_key(c, by, user, domain, &k) ? &k : NULL, now_s, out, rc);
+}
+
+static void put_key(struct auth_credcache *c, const struct key *k, uint64_t now_s, uint64_t gen,
+		    const struct store_cred *cred)
+{
+	size_t lens[NFIELDS], size;
+	struct slot *s, *set;
+
 	sync_gen(c);
-	n = make_key(by, user, domain, key);
-	if (!n)
-		return;
-	h = key_hash(c, key, n);
-	s = find(c, h, key, n);
+	s = find(c, k);
 	if (s)
 		drop(s); /* whatever happens next, the old row is gone */
 	if (gen != c->gen)
 		return; /* read before a flush: may predate the change */
 	if (!s) {
-		set = set_of(c, h);
+		set = set_of(c, k->h);
 		s = &set[0];
 		for (unsigned w = 0; w < AUTH_CREDCACHE_WAYS; w++) {
 			if (!set[w].hash || set[w].expires_s <= now_s) {
@@ -297,35 +303,42 @@ void auth_credcache_put(struct auth_credcache *c, enum auth_cred_by by, struct s
 		}
 		drop(s);
 	}
-	size = n + (cred ? packed_size(cred) : 0);
+	size = k->n + (cred ? measure(cred, lens) : 0);
 	if (size > UINT16_MAX)
 		return;
 	s->blob = malloc(size);
 	if (!s->blob)
 		return;
-	memcpy(s->blob, key, n);
+	memcpy(s->blob, k->b, k->n);
 	if (cred)
-		pack(cred, s->blob + n);
-	s->keylen = (uint16_t)n;
+		pack(cred, lens, s->blob + k->n);
+	s->keylen = (uint16_t)k->n;
 	s->bloblen = (uint16_t)size;
 	s->negative = !cred;
 	s->expires_s = now_s + c->ttl_s;
-	s->hash = h;
+	s->hash = k->h;
+}
+
+void auth_credcache_put(struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
+			uint64_t now_s, uint64_t gen, const struct store_cred *cred)
+{
+	struct key k;
+
+	if (c && make_key(c, by, user, domain, &k))
+		put_key(c, &k, now_s, gen, cred);
 }
 
 void auth_credcache_note_pin(struct auth_credcache *c, enum auth_cred_by by, struct slice user, struct slice domain,
 			     int rank)
 {
-	uint8_t key[KEY_MAX];
 	struct fixed f;
 	struct slot *s;
-	size_t n;
+	struct key k;
 
-	if (!c)
+	if (!c || !make_key(c, by, user, domain, &k))
 		return;
 	sync_gen(c);
-	n = make_key(by, user, domain, key);
-	s = n ? find(c, key_hash(c, key, n), key, n) : NULL;
+	s = find(c, &k);
 	if (!s || s->negative)
 		return;
 	memcpy(&f, s->blob + s->keylen, sizeof(f));
@@ -339,10 +352,11 @@ int auth_credcache_lookup(struct auth_credcache *c, struct store *s, enum auth_c
 			  struct slice domain, bool fresh, struct store_cred *out, bool *hit)
 {
 	uint64_t now_s = base_mono_ms() / 1000, gen;
+	struct key key, *k = c && make_key(c, by, user, domain, &key) ? &key : NULL;
 	int rc;
 
 	*hit = false;
-	if (c && !fresh && auth_credcache_get(c, by, user, domain, now_s, out, &rc)) {
+	if (c && !fresh && get_key(c, k, now_s, out, &rc)) {
 		*hit = true;
 		return rc;
 	}
@@ -353,8 +367,8 @@ int auth_credcache_lookup(struct auth_credcache *c, struct store *s, enum auth_c
 		rc = store_get_cred(s, user, domain, out);
 	else
 		rc = store_get_cred_by_userhash(s, (enum store_hash)(by - AUTH_CRED_BY_USERHASH), user, domain, out);
-	if (rc == 0 || rc == -ENOENT)
-		auth_credcache_put(c, by, user, domain, now_s, gen, rc == 0 ? out : NULL);
+	if (k && (rc == 0 || rc == -ENOENT))
+		put_key(c, k, now_s, gen, rc == 0 ? out : NULL);
 	return rc;
 }
 
