@@ -304,7 +304,10 @@ struct auth_req {
  * security event. A successful SHA login raises the user's pin in the store
  * before returning (one write, only when it rises); a user's first MD5 login,
  * which pins nothing, is queued on ctx->pins when set. Synchronous: up to
- * three store calls. */
+ * three store calls. With req->creds, subscriber rows come from that cache
+ * when it has them; a failure decided from a cached row is decided again
+ * from the store (one more lookup, the same for an unknown user as for a
+ * wrong password), so only a success can rest on a cached row. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */
