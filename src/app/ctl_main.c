@@ -1,6 +1,8 @@
 /* sipwarden-ctl: administers the subscriber store and the persisted registrations
  * directly in the database, and asks the running daemon about its state over
- * its control socket (connections, status). One command table drives
+ * its control socket (connections, status, cache-flush). After a command that
+ * changes a subscriber it asks a running daemon to drop its cached
+ * credentials, so the change applies to the next request. One command table drives
  * dispatch, argument checks and the help text. Passwords are read without echo, hashed to HA1/HA1b (realm =
  * domain, as Kamailio does), wiped after use, and never printed. */
 #include <ctype.h>
@@ -38,6 +40,8 @@ enum ctl_exit { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_MISSING = 2, EXIT_STORE = 3, E
 
 /* Command options a table entry accepts besides its positional arguments. */
 #define OPT_PASSWORD 0x1u /* --password-stdin, --plaintext */
+/* Not an option: the command changes subscriber rows (the daemon is told). */
+#define OPT_CHANGES_USER 0x2u
 
 struct ctl {
 	const char *url;
@@ -796,7 +800,8 @@ static const struct {
 	const char *help;
 } daemon_cmds[] = {
 	{ "connections", "the daemon's TCP/TLS connections: peer, age, idle time, bytes buffered, TLS, worker" },
-	{ "status", "the daemon's uptime, workers, connections, registrations and version" },
+	{ "status", "the daemon's uptime, workers, connections, registrations, credential cache counters and version" },
+	{ "cache-flush", "make every worker drop its cached credentials (user commands do it by themselves)" },
 };
 
 /* Send one request line to the daemon's control socket and print the reply. */
@@ -901,24 +906,78 @@ static int daemon_query(const char *path, const char *verb)
 	return rc;
 }
 
+/* Tell a running daemon that subscriber rows changed: its workers drop their
+ * cached credentials before the next request. Without a daemon or a control
+ * socket there is nothing to tell (a daemon started later reads the store; one
+ * not reachable sees the change within [auth] credential_cache_ttl). Only a
+ * daemon that answers and refuses earns a note. */
+static void daemon_notify(const char *given, const struct sw_config *cfg, const char *url)
+{
+	static const char req[] = "cache-flush\n";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 2 };
+	char path[sizeof(sa.sun_path)], reply[64];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (given) {
+		if (strlen(given) >= sizeof(path))
+			return;
+		memcpy(path, given, strlen(given) + 1);
+	} else if (cfg && strcmp(cfg->control_socket, "none") == 0) {
+		return;
+	} else if (cfg && cfg->control_socket[0]) {
+		if (strlen(cfg->control_socket) >= sizeof(path))
+			return;
+		memcpy(path, cfg->control_socket, strlen(cfg->control_socket) + 1);
+	} else if (config_control_socket_default(url, path, sizeof(path))) {
+		return;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return;
+	}
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1) {
+		while (len < sizeof(reply) - 1) {
+			n = recv(fd, reply + len, sizeof(reply) - 1 - len, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+	}
+	close(fd);
+	if (len < 3 || memcmp(reply, "OK\n", 3) != 0)
+		fprintf(stderr, PROG ": note: the running daemon did not confirm the change; it applies there "
+				"within [auth] credential_cache_ttl\n");
+}
+
 static const struct ctl_cmd cmds[] = {
-	{ "user", "add", 1, 2, OPT_PASSWORD, cmd_user_add, "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]",
+	{ "user", "add", 1, 2, OPT_PASSWORD | OPT_CHANGES_USER, cmd_user_add, "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]",
 	  "create a subscriber (stores HA1/HA1b; the password too with --plaintext)" },
-	{ "user", "passwd", 1, 2, OPT_PASSWORD, cmd_user_passwd,
+	{ "user", "passwd", 1, 2, OPT_PASSWORD | OPT_CHANGES_USER, cmd_user_passwd,
 	  "USER@DOMAIN [PASSWORD] [--password-stdin] [--plaintext]", "change a subscriber's password" },
-	{ "user", "del", 1, 1, 0, cmd_user_del, "USER@DOMAIN", "delete a subscriber" },
+	{ "user", "del", 1, 1, OPT_CHANGES_USER, cmd_user_del, "USER@DOMAIN", "delete a subscriber" },
 	{ "user", "list", 0, 1, 0, cmd_user_list, "[DOMAIN]", "list subscribers and whether they are active" },
-	{ "user", "disable", 1, 1, 0, cmd_user_disable, "USER@DOMAIN", "refuse the subscriber (status = 1)" },
-	{ "user", "enable", 1, 1, 0, cmd_user_enable, "USER@DOMAIN", "accept the subscriber again (status = 0)" },
+	{ "user", "disable", 1, 1, OPT_CHANGES_USER, cmd_user_disable, "USER@DOMAIN", "refuse the subscriber (status = 1)" },
+	{ "user", "enable", 1, 1, OPT_CHANGES_USER, cmd_user_enable, "USER@DOMAIN", "accept the subscriber again (status = 0)" },
 	{ "user", "show", 1, 1, 0, cmd_user_show, "USER@DOMAIN",
 	  "show status and which secrets are stored (never their values)" },
-	{ "user", "lock", 1, 1, 0, cmd_user_lock, "USER@DOMAIN", "lock the account (403 Account Locked after a right password)" },
-	{ "user", "unlock", 1, 1, 0, cmd_user_unlock, "USER@DOMAIN", "unlock the account" },
-	{ "user", "expire", 2, 2, 0, cmd_user_expire, "USER@DOMAIN YYYY-MM-DD|never",
+	{ "user", "lock", 1, 1, OPT_CHANGES_USER, cmd_user_lock, "USER@DOMAIN", "lock the account (403 Account Locked after a right password)" },
+	{ "user", "unlock", 1, 1, OPT_CHANGES_USER, cmd_user_unlock, "USER@DOMAIN", "unlock the account" },
+	{ "user", "expire", 2, 2, OPT_CHANGES_USER, cmd_user_expire, "USER@DOMAIN YYYY-MM-DD|never",
 	  "account valid until the end of that day (UTC), or forever" },
-	{ "user", "min-algo", 2, 2, 0, cmd_user_min_algo, "USER@DOMAIN MD5|SHA-256|SHA-512-256|none",
+	{ "user", "min-algo", 2, 2, OPT_CHANGES_USER, cmd_user_min_algo, "USER@DOMAIN MD5|SHA-256|SHA-512-256|none",
 	  "weakest digest algorithm accepted for this user" },
-	{ "user", "reset-pin", 1, 1, 0, cmd_user_reset_pin, "USER@DOMAIN",
+	{ "user", "reset-pin", 1, 1, OPT_CHANGES_USER, cmd_user_reset_pin, "USER@DOMAIN",
 	  "forget the strongest algorithm used, so MD5 is accepted again" },
 	{ "user", "report", 0, 0, 0, cmd_user_report, "",
 	  "users lacking SHA hashes or still authenticating with MD5 only" },
@@ -1167,6 +1226,8 @@ int main(int argc, char **argv)
 		return rc;
 	rc = ctl.cmd->fn(&ctl, argc, argv);
 	store_close(ctl.store);
+	if (rc == EXIT_OK && (ctl.cmd->opts & OPT_CHANGES_USER))
+		daemon_notify(sock, config_path ? &cfg : NULL, ctl.url);
 	if (fflush(stdout) != 0 && rc == EXIT_OK)
 		rc = EXIT_STORE;
 	return rc;

@@ -10,6 +10,7 @@ static const char *const verb_names[] = {
 	[CTL_VERB_CONNECTIONS] = "connections",
 	[CTL_VERB_STATUS] = "status",
 	[CTL_VERB_HELP] = "help",
+	[CTL_VERB_CACHE_FLUSH] = "cache-flush",
 };
 #define NVERBS (sizeof(verb_names) / sizeof(verb_names[0]))
 
@@ -22,6 +23,7 @@ const char *ctlproto_help(void)
 {
 	return "connections  one line per TCP/TLS connection\n"
 	       "status       uptime, workers, connections, registrations, version\n"
+	       "cache-flush  drop the cached credentials of every worker\n"
 	       "help         this list\n";
 }
 

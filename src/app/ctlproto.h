@@ -13,7 +13,7 @@
 
 #define SW_VERSION "0.1"
 
-enum ctl_verb { CTL_VERB_CONNECTIONS = 0, CTL_VERB_STATUS, CTL_VERB_HELP };
+enum ctl_verb { CTL_VERB_CONNECTIONS = 0, CTL_VERB_STATUS, CTL_VERB_HELP, CTL_VERB_CACHE_FLUSH };
 
 enum ctlproto_rc {
 	CTLPROTO_MORE = 0, /**< no complete line yet: read more */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "app/ctlproto.h"
+#include "auth/credcache.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -133,6 +134,12 @@ static void answer_status(struct ctlsrv *cs, struct out *o)
 		out_printf(o, "aors=%llu\n", (unsigned long long)aors);
 		out_printf(o, "bindings=%llu\n", (unsigned long long)bindings);
 	}
+	struct auth_credcache_stats cst;
+	auth_credcache_stats(&cst);
+	out_printf(o, "credential_cache_hits=%llu\n", (unsigned long long)cst.hits);
+	out_printf(o, "credential_cache_misses=%llu\n", (unsigned long long)cst.misses);
+	out_printf(o, "credential_cache_rereads=%llu\n", (unsigned long long)cst.rereads);
+	out_printf(o, "credential_cache_flushes=%llu\n", (unsigned long long)cst.flushes);
 }
 
 /* Wait until fd is ready for events or the deadline passes; false on timeout
@@ -207,6 +214,11 @@ static void serve(struct ctlsrv *cs, int fd)
 			break;
 		case CTL_VERB_STATUS:
 			answer_status(cs, &o);
+			break;
+		case CTL_VERB_CACHE_FLUSH:
+			/* Before the answer: the client's next REGISTER sees the change. */
+			auth_credcache_flush_all();
+			out_printf(&o, "OK\n");
 			break;
 		case CTL_VERB_HELP:
 			out_printf(&o, "OK\n");

@@ -27,6 +27,7 @@
 
 struct worker_ctx {
 	struct store *store;
+	struct auth_credcache *creds;   /**< this worker's credential cache, NULL when off */
 	struct proxy_worker *proxy;
 	struct txn_reply_cache *rcache; /**< final answers to REGISTER, for retransmissions */
 	uint64_t cache_key;             /**< non-zero: remember the final reply sent for it */
@@ -55,8 +56,11 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 		}
 		err = txn_reply_cache_new(&ctx->rcache);
 		if (!err)
-			err = proxy_worker_new(&ctx->proxy, &d->proxy, w, ctx->store);
+			err = auth_credcache_new(&ctx->creds, d->auth.cfg.cred_cache_size, d->auth.cfg.cred_cache_ttl_s);
+		if (!err)
+			err = proxy_worker_new(&ctx->proxy, &d->proxy, w, ctx->store, ctx->creds);
 		if (err) {
+			auth_credcache_free(ctx->creds);
 			txn_reply_cache_free(ctx->rcache);
 			LOG_ERR("worker %u: cannot start the proxy: %s", index, strerror(-err));
 			store_close(ctx->store);
@@ -72,6 +76,7 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 		overload_tick(&ctx->ovl, UINT64_MAX / 2); /* an open episode gets its closing line */
 		proxy_worker_free(ctx->proxy);
 		txn_reply_cache_free(ctx->rcache);
+		auth_credcache_free(ctx->creds); /* wipes the cached secrets */
 		store_close(ctx->store);
 		free(ctx);
 		tp_worker_set_data(w, NULL);
@@ -277,6 +282,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 			.msg = msg,
 			.auth = &d->auth,
 			.store = ctx->store,
+			.creds = ctx->creds,
 			.received = received,
 			.src_ip = sipsrc.ip,
 			.secure = src->proto == TP_TLS,

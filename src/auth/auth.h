@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/limits.h"
+#include "auth/credcache.h"
 #include "base/slice.h"
 #include "sip/sip.h"
 #include "store/store.h"
@@ -164,6 +165,9 @@ struct auth_cfg {
 	bool one_time_nonce;          /**< a nonce is good for one request */
 	bool bind_nonce_to_ip;        /**< nonces carry the client address in their MAC */
 	unsigned replay_slots;        /**< nonces tracked at once; 0 = default */
+	/* credential cache per worker (credcache.h); either 0 turns it off */
+	unsigned cred_cache_size;     /**< entries per worker */
+	unsigned cred_cache_ttl_s;    /**< seconds an entry is used */
 	/* brute-force limiter (limiter.c) */
 	unsigned max_failures;        /**< per (user, source) in the window; 0 disables the limiter */
 	unsigned max_source_failures; /**< per source, any user */
@@ -286,6 +290,7 @@ struct auth_req {
 	struct slice realm;     /**< ours, lower case */
 	const char *src_ip;     /**< textual source address; NULL: no limiter, no address binding */
 	uint64_t now_s;
+	struct auth_credcache *creds; /**< the calling worker's credential cache; NULL: none */
 };
 
 /* Verify the credentials in req->hdr of req->msg for req->realm, using store
@@ -300,7 +305,10 @@ struct auth_req {
  * security event. A successful SHA login raises the user's pin in the store
  * before returning (one write, only when it rises); a user's first MD5 login,
  * which pins nothing, is queued on ctx->pins when set. Synchronous: up to
- * three store calls. */
+ * three store calls. With req->creds, subscriber rows come from that cache
+ * when it has them; a failure decided from a cached row is decided again
+ * from the store (one more lookup, the same for an unknown user as for a
+ * wrong password), so only a success can rest on a cached row. */
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result);
 /* auth_verify without a source address (no limiter, no address binding). */

@@ -27,6 +27,8 @@ void auth_cfg_defaults(struct auth_cfg *cfg)
 	cfg->max_source_failures = 30;
 	cfg->failure_window_s = 60;
 	cfg->block_time_s = 600;
+	cfg->cred_cache_size = AUTH_CREDCACHE_DEFAULT_SIZE;
+	cfg->cred_cache_ttl_s = AUTH_CREDCACHE_DEFAULT_TTL_S;
 }
 
 /* Next comma- or space-separated item of *p into out; false at the end. */

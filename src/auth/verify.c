@@ -5,7 +5,10 @@
  * HA1 of the chosen hash family (user found by name or by userhash, §3.4.4),
  * then nonce-count replay and, only once the password is proven right, the
  * account policy. An unknown user costs the same hashing as a wrong password
- * and yields the same verdict and detail. */
+ * and yields the same verdict and detail. Rows may come from the worker's
+ * credential cache: a failure (unknown user, wrong answer, account refused)
+ * decided from a cached row is decided again from a fresh store read, so
+ * only a change that turns a success into a failure can wait for the TTL. */
 #include "auth/auth_int.h"
 
 #include <ctype.h>
@@ -150,6 +153,11 @@ static bool take_stored(const char *stored, size_t hexlen, char *out)
 struct check {
 	const struct auth_ctx *ctx;
 	struct store *store;
+	struct auth_credcache *creds; /* NULL: every row from the store */
+	bool cached;                  /* a row (or its absence) came from creds */
+	bool fresh;                   /* deciding again: skip creds */
+	enum auth_cred_by by;         /* how the row in res->cred was found */
+	struct slice by_user;         /* ... and with what text */
 	const struct sip_msg *msg;
 	struct slice realm;   /* ours: the domain */
 	uint64_t now_s;
@@ -194,6 +202,19 @@ static const char *stored_ha1(const struct store_cred *c, int rank, bool b)
 
 enum { LOAD_NONE = 0, LOAD_STORED = 1, LOAD_PASSWORD = 2 };
 
+/* One subscriber lookup into res->cred, through the cache unless deciding
+ * again. The store's answer (0, -ENOENT or an error). */
+static int get_cred(struct check *k, enum auth_cred_by by, struct slice user)
+{
+	bool hit;
+	int rc = auth_credcache_lookup(k->creds, k->store, by, user, k->realm, k->fresh, &k->res->cred, &hit);
+
+	k->cached |= hit;
+	k->by = by;
+	k->by_user = user;
+	return rc;
+}
+
 /* Load the subscriber into res->cred. LOAD_STORED: its HA1 is in k->ha1;
  * LOAD_PASSWORD: only a cleartext password, the HA1 is to be derived from
  * k->derive_user and k->derive_realm (the caller does it, so every path makes
@@ -214,7 +235,7 @@ static int load_ha1(struct check *k)
 	if (memchr(user.p, '\\', user.len))
 		return 0; /* escaped quotes in a username: no such subscriber can exist */
 	if (k->c.userhash_true) {
-		rc = store_get_cred_by_userhash(k->store, (enum store_hash)rank, user, k->realm, cred);
+		rc = get_cred(k, (enum auth_cred_by)(AUTH_CRED_BY_USERHASH + rank), user);
 		if (rc == -ENOENT || rc == -EINVAL)
 			return 0;
 		if (rc)
@@ -228,11 +249,11 @@ static int load_ha1(struct check *k)
 		}
 		return LOAD_NONE;
 	}
-	rc = store_get_cred(k->store, user, k->realm, cred);
+	rc = get_cred(k, AUTH_CRED_BY_NAME, user);
 	if (rc == -ENOENT && at && at > user.p &&
 	    slice_caseeq(slice_from(at + 1, (size_t)(user.p + user.len - at - 1)), k->realm)) {
 		via_b = true;
-		rc = store_get_cred(k->store, slice_from(user.p, (size_t)(at - user.p)), k->realm, cred);
+		rc = get_cred(k, AUTH_CRED_BY_NAME, slice_from(user.p, (size_t)(at - user.p)));
 	}
 	if (rc == -ENOENT || rc == -EINVAL)
 		return 0; /* -EINVAL: over-long name, cannot exist either */
@@ -270,6 +291,66 @@ static uint32_t parse_nc(struct slice nc)
 	return v;
 }
 
+enum { PROVEN = 0, NOT_PROVEN = 1 };
+
+/* Load the subscriber and compare the response with the one its HA1 gives.
+ * PROVEN, NOT_PROVEN (unknown user, unusable row or wrong answer), -EPROTO
+ * (the qop cannot be computed) or the store's error. */
+static int prove(struct check *k)
+{
+	struct sip_digest_cred *c = &k->c;
+	struct auth_digest_in in;
+	char salt_hex[2 * sizeof(k->ctx->dummy_salt) + 1];
+	bool len_ok, match;
+	int usable;
+
+	/* One store lookup on every path (two for the "user@domain" form, known
+	 * or not), then exactly one HA1 derivation on every path: from the
+	 * cleartext password when that is all the row has, else the dummy HA1 =
+	 * H(username:realm:hex(salt)) with the per-start random salt, which an
+	 * unknown user is then answered against. A known user with a stored HA1,
+	 * one with a password and an unknown one thus cost the same hashing. */
+	usable = load_ha1(k);
+	if (usable < 0)
+		return usable;
+	base_hex(k->ctx->dummy_salt, sizeof(k->ctx->dummy_salt), salt_hex);
+	if (usable == LOAD_PASSWORD)
+		auth_digest_ha1(k->algo, k->derive_user, k->derive_realm, slice_cstr(k->res->cred.password), k->ha1);
+	else
+		auth_digest_ha1(k->algo, c->username, k->realm, slice_from(salt_hex, sizeof(salt_hex) - 1), k->dummy);
+	base_wipe(salt_hex, sizeof(salt_hex));
+	if (usable == LOAD_NONE)
+		memcpy(k->ha1, k->dummy, sizeof(k->ha1));
+
+	in = (struct auth_digest_in){
+		.algo = k->algo,
+		.ha1 = slice_from(k->ha1, k->hexlen),
+		.nonce = c->nonce,
+		.nc = c->nc,
+		.cnonce = c->cnonce,
+		.qop = c->qop,
+		.method = k->msg->method_name,
+		.uri = c->uri,
+		.body = k->msg->body,
+	};
+	if (auth_digest_response(&in, k->calc))
+		return -EPROTO;
+
+	/* Hex may arrive in upper case; a wrong length still pays for a compare. */
+	len_ok = c->response.len == k->hexlen;
+	for (size_t i = 0; i < k->hexlen; i++)
+		k->given[i] = len_ok ? (char)tolower((unsigned char)c->response.p[i]) : k->calc[i];
+	match = base_ct_equal(k->calc, k->given, k->hexlen);
+	return match & len_ok & (usable != LOAD_NONE) ? PROVEN : NOT_PROVEN;
+}
+
+static enum auth_verdict proof_error(struct check *k, int err)
+{
+	if (err == -EPROTO)
+		return verdict(k, AUTH_MALFORMED, "bad qop");
+	return verdict(k, AUTH_UNAVAILABLE, "store unavailable");
+}
+
 /* The password is proven right: account state and algorithm policy, the
  * downgrade pin, and rspauth for Authentication-Info. */
 static enum auth_verdict policy(struct check *k)
@@ -283,6 +364,20 @@ static enum auth_verdict policy(struct check *k)
 	if (k->c.userhash_true)
 		k->res->username = slice_cstr(cred->username);
 	refusal = auth_policy_refusal(k->ctx, cred, k->realm, k->algo, k->now_s, &why);
+	if (refusal && k->cached && !k->fresh) {
+		/* Refused on a cached row: the account may have been enabled since. */
+		int proven;
+
+		k->fresh = true;
+		proven = prove(k);
+		if (proven < 0)
+			return proof_error(k, proven);
+		if (proven == NOT_PROVEN)
+			return verdict(k, AUTH_DENIED, DETAIL_BAD_CRED);
+		if (k->c.userhash_true)
+			k->res->username = slice_cstr(cred->username);
+		refusal = auth_policy_refusal(k->ctx, cred, k->realm, k->algo, k->now_s, &why);
+	}
 	if (refusal) {
 		auth_log_value(k->res->username, u, sizeof(u));
 		log_security("account_refused", "src=%s user=\"%s\" realm=\"%.*s\" reason=%s algorithm=%s",
@@ -304,6 +399,13 @@ static enum auth_verdict policy(struct check *k)
 			err = store_user_raise_pin(k->store, cred->username, cred->domain, rank);
 		if (err && err != -ENOENT)
 			LOG_WARN("auth: cannot record the algorithm used by a subscriber: %s", strerror(-err));
+		/* Cached rows must not let a weaker login through on any worker: a
+		 * pin that refuses something empties every cache; an MD5 one, which
+		 * refuses nothing, only updates ours (so it is not queued again). */
+		if (!err && rank > STORE_HASH_MD5)
+			auth_credcache_flush_all();
+		else if (!err)
+			auth_credcache_note_pin(k->creds, k->by, k->by_user, k->realm, rank);
 	}
 	/* RFC 2617 §3.2.3 / RFC 7616 §3.5: rspauth has an empty method. */
 	in = (struct auth_digest_in){
@@ -330,10 +432,7 @@ static enum auth_verdict check_cred(struct check *k)
 {
 	struct sip_digest_cred *c = &k->c;
 	enum auth_nonce_state ns;
-	struct auth_digest_in in;
-	char salt_hex[2 * sizeof(k->ctx->dummy_salt) + 1];
-	bool len_ok, match;
-	int usable;
+	int proven;
 
 	/* A view into the message, kept on every verdict for security logs. */
 	k->res->username = c->username;
@@ -367,44 +466,17 @@ static enum auth_verdict check_cred(struct check *k)
 	if (k->ctx->cfg.bind_nonce_to_ip && !k->info.bound && k->src_ip)
 		return verdict(k, AUTH_DENIED, "nonce not bound to the client address");
 
-	/* One store lookup on every path (two for the "user@domain" form, known
-	 * or not), then exactly one HA1 derivation on every path: from the
-	 * cleartext password when that is all the row has, else the dummy HA1 =
-	 * H(username:realm:hex(salt)) with the per-start random salt, which an
-	 * unknown user is then answered against. A known user with a stored HA1,
-	 * one with a password and an unknown one thus cost the same hashing. */
-	usable = load_ha1(k);
-	if (usable < 0)
-		return verdict(k, AUTH_UNAVAILABLE, "store unavailable");
-	base_hex(k->ctx->dummy_salt, sizeof(k->ctx->dummy_salt), salt_hex);
-	if (usable == LOAD_PASSWORD)
-		auth_digest_ha1(k->algo, k->derive_user, k->derive_realm, slice_cstr(k->res->cred.password), k->ha1);
-	else
-		auth_digest_ha1(k->algo, c->username, k->realm, slice_from(salt_hex, sizeof(salt_hex) - 1), k->dummy);
-	base_wipe(salt_hex, sizeof(salt_hex));
-	if (usable == LOAD_NONE)
-		memcpy(k->ha1, k->dummy, sizeof(k->ha1));
-
-	in = (struct auth_digest_in){
-		.algo = k->algo,
-		.ha1 = slice_from(k->ha1, k->hexlen),
-		.nonce = c->nonce,
-		.nc = c->nc,
-		.cnonce = c->cnonce,
-		.qop = c->qop,
-		.method = k->msg->method_name,
-		.uri = c->uri,
-		.body = k->msg->body,
-	};
-	if (auth_digest_response(&in, k->calc))
-		return verdict(k, AUTH_MALFORMED, "bad qop");
-
-	/* Hex may arrive in upper case; a wrong length still pays for a compare. */
-	len_ok = c->response.len == k->hexlen;
-	for (size_t i = 0; i < k->hexlen; i++)
-		k->given[i] = len_ok ? (char)tolower((unsigned char)c->response.p[i]) : k->calc[i];
-	match = base_ct_equal(k->calc, k->given, k->hexlen);
-	if (!(match & len_ok & (usable != LOAD_NONE)))
+	/* Decided from a cached row, a failure is decided again from the store:
+	 * the password or the user may be new. Unknown user and wrong password
+	 * both take this second round, at the same cost. */
+	proven = prove(k);
+	if (proven == NOT_PROVEN && k->cached) {
+		k->fresh = true;
+		proven = prove(k);
+	}
+	if (proven < 0)
+		return proof_error(k, proven);
+	if (proven == NOT_PROVEN)
 		return verdict(k, AUTH_DENIED, DETAIL_BAD_CRED);
 	if (ns == AUTH_NONCE_STALE)
 		return verdict(k, AUTH_STALE, "nonce stale");
@@ -472,7 +544,7 @@ static enum auth_verdict find_cred(struct check *k, enum sip_hdr_id hdr)
 enum auth_verdict auth_verify(const struct auth_ctx *ctx, struct store *store, const struct auth_req *req,
 			      struct auth_result *result)
 {
-	struct check k = { .ctx = ctx, .store = store, .msg = req->msg, .realm = req->realm, .now_s = req->now_s,
+	struct check k = { .ctx = ctx, .store = store, .creds = req->creds, .msg = req->msg, .realm = req->realm, .now_s = req->now_s,
 			   .src_ip = req->src_ip, .res = result };
 	enum auth_verdict v;
 

@@ -51,6 +51,7 @@ static int prove(struct proxy_worker *pw, const struct sip_msg *msg, const char 
 		.realm = realm,
 		.src_ip = ip,
 		.now_s = base_wall_s(),
+		.creds = pw->creds,
 	};
 	*reason = NULL;
 	*stale = false;

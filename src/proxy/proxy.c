@@ -39,7 +39,8 @@ static int loop_hook(struct tp_worker *w, uint64_t now_ms, void *arg)
 	return txn_layer_run(pw->tl, now_ms);
 }
 
-int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worker *w, struct store *store)
+int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worker *w, struct store *store,
+		     struct auth_credcache *creds)
 {
 	struct proxy_worker *pw = calloc(1, sizeof(*pw));
 	if (!pw)
@@ -47,6 +48,7 @@ int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worke
 	pw->p = p;
 	pw->w = w;
 	pw->store = store;
+	pw->creds = creds;
 	if (!p->auth) {
 		free(pw);
 		return -EINVAL;

@@ -64,9 +64,10 @@ struct proxy {
 };
 
 /* Set up worker w's proxy state (its transaction layer, scratch space) and
- * install the timer hook on w. store is the worker's own handle (borrowed).
- * 0 or -ENOMEM. */
-int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worker *w, struct store *store);
+ * install the timer hook on w. store is the worker's own handle and creds its
+ * credential cache (NULL: none), both borrowed. 0 or -ENOMEM. */
+int proxy_worker_new(struct proxy_worker **out, struct proxy *p, struct tp_worker *w, struct store *store,
+		     struct auth_credcache *creds);
 /* Tear down (transactions dropped); NULL-safe. */
 void proxy_worker_free(struct proxy_worker *pw);
 

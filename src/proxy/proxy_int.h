@@ -23,6 +23,7 @@ struct proxy_worker {
 	struct proxy *p;
 	struct tp_worker *w;
 	struct store *store;
+	struct auth_credcache *creds;    /**< the worker's credential cache (borrowed), or NULL */
 	struct txn_layer *tl;
 	struct proxy_dns *dns;           /**< resolver and cache, made at the first lookup (dns.c) */
 	struct sip_msg rmsg;             /**< re-parse of handed-off responses */

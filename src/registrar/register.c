@@ -112,7 +112,7 @@ void registrar_handle(struct registrar *r, const struct registrar_req *req, stru
 
 	memset(&res, 0, sizeof(res));
 	struct auth_req areq = { .msg = msg, .hdr = SIP_HDR_AUTHORIZATION, .realm = realm,
-				 .src_ip = req->src_ip, .now_s = req->now_s };
+				 .src_ip = req->src_ip, .now_s = req->now_s, .creds = req->creds };
 	enum auth_verdict v = auth_verify(req->auth, req->store, &areq, &res);
 	switch (v) {
 	case AUTH_OK:

@@ -52,6 +52,7 @@ struct registrar_req {
 	const struct sip_msg *msg;
 	const struct auth_ctx *auth;
 	struct store *store;       /**< the calling thread's own store handle */
+	struct auth_credcache *creds; /**< the calling thread's credential cache, or NULL */
 	const char *received;      /**< "udp:IP:PORT" the request came from */
 	const char *src_ip;        /**< for security events */
 	bool secure;               /**< arrived over TLS */

@@ -813,6 +813,127 @@ static void test_require_columns(void **state)
 	assert_int_equal(store_open(&f->st, url), 0);
 }
 
+/* auth_verify through a worker's credential cache. */
+static enum auth_verdict run_cached(struct fx *f, const struct answer *a, struct auth_credcache *cc)
+{
+	char cred[1024], hdrs[1200];
+	struct auth_req req = { .msg = &f->msg, .hdr = SIP_HDR_AUTHORIZATION, .realm = S(DOMAIN),
+				.now_s = T0 + 1, .creds = cc };
+
+	assert_int_equal(auth_nonce_make(&f->ctx.nonce_key, T0, f->nonce, sizeof(f->nonce)), AUTH_NONCE_TEXT_MAX);
+	credentials(f, a, cred, sizeof(cred));
+	snprintf(hdrs, sizeof(hdrs), "Authorization: %s\r\n", cred);
+	request(f, NULL, hdrs, NULL);
+	return auth_verify(&f->ctx, f->st, &req, &f->res);
+}
+
+/* Store reads (misses and re-reads) and hits since *base, then *base = now. */
+static void reads_since(struct auth_credcache_stats *base, uint64_t *reads, uint64_t *hits)
+{
+	struct auth_credcache_stats now;
+
+	auth_credcache_stats(&now);
+	*reads = (now.misses - base->misses) + (now.rereads - base->rereads);
+	*hits = now.hits - base->hits;
+	*base = now;
+}
+
+static void exec_sql(struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_cache_rereads_failures(void **state)
+{
+	struct fx *f = *state;
+	struct auth_credcache *cc;
+	struct auth_credcache_stats st;
+	struct answer a = { .user = "alice", .realm = DOMAIN, .password = "alice pw", .qop = "auth" };
+	struct answer bad = { .user = "alice", .realm = DOMAIN, .password = "guess", .qop = "auth" };
+	struct answer unknown = { .user = "mallory", .realm = DOMAIN, .password = "guess", .qop = "auth" };
+	char ha1[65];
+	uint64_t reads, hits;
+
+	assert_int_equal(auth_credcache_new(&cc, 64, 60), 0);
+	auth_credcache_stats(&st);
+	/* first login reads the store, the second is answered from the cache:
+	 * the row is gone behind its back and the login still succeeds */
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 0);
+	exec_sql(f, "DELETE FROM subscriber WHERE username = 'alice'");
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	assert_string_equal(f->res.cred.username, "alice");
+	store_cred_wipe(&f->res.cred);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 0);
+	assert_int_equal(hits, 1);
+
+	/* a failure on a cached row is decided again from the store */
+	assert_int_equal(run_cached(f, &bad, cc), AUTH_DENIED);
+	assert_true(wiped(&f->res.cred));
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 1);
+	/* ... which now holds "no such user", cached like a row: the unknown user
+	 * and the wrong password take the same path, one store read each */
+	assert_int_equal(run_cached(f, &a, cc), AUTH_DENIED);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 1);
+	assert_int_equal(run_cached(f, &unknown, cc), AUTH_DENIED); /* first sight: store */
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 0);
+	assert_int_equal(run_cached(f, &unknown, cc), AUTH_DENIED);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 1);
+	assert_string_equal(f->res.detail, "user unknown or bad password");
+
+	/* a user added (or given a new password) behind the cache works at once */
+	auth_digest_ha1(AUTH_ALGO_MD5, S("alice"), S(DOMAIN), S("new pw"), ha1);
+	assert_int_equal(store_user_add(f->st, "alice", DOMAIN, &(struct store_user_secrets){ .ha1 = ha1 }), 0);
+	a.password = "new pw";
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 2);
+	assert_int_equal(run_cached(f, &(struct answer){ .user = "alice", .realm = DOMAIN, .password = "alice pw",
+							 .qop = "auth" }, cc), AUTH_DENIED);
+
+	/* disabled behind the cache: the cached success may lag (until a flush
+	 * or the TTL); after the flush sipwarden-ctl asks for, refused at once */
+	assert_int_equal(store_user_set_status(f->st, "alice", DOMAIN, 1), 0);
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	auth_credcache_flush_all();
+	assert_int_equal(run_cached(f, &a, cc), AUTH_FORBIDDEN);
+	assert_true(wiped(&f->res.cred));
+	/* enabled behind the cache: the cached refusal is checked again, accepted */
+	assert_int_equal(store_user_set_status(f->st, "alice", DOMAIN, 0), 0);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	store_cred_wipe(&f->res.cred);
+	reads_since(&st, &reads, &hits);
+	assert_int_equal(reads, 1);
+	assert_int_equal(hits, 1);
+	/* the daemon's own MD5 pin write is noted in the entry: not written again */
+	assert_int_equal(run_cached(f, &a, cc), AUTH_OK);
+	assert_int_equal(f->res.cred.pin_algo, STORE_HASH_MD5);
+	store_cred_wipe(&f->res.cred);
+	auth_credcache_free(cc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_realm_minimum),
 		cmocka_unit_test(test_require_columns),
 		cmocka_unit_test(test_first_use_queue),
+		cmocka_unit_test(test_cache_rereads_failures),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -30,7 +30,12 @@ static void known_verbs(void **state)
 	assert_int_equal(req.verb, CTL_VERB_STATUS);
 	assert_int_equal(parse("help\n", &req), CTLPROTO_REQ);
 	assert_int_equal(req.verb, CTL_VERB_HELP);
+	assert_int_equal(parse("cache-flush\n", &req), CTLPROTO_REQ);
+	assert_int_equal(req.verb, CTL_VERB_CACHE_FLUSH);
+	assert_int_equal(parse("cache-flush alice@example.com\n", &req), CTLPROTO_BAD);
 	assert_string_equal(ctlproto_verb_name(CTL_VERB_STATUS), "status");
+	assert_string_equal(ctlproto_verb_name(CTL_VERB_CACHE_FLUSH), "cache-flush");
+	assert_non_null(strstr(ctlproto_help(), "cache-flush"));
 }
 
 static void incomplete_lines_need_more(void **state)
