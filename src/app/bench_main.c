@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"                         reusing the nonce (nc+1), 3 calls to --callee through an\n"
 		"                         authenticating proxy (UDP), 4 = 1 over TCP (default 1)\n"
 		"  --callee USER          scenario 3: the callee's user part (default callee)\n"
+		"  --local-port N         UDP: thread i sends from port N+i (default: any), so\n"
+		"                         repeated runs reach the same server workers\n"
 		"  --transport udp|tcp    (default udp; tcp for scenario 4)\n"
 		"  --rate N               flows started per second, all threads (default 100)\n"
 		"  --duration S           seconds of load (default 5, at most %.0f)\n"
@@ -294,7 +296,7 @@ static void report(const struct bench_cfg *cfg, const char *server, const struct
 enum {
 	OPT_SERVER = 256, OPT_DOMAIN, OPT_REALM, OPT_SCENARIO, OPT_TRANSPORT, OPT_RATE, OPT_DURATION,
 	OPT_THREADS, OPT_CONNS, OPT_USERS, OPT_FIRST, OPT_USER_FMT, OPT_PASS_FMT, OPT_PASSWORD, OPT_TIMEOUT,
-	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_CALLEE, OPT_UAS, OPT_HELP
+	OPT_INFLIGHT, OPT_REFRESHES, OPT_EXPIRES, OPT_MAXFAIL, OPT_TICK, OPT_CALLEE, OPT_UAS, OPT_LOCAL_PORT, OPT_HELP
 };
 
 static const struct option longopts[] = {
@@ -320,6 +322,7 @@ static const struct option longopts[] = {
 	{ "tick-us", required_argument, NULL, OPT_TICK },
 	{ "callee", required_argument, NULL, OPT_CALLEE },
 	{ "uas", required_argument, NULL, OPT_UAS },
+	{ "local-port", required_argument, NULL, OPT_LOCAL_PORT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -359,6 +362,10 @@ int main(int argc, char **argv)
 			duration_given = true;
 			break;
 		case OPT_UAS: uas = optarg; bad = parse_server(optarg, &uas_cfg); break;
+		case OPT_LOCAL_PORT:
+			bad = num_arg(optarg, 1, 65535, &v);
+			cfg.local_port = (unsigned)v;
+			break;
 		case OPT_THREADS:
 			bad = num_arg(optarg, 1, BENCH_MAX_THREADS, &v);
 			cfg.threads = (unsigned)v;
@@ -443,6 +450,10 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.threads)
 		cfg.threads = usable_cpus() < BENCH_MAX_THREADS ? usable_cpus() : BENCH_MAX_THREADS;
+	if (cfg.local_port && cfg.local_port + cfg.threads - 1 > 65535) {
+		fprintf(stderr, "sipwarden-bench: --local-port + threads passes 65535\n");
+		goto out;
+	}
 	{
 		double per = inflight_total > 0 ? inflight_total / cfg.threads : cfg.rate * 2.0 / cfg.threads;
 

@@ -119,6 +119,7 @@ struct bench_cfg {
 	unsigned expires;
 	unsigned tick_us;        /**< UDP: wake every tick (0: on every event) */
 	const char *callee;      /**< scenario 3: the user part every call goes to */
+	unsigned local_port;     /**< UDP: thread i binds port local_port + i (0: any) */
 	uint32_t run_id;         /**< random: Call-IDs never repeat across runs */
 };
 

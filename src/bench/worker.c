@@ -308,6 +308,21 @@ static int open_conn(struct worker *w, struct conn *c)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	else if (cfg->tick_us)
 		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	if (!cfg->tcp && cfg->local_port) {
+		/* the same source port in every run: a server that spreads
+		 * datagrams over workers by source (SO_REUSEPORT) sends each
+		 * thread's flows to the same worker every time, as a phone's */
+		struct sockaddr_storage la = { .ss_family = cfg->server.ss_family };
+		uint16_t port = htons((uint16_t)(cfg->local_port + w->th->index));
+
+		if (la.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&la)->sin6_port = port;
+		else
+			((struct sockaddr_in *)&la)->sin_port = port;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&la, cfg->server_len))
+			return -errno;
+	}
 	if (connect(fd, (const struct sockaddr *)&cfg->server, cfg->server_len))
 		return -errno;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))

@@ -222,9 +222,40 @@ def test_200_without_digest_counts_as_failure():
     ["--server", "127.0.0.1:5", "--user-fmt", "u%s"],
     ["--server", "127.0.0.1:5", "--tick-us", "20000"],
     ["--server", "127.0.0.1:5", "--scenario", "3", "--transport", "tcp"],  # calls are UDP only
+    ["--server", "127.0.0.1:5", "--local-port", "65535", "--threads", "2"],  # ports past 65535
     ["--server", "127.0.0.1:5", "--rate", "1", "--duration", "0.2"],  # no flow at all
 ])
 def test_bad_arguments_exit_2(args):
     p = subprocess.run([str(binary("sipwarden-bench"))] + args, capture_output=True, text=True,
                        timeout=RUN_TIMEOUT)
     assert p.returncode == 2, p.stdout + p.stderr
+
+
+def test_local_port_reaches_the_same_workers_every_run(sipwarden):
+    """--local-port N: thread i sends from N+i, so a second run lands on the
+    same SO_REUSEPORT workers as the first and every login of the second run
+    is served from those workers' credential caches (two workers, two threads)."""
+    d = sipwarden(args=["--workers", "2"], users=bench_users())
+
+    def hits():
+        r = d.ctl("status")
+        return int([ln for ln in r.stdout.split() if ln.startswith("credential_cache_hits=")][0].split("=")[1])
+    base = free_port()
+    while base + 1 == 5060 or not port_free(base + 1):
+        base = free_port()
+    for run in range(2):
+        before = hits()
+        rc, res, out = run_bench(d.port, "--scenario", 1, "--rate", NUSERS, "--duration", 1, "--local-port", base)
+        assert rc == 0 and int(res["ok"]) == NUSERS, out
+    assert hits() - before == NUSERS, "second run: %d of %d logins from the cache" % (hits() - before, NUSERS)
+
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
