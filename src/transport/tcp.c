@@ -459,7 +459,8 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			tp_conn_close(w, c);
 			return;
 		}
-		ssize_t n = c->ops->read(w, c, c->buf + c->len, SW_MAX_MSG_SIZE - c->len);
+		size_t room = SW_MAX_MSG_SIZE - c->len;
+		ssize_t n = c->ops->read(w, c, c->buf + c->len, room);
 		if ((n > 0 || n == -EAGAIN) && c->pending_len && !c->handshaking && tp_conn_flush(w, c)) {
 			/* The TLS handshake just finished: what waited for it goes now. */
 			tp_conn_close(w, c);
@@ -481,6 +482,12 @@ void tp_conn_readable(struct tp_worker *w, struct tp_conn *c)
 			return;
 		if (c->len == 0)
 			c->msg_start_ms = 0;
+		/* A plain TCP read that did not fill what it asked for emptied the
+		 * socket: epoll (level-triggered) reports the next bytes, so no read
+		 * just to learn EAGAIN. TLS keeps reading: decrypted bytes can wait
+		 * inside the TLS layer where epoll does not see them. */
+		if (c->ops == &tp_tcp_ops && (size_t)n < (room < SW_STREAM_READ_CHUNK ? room : SW_STREAM_READ_CHUNK))
+			return;
 	}
 }
 
