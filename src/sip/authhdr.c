@@ -11,7 +11,7 @@
  * unquoted uri= and algorithm= values. */
 static bool is_value_char(char c)
 {
-	return sip_is_token(c) || c == '/' || c == ':' || c == '@' || c == '=' || c == '[' || c == ']';
+	return sip_cc_is(c, SIP_CC_AUTHVAL); /* token and /:@=[] */
 }
 
 /* Iterate "name=value" pairs separated by commas (LWS allowed around ',' and
@@ -65,12 +65,12 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
  * for any other scheme. */
 static int skip_scheme(struct slice *v)
 {
-	struct slice s = slice_trim(*v);
+	struct slice s = sip_trim(*v);
 	size_t j = 0;
 
 	while (j < s.len && sip_is_token(s.p[j]))
 		j++;
-	if (!slice_caseeq_cstr(slice_from(s.p, j), "Digest"))
+	if (!SIP_CASEEQ(slice_from(s.p, j), "digest"))
 		return -EINVAL;
 	if (j < s.len && !sip_is_lws(s.p[j]))
 		return -EINVAL;
@@ -80,7 +80,7 @@ static int skip_scheme(struct slice *v)
 
 /* Store value into the field named name from a table; duplicates are errors. */
 struct field {
-	const char *name;
+	const char *name;   /**< lower case */
 	size_t len; /**< strlen(name): most names are ruled out by length alone */
 	struct slice *dst;
 };
@@ -91,7 +91,7 @@ static int set_field(const struct field *tab, size_t n, unsigned *seen, struct s
 		     struct slice value)
 {
 	for (size_t k = 0; k < n; k++) {
-		if (name.len != tab[k].len || !slice_caseeq(name, slice_from(tab[k].name, tab[k].len)))
+		if (!sip_caseeq_lower(name, tab[k].name, tab[k].len))
 			continue;
 		if (*seen & (1u << k))
 			return -EINVAL;
@@ -133,7 +133,7 @@ int sip_digest_cred_parse(struct sip_digest_cred *cred, struct slice value)
 	if ((seen & 0x1f) != 0x1f)
 		return -EINVAL;
 	cred->userhash = userhash;
-	cred->userhash_true = slice_caseeq_cstr(userhash, "true");
+	cred->userhash_true = SIP_CASEEQ(userhash, "true");
 	return 0;
 }
 
@@ -163,7 +163,7 @@ int sip_digest_chal_parse(struct sip_digest_chal *chal, struct slice value)
 		return -EINVAL;
 	if ((seen & 0x3) != 0x3)
 		return -EINVAL;
-	chal->stale = slice_caseeq_cstr(stale, "true");
-	chal->userhash = slice_caseeq_cstr(userhash, "true");
+	chal->stale = SIP_CASEEQ(stale, "true");
+	chal->userhash = SIP_CASEEQ(userhash, "true");
 	return 0;
 }

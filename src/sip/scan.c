@@ -5,14 +5,6 @@
 #include <errno.h>
 #include <stdint.h>
 
-/* See sip_int.h: index of the first non-LWS byte at or after i. */
-size_t sip_skip_lws(struct slice s, size_t i)
-{
-	while (i < s.len && sip_is_lws(s.p[i]))
-		i++;
-	return i;
-}
-
 /* See sip_int.h: step over a quoted-string; 0 or -EINVAL if unterminated. */
 int sip_scan_quoted(struct slice s, size_t *i)
 {
@@ -78,8 +70,24 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 	return 1;
 }
 
-/* See sip_int.h: all-digit number up to max; 0, -EINVAL or -ERANGE. */
+/* See sip_int.h: all-digit number up to max; 0, -EINVAL or -ERANGE, the same
+ * answers as slice_to_u64 without a division per digit. That one stops with
+ * -ERANGE at the first digit taking the running value past max, so a digit
+ * prefix above max outranks a later non-digit; up to 19 bytes the value of
+ * the digit prefix cannot wrap, which lets it be compared once at the end. */
 int sip_parse_uint(struct slice s, uint64_t max, uint64_t *out)
 {
-	return slice_to_u64(s, max, out);
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (s.len == 0 || s.len > 19)
+		return slice_to_u64(s, max, out);
+	for (; i < s.len && sip_is_digit(s.p[i]); i++)
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	if (v > max)
+		return -ERANGE;
+	if (i < s.len)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

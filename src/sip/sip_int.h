@@ -1,6 +1,6 @@
 /* Private to src/sip/: character classes and small scanners shared by the
  * parsers (RFC 3261 §25.1 basic rules: token, LWS, quoted-string, generic-param).
- * Nothing outside this folder includes this header. */
+ * Nothing outside this folder includes this header but its unit test. */
 #ifndef SW_SIP_INT_H
 #define SW_SIP_INT_H
 
@@ -10,19 +10,39 @@
 
 #include "base/slice.h"
 
+/* Byte classes of sip_cc[] (cclass.c), one bit each. */
+enum {
+	SIP_CC_TOKEN = 1 << 0,   /* RFC 3261 §25.1 token: alphanum and -.!%*_+`'~ */
+	SIP_CC_PARAM = 1 << 1,   /* generic-param name/unquoted value: token and []/:&$ */
+	SIP_CC_LWS = 1 << 2,     /* SP, HTAB, CR, LF */
+	SIP_CC_DIGIT = 1 << 3,
+	SIP_CC_ALPHA = 1 << 4,
+	SIP_CC_HEX = 1 << 5,
+	SIP_CC_HOST = 1 << 6,    /* hostname/IPv4 characters: alphanum and -._ */
+	SIP_CC_URI = 1 << 7,     /* allowed unescaped in a URI: > 0x20, not DEL, not "<> */
+	SIP_CC_SCHEME = 1 << 8,  /* after a scheme's first letter: alphanum and +-. */
+	SIP_CC_AUTHVAL = 1 << 9, /* unquoted auth-param value: token and /:@=[] */
+	SIP_CC_UPPER = 1 << 10,  /* 'A'-'Z' */
+};
+
+extern const uint16_t sip_cc[256];
+
+static inline bool sip_cc_is(char c, unsigned cls)
+{
+	return (sip_cc[(unsigned char)c] & cls) != 0;
+}
+
 /* RFC 3261 §25.1 token characters: alphanum and -.!%*_+`'~ */
 static inline bool sip_is_token(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' || c == '+' ||
-	       c == '`' || c == '\'' || c == '~';
+	return sip_cc_is(c, SIP_CC_TOKEN);
 }
 
 /* Linear white space after unfolding; CR and LF count too so sub-parsers cope
  * with values handed to them straight from a test or a fuzzer. */
 static inline bool sip_is_lws(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	return sip_cc_is(c, SIP_CC_LWS);
 }
 
 static inline bool sip_is_digit(char c)
@@ -34,12 +54,49 @@ static inline bool sip_is_digit(char c)
  * uri-parameter extras and IPv6 references (RFC 3261 §19.1.1, §25.1 gen-value). */
 static inline bool sip_is_paramchar(char c)
 {
-	return sip_is_token(c) || c == '[' || c == ']' || c == '/' || c == ':' || c == '&' ||
-	       c == '$';
+	return sip_cc_is(c, SIP_CC_PARAM);
+}
+
+/* ASCII lower case of c ('A'-'Z' only; every other byte unchanged). */
+static inline char sip_lower(char c)
+{
+	return sip_cc_is(c, SIP_CC_UPPER) ? (char)(c | 0x20) : c;
+}
+
+/* Case-insensitive compare of s with a lower-case literal of n bytes, without
+ * strlen or a call: for the short fixed names (parameters, schemes, versions). */
+static inline bool sip_caseeq_lower(struct slice s, const char *lower, size_t n)
+{
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (sip_lower(s.p[i]) != lower[i])
+			return false;
+	return true;
+}
+
+/* sip_caseeq_lower with a string literal (lower case) as the second argument. */
+#define SIP_CASEEQ(s, lit) sip_caseeq_lower((s), "" lit, sizeof(lit) - 1)
+
+/* s without leading and trailing LWS (as slice_trim, inlined for the parsers). */
+static inline struct slice sip_trim(struct slice s)
+{
+	while (s.len && sip_is_lws(s.p[0])) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len && sip_is_lws(s.p[s.len - 1]))
+		s.len--;
+	return s;
 }
 
 /* Index of the first non-LWS byte at or after i (s.len if none). */
-size_t sip_skip_lws(struct slice s, size_t i);
+static inline size_t sip_skip_lws(struct slice s, size_t i)
+{
+	while (i < s.len && sip_is_lws(s.p[i]))
+		i++;
+	return i;
+}
 
 /* s.p[*i] is '"': advance *i past the closing quote, honouring backslash
  * escapes (quoted-pair). 0, or -EINVAL when the string never closes. */

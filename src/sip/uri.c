@@ -9,26 +9,24 @@
 
 static bool is_alpha(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return sip_cc_is(c, SIP_CC_ALPHA);
 }
 
 /* Bytes never allowed unescaped anywhere in a URI we accept: controls, space,
  * DEL, and the delimiters that end a URI inside a header ("<>) (RFC 3986 §2). */
 static bool is_uri_char(char c)
 {
-	unsigned char u = (unsigned char)c;
-
-	return u > 0x20 && u != 0x7f && c != '"' && c != '<' && c != '>';
+	return sip_cc_is(c, SIP_CC_URI);
 }
 
 static bool is_host_char(char c)
 {
-	return is_alpha(c) || sip_is_digit(c) || c == '-' || c == '.' || c == '_';
+	return sip_cc_is(c, SIP_CC_HOST); /* alphanum and -._ */
 }
 
 static bool is_hex(char c)
 {
-	return sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return sip_cc_is(c, SIP_CC_HEX);
 }
 
 /* host [":" port] at s.p[*i]; host is a hostname/IPv4 or an RFC 5118 "[...]"
@@ -128,8 +126,7 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text)
 	memset(uri, 0, sizeof(*uri));
 	if (!text.p || text.len == 0 || !is_alpha(text.p[0]))
 		return -EINVAL;
-	while (i < text.len && (is_alpha(text.p[i]) || sip_is_digit(text.p[i]) || text.p[i] == '+' ||
-				text.p[i] == '-' || text.p[i] == '.'))
+	while (i < text.len && sip_cc_is(text.p[i], SIP_CC_SCHEME))
 		i++;
 	if (i >= text.len || text.p[i] != ':')
 		return -EINVAL;
@@ -140,8 +137,8 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text)
 	for (size_t k = 0; k < rest.len; k++)
 		if (!is_uri_char(rest.p[k]))
 			return -EINVAL;
-	uri->is_sips = slice_caseeq_cstr(uri->scheme, "sips");
-	uri->is_sip = uri->is_sips || slice_caseeq_cstr(uri->scheme, "sip");
+	uri->is_sips = SIP_CASEEQ(uri->scheme, "sips");
+	uri->is_sip = uri->is_sips || SIP_CASEEQ(uri->scheme, "sip");
 	if (!uri->is_sip) {
 		uri->user = rest;
 		return 0;
