@@ -5,6 +5,7 @@
 #include "sip/sip_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Record the first failure only: later checks still run so that can_reply is
@@ -21,9 +22,9 @@ static void fail(struct sip_parse_err *err, const char *reason, int status)
  * silent, §21.5.6 defines 505). Returns 0, 505, or 400 for something not a version. */
 static int check_version(struct slice v)
 {
-	if (slice_caseeq_cstr(v, "SIP/2.0"))
+	if (SIP_CASEEQ(v, "sip/2.0"))
 		return 0;
-	if (v.len > 4 && slice_caseeq_cstr(slice_from(v.p, 4), "SIP/"))
+	if (v.len > 4 && SIP_CASEEQ(slice_from(v.p, 4), "sip/"))
 		return 505;
 	return 400;
 }
@@ -69,12 +70,8 @@ static void parse_request_line(struct sip_msg *msg, struct slice line, struct si
 	int v;
 
 	msg->is_request = true;
-	for (size_t i = line.len; i > 0; i--) {
-		if (line.p[i - 1] == ' ') {
-			sp2 = line.p + i - 1;
-			break;
-		}
-	}
+	if (sp1)
+		sp2 = memrchr(line.p, ' ', line.len);
 	if (!sp1 || sp1 == sp2 || sp1 == line.p) {
 		fail(err, "Malformed request line", 400);
 		return;
@@ -119,7 +116,7 @@ static int parse_start_line(struct sip_msg *msg, size_t *pos, struct sip_parse_e
 		return -1;
 	}
 	line = slice_from(msg->buf + s, end - s);
-	msg->is_request = !(line.len >= 4 && slice_caseeq_cstr(slice_from(line.p, 4), "SIP/"));
+	msg->is_request = !(line.len >= 4 && SIP_CASEEQ(slice_from(line.p, 4), "sip/"));
 	if (memchr(line.p, '\r', line.len) || memchr(line.p, '\0', line.len))
 		fail(err, "Malformed start line", 400);
 	else if (msg->is_request)
@@ -163,6 +160,7 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 {
 	char *buf = msg->buf;
 	size_t len = msg->len, s = *pos;
+	int16_t last[SIP_HDR__COUNT]; /* last header of each id so far, valid where first[] is set */
 
 	for (;;) {
 		size_t fe, next, n;
@@ -208,10 +206,18 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 			fail(err, "Malformed header", 400);
 			return -1;
 		}
-		h->value = slice_trim(slice_from(buf + n + 1, fe - n - 1));
+		h->value = sip_trim(slice_from(buf + n + 1, fe - n - 1));
 		h->id = sip_hdr_id_from(h->name);
-		if (msg->first[h->id] < 0)
-			msg->first[h->id] = (int16_t)msg->nhdrs;
+		h->next = -1;
+		if (h->id != SIP_HDR_OTHER) {
+			if (msg->first[h->id] < 0)
+				msg->first[h->id] = (int16_t)msg->nhdrs;
+			else
+				msg->hdrs[last[h->id]].next = (int16_t)msg->nhdrs;
+			last[h->id] = (int16_t)msg->nhdrs;
+		} else if (msg->first[SIP_HDR_OTHER] < 0) {
+			msg->first[SIP_HDR_OTHER] = (int16_t)msg->nhdrs;
+		}
 		msg->nhdrs++;
 		s = next;
 	}
@@ -402,7 +408,9 @@ int sip_msg_parse(struct sip_msg *msg, char *buf, size_t len, struct sip_parse_e
 	if (!err)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
-	memset(msg, 0, sizeof(*msg));
+	/* everything but the header array, which is filled as far as nhdrs says */
+	memset(msg, 0, offsetof(struct sip_msg, hdrs));
+	memset(&msg->nhdrs, 0, sizeof(*msg) - offsetof(struct sip_msg, nhdrs));
 	memset(msg->first, 0xff, sizeof(msg->first));
 	msg->max_forwards = -1;
 	msg->expires = -1;
