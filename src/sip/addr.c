@@ -56,8 +56,7 @@ int sip_addr_parse(struct sip_addr *addr, struct slice text)
 			return -EINVAL;
 	} else {
 		/* display-name = *(token LWS): stop at the first byte that is neither */
-		while (i < s.len && sip_cc_is(s.p[i], SIP_CC_TOKEN | SIP_CC_LWS))
-			i++;
+		i = sip_span(s, i, SIP_CC_TOKEN | SIP_CC_LWS);
 		if (i < s.len && s.p[i] == '<')
 			addr->display = sip_trim(slice_from(s.p, i));
 		else

@@ -7,13 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* Unquoted auth-param values: token plus the few extras seen in the wild for
- * unquoted uri= and algorithm= values. */
-static bool is_value_char(char c)
-{
-	return sip_cc_is(c, SIP_CC_AUTHVAL); /* token and /:@=[] */
-}
-
 /* Iterate "name=value" pairs separated by commas (LWS allowed around ',' and
  * '='; empty list elements are skipped as the #rule allows). Quoted values are
  * returned without the quotes and with escapes kept raw. Returns 1 with
@@ -31,8 +24,7 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
 			*cursor = slice_from(s.p + s.len, 0);
 		return 0;
 	}
-	for (j = i; j < s.len && sip_is_token(s.p[j]); j++)
-		;
+	j = sip_span(s, i, SIP_CC_TOKEN);
 	if (j == i)
 		return -EINVAL;
 	*name = slice_from(s.p + i, j - i);
@@ -48,8 +40,9 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
 			return -EINVAL;
 		*value = slice_from(s.p + i + 1, j - i - 2);
 	} else {
-		for (j = i; j < s.len && is_value_char(s.p[j]); j++)
-			;
+		/* unquoted values: token plus the few extras seen in the wild for
+		 * unquoted uri= and algorithm= values (/:@=[]) */
+		j = sip_span(s, i, SIP_CC_AUTHVAL);
 		if (j == i)
 			return -EINVAL;
 		*value = slice_from(s.p + i, j - i);
@@ -66,10 +59,7 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
 static int skip_scheme(struct slice *v)
 {
 	struct slice s = sip_trim(*v);
-	size_t j = 0;
-
-	while (j < s.len && sip_is_token(s.p[j]))
-		j++;
+	size_t j = sip_span(s, 0, SIP_CC_TOKEN);
 	if (!SIP_CASEEQ(slice_from(s.p, j), "digest"))
 		return -EINVAL;
 	if (j < s.len && !sip_is_lws(s.p[j]))

@@ -160,6 +160,32 @@ static const unsigned char method_lens[NMETHODS] = {
 	[SIP_INFO] = 4,   [SIP_UPDATE] = 6,    [SIP_PRACK] = 5,   [SIP_PUBLISH] = 7,
 };
 
+/* Compare the W-byte words of p and lower at i, p's folded to lower case. */
+#define WORD_EQ(p, lower, i, W)                                                                   \
+	({                                                                                        \
+		uint64_t x_ = 0, y_ = 0;                                                          \
+		memcpy(&x_, (p) + (i), W);                                                        \
+		memcpy(&y_, (lower) + (i), W);                                                    \
+		slice_fold8(x_) == y_;                                                            \
+	})
+
+/* Whether the received name p[0..len) equals lower[0..len) (a lower-case
+ * table name of the same length, len >= 2) ignoring ASCII case: whole words
+ * folded at once, the last one overlapping the one before, never a byte
+ * outside either string. */
+static bool name_eq(const char *p, size_t len, const char *lower)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			if (!WORD_EQ(p, lower, i, 8))
+				return false;
+		return WORD_EQ(p, lower, len - 8, 8);
+	}
+	if (len >= 4)
+		return WORD_EQ(p, lower, 0, 4) && WORD_EQ(p, lower, len - 4, 4);
+	return WORD_EQ(p, lower, 0, 2) && WORD_EQ(p, lower, len - 2, 2);
+}
+
 /* The table entry for a header name in long or compact form, or NULL:
  * one dispatch on the name's shape and one case-insensitive compare. */
 static const struct hdr_name *hdr_lookup(struct slice name)
@@ -173,7 +199,7 @@ static const struct hdr_name *hdr_lookup(struct slice name)
 	if (name.len == 0)
 		return NULL;
 	slot = hdr_candidate(name.p, name.len);
-	if (slot == HN_NONE || !sip_caseeq_lower(name, hdr_names[slot].name, hdr_names[slot].len))
+	if (slot == HN_NONE || name.len != hdr_names[slot].len || !name_eq(name.p, name.len, hdr_names[slot].name))
 		return NULL;
 	return &hdr_names[slot];
 }

@@ -77,12 +77,10 @@ static void parse_request_line(struct sip_msg *msg, struct slice line, struct si
 		return;
 	}
 	msg->method_name = slice_from(line.p, (size_t)(sp1 - line.p));
-	for (size_t i = 0; i < msg->method_name.len; i++) {
-		if (!sip_is_token(msg->method_name.p[i])) {
-			msg->method_name = SLICE_NULL;
-			fail(err, "Malformed request line", 400);
-			return;
-		}
+	if (sip_span(msg->method_name, 0, SIP_CC_TOKEN) != msg->method_name.len) {
+		msg->method_name = SLICE_NULL;
+		fail(err, "Malformed request line", 400);
+		return;
 	}
 	msg->method = sip_method_from(msg->method_name);
 	v = check_version(slice_from(sp2 + 1, (size_t)(line.p + line.len - sp2 - 1)));
@@ -188,8 +186,7 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 			fail(err, why, 400);
 			return -1;
 		}
-		for (n = s; n < fe && sip_is_token(buf[n]); n++)
-			;
+		n = sip_span(slice_from(buf, fe), s, SIP_CC_TOKEN);
 		if (n == s) {
 			fail(err, "Malformed header", 400);
 			return -1;
@@ -305,14 +302,7 @@ static bool parse_call_id(struct sip_msg *msg, struct sip_parse_err *err)
 		return false;
 	}
 	/* callid = word ["@" word] (RFC 3261 §25.1): no LWS inside, not empty */
-	for (size_t i = 0; i < v.len; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-		if (c <= 0x20 || c == 0x7f) {
-			fail(err, "Malformed Call-ID", 400);
-			return false;
-		}
-	}
-	if (!v.len) {
+	if (!v.len || sip_span(v, 0, SIP_CC_WORD) != v.len) {
 		fail(err, "Malformed Call-ID", 400);
 		return false;
 	}
@@ -338,8 +328,7 @@ static bool parse_cseq(struct sip_msg *msg, struct sip_parse_err *err)
 	j = sip_skip_lws(v, i);
 	if (j == i || sip_parse_uint(slice_from(v.p, i), UINT32_MAX, &n))
 		goto bad;
-	for (i = j; i < v.len && sip_is_token(v.p[i]); i++)
-		;
+	i = sip_span(v, j, SIP_CC_TOKEN);
 	if (i == j || i != v.len)
 		goto bad;
 	msg->cseq = (uint32_t)n;

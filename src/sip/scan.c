@@ -41,9 +41,7 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 	}
 	start = i;
 	i = sip_skip_lws(s, i + 1);
-	j = i;
-	while (j < s.len && sip_is_paramchar(s.p[j]))
-		j++;
+	j = sip_span(s, i, SIP_CC_PARAM);
 	if (j == i)
 		return -EINVAL;
 	out->name = slice_from(s.p + i, j - i);
@@ -58,8 +56,7 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 			if (sip_scan_quoted(s, &j))
 				return -EINVAL;
 		} else {
-			while (j < s.len && sip_is_paramchar(s.p[j]))
-				j++;
+			j = sip_span(s, j, SIP_CC_PARAM);
 			if (j == i)
 				return -EINVAL;
 		}

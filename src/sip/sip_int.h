@@ -23,6 +23,7 @@ enum {
 	SIP_CC_SCHEME = 1 << 8,  /* after a scheme's first letter: alphanum and +-. */
 	SIP_CC_AUTHVAL = 1 << 9, /* unquoted auth-param value: token and /:@=[] */
 	SIP_CC_UPPER = 1 << 10,  /* 'A'-'Z' */
+	SIP_CC_WORD = 1 << 11,   /* any byte but controls, SP and DEL (Call-ID words, RFC 3261 §25.1) */
 };
 
 extern const uint16_t sip_cc[256];
@@ -36,6 +37,28 @@ static inline bool sip_cc_is(char c, unsigned cls)
 static inline bool sip_is_token(char c)
 {
 	return sip_cc_is(c, SIP_CC_TOKEN);
+}
+
+/* Index of the first byte at or after i that is not of class cls (s.len if
+ * none): the scanners' inner loop, four bytes per bounds check. */
+static inline size_t sip_span(struct slice s, size_t i, unsigned cls)
+{
+	const unsigned char *p = (const unsigned char *)s.p;
+
+	for (; i + 4 <= s.len; i += 4) {
+		if (!(sip_cc[p[i]] & cls))
+			return i;
+		if (!(sip_cc[p[i + 1]] & cls))
+			return i + 1;
+		if (!(sip_cc[p[i + 2]] & cls))
+			return i + 2;
+		if (!(sip_cc[p[i + 3]] & cls))
+			return i + 3;
+	}
+	for (; i < s.len; i++)
+		if (!(sip_cc[p[i]] & cls))
+			return i;
+	return s.len;
 }
 
 /* Linear white space after unfolding; CR and LF count too so sub-parsers cope

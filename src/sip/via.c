@@ -12,8 +12,7 @@ static int scan_token(struct slice s, size_t *i, struct slice *out)
 {
 	size_t j = *i;
 
-	while (j < s.len && sip_is_token(s.p[j]))
-		j++;
+	j = sip_span(s, j, SIP_CC_TOKEN);
 	if (j == *i)
 		return -EINVAL;
 	*out = slice_from(s.p + *i, j - *i);
@@ -28,11 +27,6 @@ static size_t scan_slash(struct slice s, size_t i)
 	if (i >= s.len || s.p[i] != '/')
 		return 0;
 	return sip_skip_lws(s, i + 1);
-}
-
-static bool is_host_char(char c)
-{
-	return sip_cc_is(c, SIP_CC_HOST); /* alphanum and -._ */
 }
 
 static int parse_sent_by(struct sip_via *via, struct slice s, size_t *i)
@@ -52,8 +46,7 @@ static int parse_sent_by(struct sip_via *via, struct slice s, size_t *i)
 			return -EINVAL;
 		j++;
 	} else {
-		while (j < s.len && is_host_char(s.p[j]))
-			j++;
+		j = sip_span(s, j, SIP_CC_HOST); /* alphanum and -._ */
 		if (j == start)
 			return -EINVAL;
 	}
