@@ -224,12 +224,13 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
  * value (RFC 3261 §7.3.1, RFC 4475 §3.3.8). 0, -ENOENT (absent) or -EEXIST. */
 static int singleton(const struct sip_msg *msg, enum sip_hdr_id id, struct slice *value)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, id), *o;
+	const struct sip_hdr *h;
 
-	if (!h)
+	if (msg->first[id] < 0)
 		return -ENOENT;
-	for (o = sip_msg_hdr_next(msg, h); o; o = sip_msg_hdr_next(msg, o))
-		if (!slice_eq(o->value, h->value))
+	h = &msg->hdrs[msg->first[id]];
+	for (int k = h->next; k >= 0; k = msg->hdrs[k].next)
+		if (!slice_eq(msg->hdrs[k].value, h->value))
 			return -EEXIST;
 	*value = h->value;
 	return 0;
@@ -239,15 +240,15 @@ static int singleton(const struct sip_msg *msg, enum sip_hdr_id id, struct slice
  * via-parms in all, counted across comma-joined values. true when via1 is usable. */
 static bool parse_vias(struct sip_msg *msg, struct sip_parse_err *err)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA);
 	unsigned n = 0;
 	bool top = false;
 
-	if (!h) {
+	if (msg->first[SIP_HDR_VIA] < 0) {
 		fail(err, "Missing Via", 400);
 		return false;
 	}
-	for (; h; h = sip_msg_hdr_next(msg, h)) {
+	for (int k = msg->first[SIP_HDR_VIA]; k >= 0; k = msg->hdrs[k].next) {
+		const struct sip_hdr *h = &msg->hdrs[k];
 		struct slice cur = h->value, rest;
 		do {
 			struct sip_via v;
