@@ -77,6 +77,23 @@ static void test_caseeq_lower(void **state)
 	assert_false(SIP_CASEEQ(slice_cstr("@"), "`"));
 	assert_false(SIP_CASEEQ(slice_cstr("["), "{"));
 	assert_false(SIP_CASEEQ(slice_cstr("\xC1"), "\xE1"));
+	/* exact-size copies, longer than one word and not a multiple of it */
+	for (size_t n = 0; n <= 19; n++) {
+		static const char lower[] = "proxy-authorization";
+		char *b = malloc(n ? n : 1);
+		assert_non_null(b);
+		for (size_t i = 0; i < n; i++)
+			b[i] = i % 2 ? (char)(lower[i] & ~0x20 & 0x7f) : lower[i];
+		for (size_t i = 0; i < n; i++)
+			if (lower[i] == '-')
+				b[i] = '-';
+		assert_true(sip_caseeq_lower(slice_from(b, n), lower, n));
+		if (n) {
+			b[n - 1] = b[n - 1] == '-' ? '\r' : '-';
+			assert_false(sip_caseeq_lower(slice_from(b, n), lower, n));
+		}
+		free(b);
+	}
 	/* a NUL inside the slice is compared like any byte */
 	assert_false(SIP_CASEEQ(slice_from("ta\0", 3), "tag"));
 	assert_true(SIP_CASEEQ(slice_from("T\0G", 3), "t\0g"));
@@ -92,6 +109,32 @@ static void test_trim(void **state)
 		assert_int_equal(a.len, b.len);
 		if (a.len)
 			assert_ptr_equal(a.p, b.p);
+	}
+}
+
+/* sip_span against a plain loop: every length up to 13 (the four-byte steps
+ * and every tail), every stopping position, in exact-size heap buffers. */
+static void test_span(void **state)
+{
+	(void)state;
+	for (size_t len = 0; len <= 13; len++) {
+		for (size_t stop = 0; stop <= len; stop++) {
+			for (size_t from = 0; from <= len; from++) {
+				char *b = malloc(len ? len : 1);
+				size_t want = from;
+
+				assert_non_null(b);
+				for (size_t i = 0; i < len; i++)
+					b[i] = i == stop ? ';' : (char)('a' + i % 26);
+				while (want < len && sip_is_token(b[want]))
+					want++;
+				assert_int_equal(sip_span(slice_from(b, len), from, SIP_CC_TOKEN), want);
+				/* two classes at once: any of them keeps the run going */
+				assert_int_equal(sip_span(slice_from(b, len), from, SIP_CC_LWS | SIP_CC_DIGIT),
+						 from);
+				free(b);
+			}
+		}
 	}
 }
 
@@ -141,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_caseeq_lower),
 		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_span),
 		cmocka_unit_test(test_parse_uint),
 	};
 

@@ -389,6 +389,24 @@ static void test_hdr_names_all(void **state)
 		assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
 		if (compact && id == SIP_HDR_OTHER)
 			assert_same_header(compact, a, false);
+
+		/* names are compared a word at a time: a non-letter with its 0x20 bit
+		 * flipped ('-' and CR) is no case variant, and an exact-size copy of
+		 * every name (no byte after it) is read within its bounds */
+		for (size_t k = 0; k < n; k++) {
+			if ((name[k] | 0x20) >= 'a' && (name[k] | 0x20) <= 'z')
+				continue;
+			cased(name, 0, a, sizeof(a));
+			a[k] = (char)(a[k] ^ 0x20);
+			assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
+		}
+		for (int how = 0; how < 3; how++) {
+			char *exact = malloc(n);
+			assert_non_null(exact);
+			memcpy(exact, cased(name, how, a, sizeof(a)), n);
+			assert_int_equal(sip_hdr_id_from(slice_from(exact, n)), id);
+			free(exact);
+		}
 	}
 	/* letters that are no compact form, and non-letters next to them */
 	for (const char *c = "ghpqwzGHPQWZ@[`{0-"; *c; c++) {
