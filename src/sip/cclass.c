@@ -26,7 +26,8 @@
 		   BIT(ALPHA(c), SIP_CC_ALPHA) | BIT(HEX(c), SIP_CC_HEX) |                       \
 		   BIT(HOST(c), SIP_CC_HOST) | BIT(URI(c), SIP_CC_URI) |                         \
 		   BIT(SCHEME(c), SIP_CC_SCHEME) | BIT(AUTHVAL(c), SIP_CC_AUTHVAL) |             \
-		   BIT(IN(c, 'A', 'Z'), SIP_CC_UPPER) | BIT((c) > 0x20 && (c) != 0x7f, SIP_CC_WORD))
+		   BIT(IN(c, 'A', 'Z'), SIP_CC_UPPER) | BIT((c) > 0x20 && (c) != 0x7f, SIP_CC_WORD) |    \
+		   BIT((c) != '"' && (c) != '\\', SIP_CC_QTEXT))
 #define CC4(c) CC(c), CC((c) + 1), CC((c) + 2), CC((c) + 3)
 #define CC16(c) CC4(c), CC4((c) + 4), CC4((c) + 8), CC4((c) + 12)
 #define CC64(c) CC16(c), CC16((c) + 16), CC16((c) + 32), CC16((c) + 48)

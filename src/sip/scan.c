@@ -10,7 +10,7 @@ int sip_scan_quoted(struct slice s, size_t *i)
 {
 	size_t j = *i + 1;
 
-	while (j < s.len) {
+	while ((j = sip_span(s, j, SIP_CC_QTEXT)) < s.len) {
 		char c = s.p[j];
 		if (c == '\\') {
 			/* quoted-pair: the escaped byte may be anything but CR/LF */
@@ -19,11 +19,8 @@ int sip_scan_quoted(struct slice s, size_t *i)
 			j += 2;
 			continue;
 		}
-		if (c == '"') {
-			*i = j + 1;
-			return 0;
-		}
-		j++;
+		*i = j + 1; /* c is '"' */
+		return 0;
 	}
 	return -EINVAL;
 }

@@ -25,6 +25,7 @@ enum {
 	SIP_CC_AUTHVAL = 1 << 9, /* unquoted auth-param value: token and /:@=[] */
 	SIP_CC_UPPER = 1 << 10,  /* 'A'-'Z' */
 	SIP_CC_WORD = 1 << 11,   /* any byte but controls, SP and DEL (Call-ID words, RFC 3261 §25.1) */
+	SIP_CC_QTEXT = 1 << 12,  /* any byte but '"' and '\\': runs inside a quoted-string */
 };
 
 extern const uint16_t sip_cc[256];

@@ -60,6 +60,7 @@ static void test_classes(void **state)
 		assert_int_equal(sip_cc_is(ch, SIP_CC_AUTHVAL), authval);
 		assert_int_equal(sip_cc_is(ch, SIP_CC_UPPER), c >= 'A' && c <= 'Z');
 		assert_int_equal(sip_cc_is(ch, SIP_CC_WORD), c > 0x20 && c != 0x7f);
+		assert_int_equal(sip_cc_is(ch, SIP_CC_QTEXT), c != '"' && c != '\\');
 		assert_int_equal((unsigned char)sip_lower(ch), c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
 }
