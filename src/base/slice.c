@@ -8,17 +8,6 @@ bool slice_eq(struct slice a, struct slice b)
 	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-/* Eight bytes with ASCII 'A'-'Z' turned to lower case, others unchanged: on
- * the low seven bits (so no byte carries into the next) bit 7 of b + 0x3f is
- * b >= 'A' and bit 7 of b + 0x25 is b > 'Z'; bytes >= 0x80 never fold. */
-static uint64_t fold8(uint64_t w)
-{
-	uint64_t lo = w & 0x7f7f7f7f7f7f7f7full;
-	uint64_t upper = (lo + 0x3f3f3f3f3f3f3f3full) & ~(lo + 0x2525252525252525ull) & ~w & 0x8080808080808080ull;
-
-	return w | upper >> 2;
-}
-
 /* ASCII case folding over the whole length (a NUL byte does not end the
  * compare); eight bytes per step, folded only when they differ. */
 bool slice_caseeq(struct slice a, struct slice b)
@@ -31,7 +20,7 @@ bool slice_caseeq(struct slice a, struct slice b)
 	for (; a.len - i >= 8; i += 8) {
 		memcpy(&x, a.p + i, 8);
 		memcpy(&y, b.p + i, 8);
-		if (x != y && fold8(x) != fold8(y))
+		if (x != y && slice_fold8(x) != slice_fold8(y))
 			return false;
 	}
 	rest = a.len - i;
@@ -40,7 +29,7 @@ bool slice_caseeq(struct slice a, struct slice b)
 	x = y = 0;
 	memcpy(&x, a.p + i, rest);
 	memcpy(&y, b.p + i, rest);
-	return x == y || fold8(x) == fold8(y);
+	return x == y || slice_fold8(x) == slice_fold8(y);
 }
 
 bool slice_caseeq_cstr(struct slice a, const char *s)

@@ -29,6 +29,18 @@ static inline bool slice_empty(struct slice s)
 	return s.len == 0;
 }
 
+/* Eight bytes with ASCII 'A'-'Z' turned to lower case, others unchanged: on
+ * the low seven bits (so no byte carries into the next) bit 7 of b + 0x3f is
+ * b >= 'A' and bit 7 of b + 0x25 is b > 'Z'; bytes >= 0x80 never fold. Zero
+ * bytes stay zero, so shorter loads zero-extended fold the same way. */
+static inline uint64_t slice_fold8(uint64_t w)
+{
+	uint64_t lo = w & 0x7f7f7f7f7f7f7f7full;
+	uint64_t upper = (lo + 0x3f3f3f3f3f3f3f3full) & ~(lo + 0x2525252525252525ull) & ~w & 0x8080808080808080ull;
+
+	return w | upper >> 2;
+}
+
 bool slice_eq(struct slice a, struct slice b);
 bool slice_caseeq(struct slice a, struct slice b);
 bool slice_caseeq_cstr(struct slice a, const char *s);

@@ -14,11 +14,11 @@ static int parse_hdr_params(struct sip_addr *addr, struct slice s)
 	struct sip_param prm;
 	int rc;
 
-	s = slice_trim(s);
+	s = sip_trim(s);
 	addr->params = s;
 	cur = s;
 	while ((rc = sip_param_next(&cur, &prm)) == 1) {
-		if (!slice_caseeq_cstr(prm.name, "tag"))
+		if (!SIP_CASEEQ(prm.name, "tag"))
 			continue;
 		/* tag-param = "tag" EQUAL token, once (RFC 3261 §25.1) */
 		if (addr->tag.len || !prm.value.len || prm.value.p[0] == '"')
@@ -36,7 +36,7 @@ static int parse_hdr_params(struct sip_addr *addr, struct slice s)
  * parse; an addr-spec holding ',', '?' (or ';' inside the URI) must use <>. */
 int sip_addr_parse(struct sip_addr *addr, struct slice text)
 {
-	struct slice s = slice_trim(text);
+	struct slice s = sip_trim(text);
 	size_t i = 0, j;
 
 	memset(addr, 0, sizeof(*addr));
@@ -56,10 +56,9 @@ int sip_addr_parse(struct sip_addr *addr, struct slice text)
 			return -EINVAL;
 	} else {
 		/* display-name = *(token LWS): stop at the first byte that is neither */
-		while (i < s.len && (sip_is_token(s.p[i]) || sip_is_lws(s.p[i])))
-			i++;
+		i = sip_span(s, i, SIP_CC_TOKEN | SIP_CC_LWS);
 		if (i < s.len && s.p[i] == '<')
-			addr->display = slice_trim(slice_from(s.p, i));
+			addr->display = sip_trim(slice_from(s.p, i));
 		else
 			i = 0;
 	}
@@ -74,7 +73,7 @@ int sip_addr_parse(struct sip_addr *addr, struct slice text)
 		for (j = 0; j < s.len && s.p[j] != ';'; j++)
 			if (s.p[j] == ',' || s.p[j] == '?' || s.p[j] == '<' || s.p[j] == '"')
 				return -EINVAL;
-		addr->uri_str = slice_trim(slice_from(s.p, j));
+		addr->uri_str = sip_trim(slice_from(s.p, j));
 	}
 	if (sip_uri_parse(&addr->uri, addr->uri_str))
 		return -EINVAL;

@@ -7,13 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* Unquoted auth-param values: token plus the few extras seen in the wild for
- * unquoted uri= and algorithm= values. */
-static bool is_value_char(char c)
-{
-	return sip_is_token(c) || c == '/' || c == ':' || c == '@' || c == '=' || c == '[' || c == ']';
-}
-
 /* Iterate "name=value" pairs separated by commas (LWS allowed around ',' and
  * '='; empty list elements are skipped as the #rule allows). Quoted values are
  * returned without the quotes and with escapes kept raw. Returns 1 with
@@ -31,8 +24,7 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
 			*cursor = slice_from(s.p + s.len, 0);
 		return 0;
 	}
-	for (j = i; j < s.len && sip_is_token(s.p[j]); j++)
-		;
+	j = sip_span(s, i, SIP_CC_TOKEN);
 	if (j == i)
 		return -EINVAL;
 	*name = slice_from(s.p + i, j - i);
@@ -48,8 +40,9 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
 			return -EINVAL;
 		*value = slice_from(s.p + i + 1, j - i - 2);
 	} else {
-		for (j = i; j < s.len && is_value_char(s.p[j]); j++)
-			;
+		/* unquoted values: token plus the few extras seen in the wild for
+		 * unquoted uri= and algorithm= values (/:@=[]) */
+		j = sip_span(s, i, SIP_CC_AUTHVAL);
 		if (j == i)
 			return -EINVAL;
 		*value = slice_from(s.p + i, j - i);
@@ -65,12 +58,9 @@ int sip_auth_param_next(struct slice *cursor, struct slice *name, struct slice *
  * for any other scheme. */
 static int skip_scheme(struct slice *v)
 {
-	struct slice s = slice_trim(*v);
-	size_t j = 0;
-
-	while (j < s.len && sip_is_token(s.p[j]))
-		j++;
-	if (!slice_caseeq_cstr(slice_from(s.p, j), "Digest"))
+	struct slice s = sip_trim(*v);
+	size_t j = sip_span(s, 0, SIP_CC_TOKEN);
+	if (!SIP_CASEEQ(slice_from(s.p, j), "digest"))
 		return -EINVAL;
 	if (j < s.len && !sip_is_lws(s.p[j]))
 		return -EINVAL;
@@ -80,7 +70,7 @@ static int skip_scheme(struct slice *v)
 
 /* Store value into the field named name from a table; duplicates are errors. */
 struct field {
-	const char *name;
+	const char *name;   /**< lower case */
 	size_t len; /**< strlen(name): most names are ruled out by length alone */
 	struct slice *dst;
 };
@@ -91,7 +81,7 @@ static int set_field(const struct field *tab, size_t n, unsigned *seen, struct s
 		     struct slice value)
 {
 	for (size_t k = 0; k < n; k++) {
-		if (name.len != tab[k].len || !slice_caseeq(name, slice_from(tab[k].name, tab[k].len)))
+		if (!sip_caseeq_lower(name, tab[k].name, tab[k].len))
 			continue;
 		if (*seen & (1u << k))
 			return -EINVAL;
@@ -133,7 +123,7 @@ int sip_digest_cred_parse(struct sip_digest_cred *cred, struct slice value)
 	if ((seen & 0x1f) != 0x1f)
 		return -EINVAL;
 	cred->userhash = userhash;
-	cred->userhash_true = slice_caseeq_cstr(userhash, "true");
+	cred->userhash_true = SIP_CASEEQ(userhash, "true");
 	return 0;
 }
 
@@ -163,7 +153,7 @@ int sip_digest_chal_parse(struct sip_digest_chal *chal, struct slice value)
 		return -EINVAL;
 	if ((seen & 0x3) != 0x3)
 		return -EINVAL;
-	chal->stale = slice_caseeq_cstr(stale, "true");
-	chal->userhash = slice_caseeq_cstr(userhash, "true");
+	chal->stale = SIP_CASEEQ(stale, "true");
+	chal->userhash = SIP_CASEEQ(userhash, "true");
 	return 0;
 }

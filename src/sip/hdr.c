@@ -3,10 +3,10 @@
 #include "sip/sip.h"
 #include "sip/sip_int.h"
 
-#include <strings.h>
+#include <string.h>
 
 struct hdr_name {
-	const char *name;
+	const char *name;    /**< lower case */
 	size_t len;          /**< strlen(name) */
 	const char *compact; /**< one letter or NULL */
 	enum sip_hdr_id id;
@@ -30,43 +30,43 @@ enum hdr_slot {
 #define H(slot, name, compact, id) [slot] = { name, sizeof(name) - 1, compact, id }
 
 static const struct hdr_name hdr_names[HN__COUNT] = {
-	H(HN_VIA, "Via", "v", SIP_HDR_VIA),
-	H(HN_FROM, "From", "f", SIP_HDR_FROM),
-	H(HN_TO, "To", "t", SIP_HDR_TO),
-	H(HN_CALL_ID, "Call-ID", "i", SIP_HDR_CALL_ID),
-	H(HN_CSEQ, "CSeq", NULL, SIP_HDR_CSEQ),
-	H(HN_CONTACT, "Contact", "m", SIP_HDR_CONTACT),
-	H(HN_MAX_FORWARDS, "Max-Forwards", NULL, SIP_HDR_MAX_FORWARDS),
-	H(HN_EXPIRES, "Expires", NULL, SIP_HDR_EXPIRES),
-	H(HN_MIN_EXPIRES, "Min-Expires", NULL, SIP_HDR_MIN_EXPIRES),
-	H(HN_CONTENT_LENGTH, "Content-Length", "l", SIP_HDR_CONTENT_LENGTH),
-	H(HN_CONTENT_TYPE, "Content-Type", "c", SIP_HDR_CONTENT_TYPE),
-	H(HN_AUTHORIZATION, "Authorization", NULL, SIP_HDR_AUTHORIZATION),
-	H(HN_PROXY_AUTHORIZATION, "Proxy-Authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION),
-	H(HN_WWW_AUTHENTICATE, "WWW-Authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE),
-	H(HN_PROXY_AUTHENTICATE, "Proxy-Authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE),
-	H(HN_AUTHENTICATION_INFO, "Authentication-Info", NULL, SIP_HDR_AUTHENTICATION_INFO),
-	H(HN_ROUTE, "Route", NULL, SIP_HDR_ROUTE),
-	H(HN_RECORD_ROUTE, "Record-Route", NULL, SIP_HDR_RECORD_ROUTE),
-	H(HN_REQUIRE, "Require", NULL, SIP_HDR_REQUIRE),
-	H(HN_PROXY_REQUIRE, "Proxy-Require", NULL, SIP_HDR_PROXY_REQUIRE),
-	H(HN_SUPPORTED, "Supported", "k", SIP_HDR_SUPPORTED),
-	H(HN_USER_AGENT, "User-Agent", NULL, SIP_HDR_USER_AGENT),
-	H(HN_PRIVACY, "Privacy", NULL, SIP_HDR_PRIVACY),
-	H(HN_P_ASSERTED_IDENTITY, "P-Asserted-Identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY),
+	H(HN_VIA, "via", "v", SIP_HDR_VIA),
+	H(HN_FROM, "from", "f", SIP_HDR_FROM),
+	H(HN_TO, "to", "t", SIP_HDR_TO),
+	H(HN_CALL_ID, "call-id", "i", SIP_HDR_CALL_ID),
+	H(HN_CSEQ, "cseq", NULL, SIP_HDR_CSEQ),
+	H(HN_CONTACT, "contact", "m", SIP_HDR_CONTACT),
+	H(HN_MAX_FORWARDS, "max-forwards", NULL, SIP_HDR_MAX_FORWARDS),
+	H(HN_EXPIRES, "expires", NULL, SIP_HDR_EXPIRES),
+	H(HN_MIN_EXPIRES, "min-expires", NULL, SIP_HDR_MIN_EXPIRES),
+	H(HN_CONTENT_LENGTH, "content-length", "l", SIP_HDR_CONTENT_LENGTH),
+	H(HN_CONTENT_TYPE, "content-type", "c", SIP_HDR_CONTENT_TYPE),
+	H(HN_AUTHORIZATION, "authorization", NULL, SIP_HDR_AUTHORIZATION),
+	H(HN_PROXY_AUTHORIZATION, "proxy-authorization", NULL, SIP_HDR_PROXY_AUTHORIZATION),
+	H(HN_WWW_AUTHENTICATE, "www-authenticate", NULL, SIP_HDR_WWW_AUTHENTICATE),
+	H(HN_PROXY_AUTHENTICATE, "proxy-authenticate", NULL, SIP_HDR_PROXY_AUTHENTICATE),
+	H(HN_AUTHENTICATION_INFO, "authentication-info", NULL, SIP_HDR_AUTHENTICATION_INFO),
+	H(HN_ROUTE, "route", NULL, SIP_HDR_ROUTE),
+	H(HN_RECORD_ROUTE, "record-route", NULL, SIP_HDR_RECORD_ROUTE),
+	H(HN_REQUIRE, "require", NULL, SIP_HDR_REQUIRE),
+	H(HN_PROXY_REQUIRE, "proxy-require", NULL, SIP_HDR_PROXY_REQUIRE),
+	H(HN_SUPPORTED, "supported", "k", SIP_HDR_SUPPORTED),
+	H(HN_USER_AGENT, "user-agent", NULL, SIP_HDR_USER_AGENT),
+	H(HN_PRIVACY, "privacy", NULL, SIP_HDR_PRIVACY),
+	H(HN_P_ASSERTED_IDENTITY, "p-asserted-identity", NULL, SIP_HDR_P_ASSERTED_IDENTITY),
 	/* Compact forms of headers without an id: they still resolve by name. */
-	H(HN_SUBJECT, "Subject", "s", SIP_HDR_OTHER),
-	H(HN_CONTENT_ENCODING, "Content-Encoding", "e", SIP_HDR_OTHER),
-	H(HN_EVENT, "Event", "o", SIP_HDR_OTHER),
-	H(HN_REFER_TO, "Refer-To", "r", SIP_HDR_OTHER),
-	H(HN_ALLOW_EVENTS, "Allow-Events", "u", SIP_HDR_OTHER),
-	H(HN_REFERRED_BY, "Referred-By", "b", SIP_HDR_OTHER),
-	H(HN_SESSION_EXPIRES, "Session-Expires", "x", SIP_HDR_OTHER),
-	H(HN_IDENTITY, "Identity", "y", SIP_HDR_OTHER),
-	H(HN_ACCEPT_CONTACT, "Accept-Contact", "a", SIP_HDR_OTHER),
-	H(HN_REJECT_CONTACT, "Reject-Contact", "j", SIP_HDR_OTHER),
-	H(HN_REQUEST_DISPOSITION, "Request-Disposition", "d", SIP_HDR_OTHER),
-	H(HN_IDENTITY_INFO, "Identity-Info", "n", SIP_HDR_OTHER),
+	H(HN_SUBJECT, "subject", "s", SIP_HDR_OTHER),
+	H(HN_CONTENT_ENCODING, "content-encoding", "e", SIP_HDR_OTHER),
+	H(HN_EVENT, "event", "o", SIP_HDR_OTHER),
+	H(HN_REFER_TO, "refer-to", "r", SIP_HDR_OTHER),
+	H(HN_ALLOW_EVENTS, "allow-events", "u", SIP_HDR_OTHER),
+	H(HN_REFERRED_BY, "referred-by", "b", SIP_HDR_OTHER),
+	H(HN_SESSION_EXPIRES, "session-expires", "x", SIP_HDR_OTHER),
+	H(HN_IDENTITY, "identity", "y", SIP_HDR_OTHER),
+	H(HN_ACCEPT_CONTACT, "accept-contact", "a", SIP_HDR_OTHER),
+	H(HN_REJECT_CONTACT, "reject-contact", "j", SIP_HDR_OTHER),
+	H(HN_REQUEST_DISPOSITION, "request-disposition", "d", SIP_HDR_OTHER),
+	H(HN_IDENTITY_INFO, "identity-info", "n", SIP_HDR_OTHER),
 };
 
 /* Compact letter -> slot + 1 (0: no such compact form). */
@@ -153,6 +153,39 @@ static const char *const method_names[] = {
 
 #define NMETHODS (sizeof(method_names) / sizeof(method_names[0]))
 
+/* strlen of each method_names[] entry. */
+static const unsigned char method_lens[NMETHODS] = {
+	[SIP_INVITE] = 6, [SIP_ACK] = 3,       [SIP_BYE] = 3,     [SIP_CANCEL] = 6, [SIP_OPTIONS] = 7,
+	[SIP_REGISTER] = 8, [SIP_MESSAGE] = 7, [SIP_SUBSCRIBE] = 9, [SIP_NOTIFY] = 6, [SIP_REFER] = 5,
+	[SIP_INFO] = 4,   [SIP_UPDATE] = 6,    [SIP_PRACK] = 5,   [SIP_PUBLISH] = 7,
+};
+
+/* Compare the W-byte words of p and lower at i, p's folded to lower case. */
+#define WORD_EQ(p, lower, i, W)                                                                   \
+	({                                                                                        \
+		uint64_t x_ = 0, y_ = 0;                                                          \
+		memcpy(&x_, (p) + (i), W);                                                        \
+		memcpy(&y_, (lower) + (i), W);                                                    \
+		slice_fold8(x_) == y_;                                                            \
+	})
+
+/* Whether the received name p[0..len) equals lower[0..len) (a lower-case
+ * table name of the same length, len >= 2) ignoring ASCII case: whole words
+ * folded at once, the last one overlapping the one before, never a byte
+ * outside either string. */
+static bool name_eq(const char *p, size_t len, const char *lower)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			if (!WORD_EQ(p, lower, i, 8))
+				return false;
+		return WORD_EQ(p, lower, len - 8, 8);
+	}
+	if (len >= 4)
+		return WORD_EQ(p, lower, 0, 4) && WORD_EQ(p, lower, len - 4, 4);
+	return WORD_EQ(p, lower, 0, 2) && WORD_EQ(p, lower, len - 2, 2);
+}
+
 /* The table entry for a header name in long or compact form, or NULL:
  * one dispatch on the name's shape and one case-insensitive compare. */
 static const struct hdr_name *hdr_lookup(struct slice name)
@@ -166,7 +199,7 @@ static const struct hdr_name *hdr_lookup(struct slice name)
 	if (name.len == 0)
 		return NULL;
 	slot = hdr_candidate(name.p, name.len);
-	if (slot == HN_NONE || !slice_caseeq(name, slice_from(hdr_names[slot].name, hdr_names[slot].len)))
+	if (slot == HN_NONE || name.len != hdr_names[slot].len || !name_eq(name.p, name.len, hdr_names[slot].name))
 		return NULL;
 	return &hdr_names[slot];
 }
@@ -192,14 +225,38 @@ enum sip_hdr_id sip_hdr_id_from(struct slice name)
 	return h ? h->id : SIP_HDR_OTHER;
 }
 
+/* The only method a name can be, by its first letter and length. */
+static enum sip_method method_candidate(char c0, size_t len)
+{
+	switch (c0) {
+	case 'I': return len == 6 ? SIP_INVITE : SIP_INFO;
+	case 'A': return SIP_ACK;
+	case 'B': return SIP_BYE;
+	case 'C': return SIP_CANCEL;
+	case 'O': return SIP_OPTIONS;
+	case 'R': return len == 8 ? SIP_REGISTER : SIP_REFER;
+	case 'M': return SIP_MESSAGE;
+	case 'S': return SIP_SUBSCRIBE;
+	case 'N': return SIP_NOTIFY;
+	case 'U': return SIP_UPDATE;
+	case 'P': return len == 5 ? SIP_PRACK : SIP_PUBLISH;
+	default: return SIP_METHOD_UNKNOWN;
+	}
+}
+
 /* Method names are case-sensitive (RFC 3261 §7.1); anything not in the table,
  * including extension methods, is SIP_METHOD_UNKNOWN. */
 enum sip_method sip_method_from(struct slice name)
 {
-	for (size_t m = 1; m < NMETHODS; m++)
-		if (slice_eq_cstr(name, method_names[m]))
-			return (enum sip_method)m;
-	return SIP_METHOD_UNKNOWN;
+	enum sip_method m;
+
+	if (name.len == 0)
+		return SIP_METHOD_UNKNOWN;
+	m = method_candidate(name.p[0], name.len);
+	if (m == SIP_METHOD_UNKNOWN || method_lens[m] != name.len ||
+	    memcmp(name.p, method_names[m], name.len) != 0)
+		return SIP_METHOD_UNKNOWN;
+	return m;
 }
 
 /* Canonical name of a known method; "" for SIP_METHOD_UNKNOWN or out of range
@@ -219,14 +276,17 @@ const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id)
 	return &msg->hdrs[msg->first[id]];
 }
 
-/* Next header after prev that has the same id; for SIP_HDR_OTHER the next one
- * with the same name (compact and long forms match). NULL at the end. */
+/* Next header after prev that has the same id (the parser's chain); for
+ * SIP_HDR_OTHER the next one with the same name (compact and long forms
+ * match). NULL at the end. */
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg, const struct sip_hdr *prev)
 {
 	size_t i;
 
 	if (!prev || prev < msg->hdrs || prev >= msg->hdrs + msg->nhdrs)
 		return NULL;
+	if (prev->id != SIP_HDR_OTHER)
+		return prev->next >= 0 && (unsigned)prev->next < msg->nhdrs ? &msg->hdrs[prev->next] : NULL;
 	for (i = (size_t)(prev - msg->hdrs) + 1; i < msg->nhdrs; i++) {
 		const struct sip_hdr *h = &msg->hdrs[i];
 		if (h->id != prev->id)

@@ -5,6 +5,7 @@
 #include "sip/sip_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Record the first failure only: later checks still run so that can_reply is
@@ -21,9 +22,9 @@ static void fail(struct sip_parse_err *err, const char *reason, int status)
  * silent, §21.5.6 defines 505). Returns 0, 505, or 400 for something not a version. */
 static int check_version(struct slice v)
 {
-	if (slice_caseeq_cstr(v, "SIP/2.0"))
+	if (SIP_CASEEQ(v, "sip/2.0"))
 		return 0;
-	if (v.len > 4 && slice_caseeq_cstr(slice_from(v.p, 4), "SIP/"))
+	if (v.len > 4 && SIP_CASEEQ(slice_from(v.p, 4), "sip/"))
 		return 505;
 	return 400;
 }
@@ -69,23 +70,17 @@ static void parse_request_line(struct sip_msg *msg, struct slice line, struct si
 	int v;
 
 	msg->is_request = true;
-	for (size_t i = line.len; i > 0; i--) {
-		if (line.p[i - 1] == ' ') {
-			sp2 = line.p + i - 1;
-			break;
-		}
-	}
+	if (sp1)
+		sp2 = memrchr(line.p, ' ', line.len);
 	if (!sp1 || sp1 == sp2 || sp1 == line.p) {
 		fail(err, "Malformed request line", 400);
 		return;
 	}
 	msg->method_name = slice_from(line.p, (size_t)(sp1 - line.p));
-	for (size_t i = 0; i < msg->method_name.len; i++) {
-		if (!sip_is_token(msg->method_name.p[i])) {
-			msg->method_name = SLICE_NULL;
-			fail(err, "Malformed request line", 400);
-			return;
-		}
+	if (sip_span(msg->method_name, 0, SIP_CC_TOKEN) != msg->method_name.len) {
+		msg->method_name = SLICE_NULL;
+		fail(err, "Malformed request line", 400);
+		return;
 	}
 	msg->method = sip_method_from(msg->method_name);
 	v = check_version(slice_from(sp2 + 1, (size_t)(line.p + line.len - sp2 - 1)));
@@ -119,7 +114,7 @@ static int parse_start_line(struct sip_msg *msg, size_t *pos, struct sip_parse_e
 		return -1;
 	}
 	line = slice_from(msg->buf + s, end - s);
-	msg->is_request = !(line.len >= 4 && slice_caseeq_cstr(slice_from(line.p, 4), "SIP/"));
+	msg->is_request = !(line.len >= 4 && SIP_CASEEQ(slice_from(line.p, 4), "sip/"));
 	if (memchr(line.p, '\r', line.len) || memchr(line.p, '\0', line.len))
 		fail(err, "Malformed start line", 400);
 	else if (msg->is_request)
@@ -163,6 +158,7 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 {
 	char *buf = msg->buf;
 	size_t len = msg->len, s = *pos;
+	int16_t last[SIP_HDR__COUNT]; /* last header of each id so far, valid where first[] is set */
 
 	for (;;) {
 		size_t fe, next, n;
@@ -190,8 +186,7 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 			fail(err, why, 400);
 			return -1;
 		}
-		for (n = s; n < fe && sip_is_token(buf[n]); n++)
-			;
+		n = sip_span(slice_from(buf, fe), s, SIP_CC_TOKEN);
 		if (n == s) {
 			fail(err, "Malformed header", 400);
 			return -1;
@@ -208,10 +203,18 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
 			fail(err, "Malformed header", 400);
 			return -1;
 		}
-		h->value = slice_trim(slice_from(buf + n + 1, fe - n - 1));
+		h->value = sip_trim(slice_from(buf + n + 1, fe - n - 1));
 		h->id = sip_hdr_id_from(h->name);
-		if (msg->first[h->id] < 0)
-			msg->first[h->id] = (int16_t)msg->nhdrs;
+		h->next = -1;
+		if (h->id != SIP_HDR_OTHER) {
+			if (msg->first[h->id] < 0)
+				msg->first[h->id] = (int16_t)msg->nhdrs;
+			else
+				msg->hdrs[last[h->id]].next = (int16_t)msg->nhdrs;
+			last[h->id] = (int16_t)msg->nhdrs;
+		} else if (msg->first[SIP_HDR_OTHER] < 0) {
+			msg->first[SIP_HDR_OTHER] = (int16_t)msg->nhdrs;
+		}
 		msg->nhdrs++;
 		s = next;
 	}
@@ -221,12 +224,13 @@ static int parse_headers(struct sip_msg *msg, size_t *pos, struct sip_parse_err 
  * value (RFC 3261 §7.3.1, RFC 4475 §3.3.8). 0, -ENOENT (absent) or -EEXIST. */
 static int singleton(const struct sip_msg *msg, enum sip_hdr_id id, struct slice *value)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, id), *o;
+	const struct sip_hdr *h;
 
-	if (!h)
+	if (msg->first[id] < 0)
 		return -ENOENT;
-	for (o = sip_msg_hdr_next(msg, h); o; o = sip_msg_hdr_next(msg, o))
-		if (!slice_eq(o->value, h->value))
+	h = &msg->hdrs[msg->first[id]];
+	for (int k = h->next; k >= 0; k = msg->hdrs[k].next)
+		if (!slice_eq(msg->hdrs[k].value, h->value))
 			return -EEXIST;
 	*value = h->value;
 	return 0;
@@ -236,15 +240,15 @@ static int singleton(const struct sip_msg *msg, enum sip_hdr_id id, struct slice
  * via-parms in all, counted across comma-joined values. true when via1 is usable. */
 static bool parse_vias(struct sip_msg *msg, struct sip_parse_err *err)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA);
 	unsigned n = 0;
 	bool top = false;
 
-	if (!h) {
+	if (msg->first[SIP_HDR_VIA] < 0) {
 		fail(err, "Missing Via", 400);
 		return false;
 	}
-	for (; h; h = sip_msg_hdr_next(msg, h)) {
+	for (int k = msg->first[SIP_HDR_VIA]; k >= 0; k = msg->hdrs[k].next) {
+		const struct sip_hdr *h = &msg->hdrs[k];
 		struct slice cur = h->value, rest;
 		do {
 			struct sip_via v;
@@ -299,14 +303,7 @@ static bool parse_call_id(struct sip_msg *msg, struct sip_parse_err *err)
 		return false;
 	}
 	/* callid = word ["@" word] (RFC 3261 §25.1): no LWS inside, not empty */
-	for (size_t i = 0; i < v.len; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-		if (c <= 0x20 || c == 0x7f) {
-			fail(err, "Malformed Call-ID", 400);
-			return false;
-		}
-	}
-	if (!v.len) {
+	if (!v.len || sip_span(v, 0, SIP_CC_WORD) != v.len) {
 		fail(err, "Malformed Call-ID", 400);
 		return false;
 	}
@@ -332,8 +329,7 @@ static bool parse_cseq(struct sip_msg *msg, struct sip_parse_err *err)
 	j = sip_skip_lws(v, i);
 	if (j == i || sip_parse_uint(slice_from(v.p, i), UINT32_MAX, &n))
 		goto bad;
-	for (i = j; i < v.len && sip_is_token(v.p[i]); i++)
-		;
+	i = sip_span(v, j, SIP_CC_TOKEN);
 	if (i == j || i != v.len)
 		goto bad;
 	msg->cseq = (uint32_t)n;
@@ -402,7 +398,9 @@ int sip_msg_parse(struct sip_msg *msg, char *buf, size_t len, struct sip_parse_e
 	if (!err)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
-	memset(msg, 0, sizeof(*msg));
+	/* everything but the header array, which is filled as far as nhdrs says */
+	memset(msg, 0, offsetof(struct sip_msg, hdrs));
+	memset(&msg->nhdrs, 0, sizeof(*msg) - offsetof(struct sip_msg, nhdrs));
 	memset(msg->first, 0xff, sizeof(msg->first));
 	msg->max_forwards = -1;
 	msg->expires = -1;

@@ -5,20 +5,12 @@
 #include <errno.h>
 #include <stdint.h>
 
-/* See sip_int.h: index of the first non-LWS byte at or after i. */
-size_t sip_skip_lws(struct slice s, size_t i)
-{
-	while (i < s.len && sip_is_lws(s.p[i]))
-		i++;
-	return i;
-}
-
 /* See sip_int.h: step over a quoted-string; 0 or -EINVAL if unterminated. */
 int sip_scan_quoted(struct slice s, size_t *i)
 {
 	size_t j = *i + 1;
 
-	while (j < s.len) {
+	while ((j = sip_span(s, j, SIP_CC_QTEXT)) < s.len) {
 		char c = s.p[j];
 		if (c == '\\') {
 			/* quoted-pair: the escaped byte may be anything but CR/LF */
@@ -27,11 +19,8 @@ int sip_scan_quoted(struct slice s, size_t *i)
 			j += 2;
 			continue;
 		}
-		if (c == '"') {
-			*i = j + 1;
-			return 0;
-		}
-		j++;
+		*i = j + 1; /* c is '"' */
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -49,9 +38,7 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 	}
 	start = i;
 	i = sip_skip_lws(s, i + 1);
-	j = i;
-	while (j < s.len && sip_is_paramchar(s.p[j]))
-		j++;
+	j = sip_span(s, i, SIP_CC_PARAM);
 	if (j == i)
 		return -EINVAL;
 	out->name = slice_from(s.p + i, j - i);
@@ -66,8 +53,7 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 			if (sip_scan_quoted(s, &j))
 				return -EINVAL;
 		} else {
-			while (j < s.len && sip_is_paramchar(s.p[j]))
-				j++;
+			j = sip_span(s, j, SIP_CC_PARAM);
 			if (j == i)
 				return -EINVAL;
 		}
@@ -78,8 +64,24 @@ int sip_param_next(struct slice *cursor, struct sip_param *out)
 	return 1;
 }
 
-/* See sip_int.h: all-digit number up to max; 0, -EINVAL or -ERANGE. */
+/* See sip_int.h: all-digit number up to max; 0, -EINVAL or -ERANGE, the same
+ * answers as slice_to_u64 without a division per digit. That one stops with
+ * -ERANGE at the first digit taking the running value past max, so a digit
+ * prefix above max outranks a later non-digit; up to 19 bytes the value of
+ * the digit prefix cannot wrap, which lets it be compared once at the end. */
 int sip_parse_uint(struct slice s, uint64_t max, uint64_t *out)
 {
-	return slice_to_u64(s, max, out);
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (s.len == 0 || s.len > 19)
+		return slice_to_u64(s, max, out);
+	for (; i < s.len && sip_is_digit(s.p[i]); i++)
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	if (v > max)
+		return -ERANGE;
+	if (i < s.len)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

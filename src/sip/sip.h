@@ -62,6 +62,7 @@ enum sip_hdr_id {
 
 struct sip_hdr {
 	enum sip_hdr_id id;
+	int16_t next;       /**< index of the next header with this id, -1 if none (not for SIP_HDR_OTHER) */
 	struct slice name;  /**< as received */
 	struct slice value; /**< trimmed; folded lines already unfolded to spaces */
 };
@@ -119,7 +120,7 @@ struct sip_msg {
 	int status;             /**< response status code */
 	struct slice reason;
 
-	struct sip_hdr hdrs[SW_MAX_HEADERS];
+	struct sip_hdr hdrs[SW_MAX_HEADERS]; /**< only hdrs[0..nhdrs) are set */
 	unsigned nhdrs;
 	int16_t first[SIP_HDR__COUNT]; /**< index of first header with that id, -1 if none */
 

@@ -9,26 +9,12 @@
 
 static bool is_alpha(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* Bytes never allowed unescaped anywhere in a URI we accept: controls, space,
- * DEL, and the delimiters that end a URI inside a header ("<>) (RFC 3986 §2). */
-static bool is_uri_char(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u > 0x20 && u != 0x7f && c != '"' && c != '<' && c != '>';
-}
-
-static bool is_host_char(char c)
-{
-	return is_alpha(c) || sip_is_digit(c) || c == '-' || c == '.' || c == '_';
+	return sip_cc_is(c, SIP_CC_ALPHA);
 }
 
 static bool is_hex(char c)
 {
-	return sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return sip_cc_is(c, SIP_CC_HEX);
 }
 
 /* host [":" port] at s.p[*i]; host is a hostname/IPv4 or an RFC 5118 "[...]"
@@ -52,8 +38,7 @@ static int parse_hostport(struct sip_uri *uri, struct slice s, size_t *i)
 			return -EINVAL;
 		j++;
 	} else {
-		while (j < s.len && is_host_char(s.p[j]))
-			j++;
+		j = sip_span(s, j, SIP_CC_HOST); /* alphanum and -._ */
 		if (j == start)
 			return -EINVAL;
 	}
@@ -128,20 +113,17 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text)
 	memset(uri, 0, sizeof(*uri));
 	if (!text.p || text.len == 0 || !is_alpha(text.p[0]))
 		return -EINVAL;
-	while (i < text.len && (is_alpha(text.p[i]) || sip_is_digit(text.p[i]) || text.p[i] == '+' ||
-				text.p[i] == '-' || text.p[i] == '.'))
-		i++;
+	i = sip_span(text, i, SIP_CC_SCHEME);
 	if (i >= text.len || text.p[i] != ':')
 		return -EINVAL;
 	uri->scheme = slice_from(text.p, i);
 	rest = slice_from(text.p + i + 1, text.len - i - 1);
 	if (rest.len == 0)
 		return -EINVAL;
-	for (size_t k = 0; k < rest.len; k++)
-		if (!is_uri_char(rest.p[k]))
-			return -EINVAL;
-	uri->is_sips = slice_caseeq_cstr(uri->scheme, "sips");
-	uri->is_sip = uri->is_sips || slice_caseeq_cstr(uri->scheme, "sip");
+	if (sip_span(rest, 0, SIP_CC_URI) != rest.len)
+		return -EINVAL;
+	uri->is_sips = SIP_CASEEQ(uri->scheme, "sips");
+	uri->is_sip = uri->is_sips || SIP_CASEEQ(uri->scheme, "sip");
 	if (!uri->is_sip) {
 		uri->user = rest;
 		return 0;

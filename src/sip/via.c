@@ -12,8 +12,7 @@ static int scan_token(struct slice s, size_t *i, struct slice *out)
 {
 	size_t j = *i;
 
-	while (j < s.len && sip_is_token(s.p[j]))
-		j++;
+	j = sip_span(s, j, SIP_CC_TOKEN);
 	if (j == *i)
 		return -EINVAL;
 	*out = slice_from(s.p + *i, j - *i);
@@ -30,12 +29,6 @@ static size_t scan_slash(struct slice s, size_t i)
 	return sip_skip_lws(s, i + 1);
 }
 
-static bool is_host_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || sip_is_digit(c) || c == '-' ||
-	       c == '.' || c == '_';
-}
-
 static int parse_sent_by(struct sip_via *via, struct slice s, size_t *i)
 {
 	size_t j = *i, start = j;
@@ -44,7 +37,7 @@ static int parse_sent_by(struct sip_via *via, struct slice s, size_t *i)
 	if (j < s.len && s.p[j] == '[') {
 		while (j < s.len && s.p[j] != ']') {
 			char c = s.p[j];
-			bool hex = sip_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+			bool hex = sip_cc_is(c, SIP_CC_HEX);
 			if (j > start && !hex && c != ':' && c != '.')
 				return -EINVAL;
 			j++;
@@ -53,8 +46,7 @@ static int parse_sent_by(struct sip_via *via, struct slice s, size_t *i)
 			return -EINVAL;
 		j++;
 	} else {
-		while (j < s.len && is_host_char(s.p[j]))
-			j++;
+		j = sip_span(s, j, SIP_CC_HOST); /* alphanum and -._ */
 		if (j == start)
 			return -EINVAL;
 	}
@@ -106,11 +98,11 @@ int sip_via_parse(struct sip_via *via, struct slice text, struct slice *rest)
 	cur = slice_from(s.p + i, s.len - i);
 	via->params = cur;
 	while ((rc = sip_param_next(&cur, &prm)) == 1) {
-		if (slice_caseeq_cstr(prm.name, "branch")) {
+		if (SIP_CASEEQ(prm.name, "branch")) {
 			via->branch = prm.value;
-		} else if (slice_caseeq_cstr(prm.name, "received")) {
+		} else if (SIP_CASEEQ(prm.name, "received")) {
 			via->received = prm.value;
-		} else if (slice_caseeq_cstr(prm.name, "rport")) {
+		} else if (SIP_CASEEQ(prm.name, "rport")) {
 			uint64_t v;
 			if (prm.value.len && sip_parse_uint(prm.value, 65535, &v))
 				return -EINVAL;
@@ -121,13 +113,13 @@ int sip_via_parse(struct sip_via *via, struct slice text, struct slice *rest)
 	if (rc < 0)
 		return -EINVAL;
 	/* params span up to the last byte consumed, without trailing LWS */
-	via->params = slice_trim(slice_from(via->params.p, (size_t)(cur.p - via->params.p)));
-	via->text = slice_trim(slice_from(s.p + start, (size_t)(cur.p - (s.p + start))));
+	via->params = sip_trim(slice_from(via->params.p, (size_t)(cur.p - via->params.p)));
+	via->text = sip_trim(slice_from(s.p + start, (size_t)(cur.p - (s.p + start))));
 	if (cur.len == 0)
 		return 0;
 	if (cur.p[0] != ',')
 		return -EINVAL;
-	*rest = slice_trim(slice_from(cur.p + 1, cur.len - 1));
+	*rest = sip_trim(slice_from(cur.p + 1, cur.len - 1));
 	if (rest->len == 0)
 		return -EINVAL;
 	return 0;

@@ -389,6 +389,24 @@ static void test_hdr_names_all(void **state)
 		assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
 		if (compact && id == SIP_HDR_OTHER)
 			assert_same_header(compact, a, false);
+
+		/* names are compared a word at a time: a non-letter with its 0x20 bit
+		 * flipped ('-' and CR) is no case variant, and an exact-size copy of
+		 * every name (no byte after it) is read within its bounds */
+		for (size_t k = 0; k < n; k++) {
+			if ((name[k] | 0x20) >= 'a' && (name[k] | 0x20) <= 'z')
+				continue;
+			cased(name, 0, a, sizeof(a));
+			a[k] = (char)(a[k] ^ 0x20);
+			assert_int_equal(sip_hdr_id_from(slice_cstr(a)), SIP_HDR_OTHER);
+		}
+		for (int how = 0; how < 3; how++) {
+			char *exact = malloc(n);
+			assert_non_null(exact);
+			memcpy(exact, cased(name, how, a, sizeof(a)), n);
+			assert_int_equal(sip_hdr_id_from(slice_from(exact, n)), id);
+			free(exact);
+		}
 	}
 	/* letters that are no compact form, and non-letters next to them */
 	for (const char *c = "ghpqwzGHPQWZ@[`{0-"; *c; c++) {
@@ -410,6 +428,26 @@ static void test_methods(void **state)
 	assert_string_equal(sip_method_name((enum sip_method)99), "");
 	assert_int_equal(sip_method_from(slice_cstr("INVITEX")), SIP_METHOD_UNKNOWN);
 	assert_int_equal(sip_method_from(SLICE_NULL), SIP_METHOD_UNKNOWN);
+	/* near misses of every method: one byte changed (case too), one short, one long */
+	for (int m = SIP_INVITE; m <= SIP_PUBLISH; m++) {
+		const char *name = sip_method_name((enum sip_method)m);
+		size_t n = strlen(name);
+		char b[16];
+
+		for (size_t i = 0; i < n; i++) {
+			memcpy(b, name, n);
+			b[i] = (char)(b[i] | 0x20);
+			assert_int_equal(sip_method_from(slice_from(b, n)), SIP_METHOD_UNKNOWN);
+			b[i] = 'X';
+			assert_int_equal(sip_method_from(slice_from(b, n)), SIP_METHOD_UNKNOWN);
+		}
+		memcpy(b, name, n);
+		b[n] = 'S';
+		assert_int_equal(sip_method_from(slice_from(b, n - 1)), SIP_METHOD_UNKNOWN);
+		assert_int_equal(sip_method_from(slice_from(b, n + 1)), SIP_METHOD_UNKNOWN);
+	}
+	assert_int_equal(sip_method_from(slice_from("INFO\0", 5)), SIP_METHOD_UNKNOWN);
+	assert_int_equal(sip_method_from(slice_cstr("I")), SIP_METHOD_UNKNOWN);
 }
 
 static void test_hdr_next(void **state)
@@ -430,6 +468,55 @@ static void test_hdr_next(void **state)
 	assert_true(eq(h->value, "3"));
 	assert_null(sip_msg_hdr_next(&msg, h));
 	assert_null(sip_msg_hdr_next(&msg, NULL));
+}
+
+/* Repeated headers of several ids interleaved with each other and with
+ * unknown ones: each id's chain visits its headers in message order. */
+static void test_hdr_next_interleaved(void **state)
+{
+	static const char *const order[] = { "1", "2", "3", "4" };
+	const struct sip_hdr *h;
+	int n;
+
+	(void)state;
+	assert_int_equal(parse("OPTIONS sip:a@example.com SIP/2.0\r\n"
+			       "Via: SIP/2.0/UDP h1;branch=z9hG4bK1\r\n"
+			       "Route: <sip:r1;lr>\r\nX-Y: 1\r\n"
+			       "v: SIP/2.0/UDP h2;branch=z9hG4bK2\r\n"
+			       "From: <sip:b@example.com>;tag=1\r\nRoute: <sip:r2;lr>\r\n"
+			       "To: <sip:a@example.com>\r\nX-Z: z\r\nVIA: SIP/2.0/UDP h3, SIP/2.0/UDP h4\r\n"
+			       "Call-ID: il\r\nx-y: 2\r\nCSeq: 1 OPTIONS\r\nRoute: <sip:r3;lr>\r\n"
+			       "X-Y : 3\r\n\r\n"),
+			 0);
+	n = 0;
+	for (h = sip_msg_hdr(&msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(&msg, h))
+		n++;
+	assert_int_equal(n, 3);
+	assert_true(eq(msg.via1.host, "h1"));
+	n = 0;
+	for (h = sip_msg_hdr(&msg, SIP_HDR_ROUTE); h; h = sip_msg_hdr_next(&msg, h)) {
+		char want[16];
+		snprintf(want, sizeof(want), "<sip:r%s;lr>", order[n]);
+		assert_true(eq(h->value, want));
+		n++;
+	}
+	assert_int_equal(n, 3);
+	n = 0;
+	for (h = sip_msg_hdr_by_name(&msg, "x-Y"); h; h = sip_msg_hdr_next(&msg, h))
+		assert_true(eq(h->value, order[n++]));
+	assert_int_equal(n, 3);
+	/* the first unknown header, whatever its name */
+	h = sip_msg_hdr(&msg, SIP_HDR_OTHER);
+	assert_non_null(h);
+	assert_true(eq(h->name, "X-Y"));
+	assert_null(sip_msg_hdr(&msg, SIP_HDR_CONTACT));
+	/* a pointer that is not one of this message's headers */
+	assert_null(sip_msg_hdr_next(&msg, &msg.hdrs[msg.nhdrs]));
+	/* a second parse into the same struct starts the chains afresh */
+	assert_int_equal(parse(OPT_HEAD "\r\n"), 0);
+	assert_null(sip_msg_hdr(&msg, SIP_HDR_ROUTE));
+	assert_null(sip_msg_hdr_next(&msg, sip_msg_hdr(&msg, SIP_HDR_VIA)));
+	assert_int_equal(msg.nhdrs, OPT_NHDRS);
 }
 
 static void test_folding(void **state)
@@ -1030,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hdr_names_all, teardown),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test_teardown(test_hdr_next, teardown),
+		cmocka_unit_test_teardown(test_hdr_next_interleaved, teardown),
 		cmocka_unit_test_teardown(test_folding, teardown),
 		cmocka_unit_test_teardown(test_bare_lf_and_leading_crlf, teardown),
 		cmocka_unit_test_teardown(test_truncated, teardown),
