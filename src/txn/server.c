@@ -104,7 +104,7 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	*out = st;
 	/* RFC 3261 §17.2.1 / §16.2: a proxy answers INVITE with 100 Trying itself. */
 	if (req->method == SIP_INVITE)
-		txn_server_reply(st, 100, "Trying", NULL, NULL);
+		txn_server_reply_to(st, req, 100, "Trying", NULL, NULL);
 	return 0;
 }
 
@@ -199,11 +199,25 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
 	return err;
 }
 
-int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag, const char *extra_hdrs)
+/* Build and send a local response to req, a parse of st's request (the
+ * reply goes into the first half of the layer's buffer, as ever). */
+static int reply_from(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+		      const char *to_tag, const char *extra_hdrs)
 {
 	struct txn_layer *tl = st->tl;
 	struct sip_src sipsrc;
 	struct sip_buf out;
+
+	tp_addr_text(&st->dst.peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
+	sip_buf_init(&out, tl->out, sizeof(tl->out) / 2);
+	if (sip_reply_build(&out, req, code, reason, code > 100 ? to_tag : NULL, &sipsrc, extra_hdrs))
+		return -ENOSPC;
+	return txn_server_send(st, code, out.p, out.len);
+}
+
+int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag, const char *extra_hdrs)
+{
+	struct txn_layer *tl = st->tl;
 	struct sip_parse_err perr;
 
 	if (st->state >= TXN_COMPLETED)
@@ -215,11 +229,25 @@ int txn_server_reply(struct txn_server *st, int code, const char *reason, const 
 	memcpy(copy, st->req, st->req_len);
 	if (sip_msg_parse(&tl->scratch, copy, st->req_len, &perr))
 		return -EBADMSG;
-	tp_addr_text(&st->dst.peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
-	sip_buf_init(&out, tl->out, sizeof(tl->out) / 2);
-	if (sip_reply_build(&out, &tl->scratch, code, reason, code > 100 ? to_tag : NULL, &sipsrc, extra_hdrs))
+	return reply_from(st, &tl->scratch, code, reason, to_tag, extra_hdrs);
+}
+
+bool txn_server_is_request(const struct txn_server *st, const struct sip_msg *req)
+{
+	return st->req && req->len == st->req_len && (req->buf == st->req || !memcmp(req->buf, st->req, st->req_len));
+}
+
+int txn_server_reply_to(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+			const char *to_tag, const char *extra_hdrs)
+{
+	if (!txn_server_is_request(st, req))
+		return txn_server_reply(st, code, reason, to_tag, extra_hdrs);
+	if (st->state >= TXN_COMPLETED)
+		return -EALREADY;
+	/* Same limit as a re-parsed copy has. */
+	if (st->req_len >= sizeof(st->tl->out) / 2)
 		return -ENOSPC;
-	return txn_server_send(st, code, out.p, out.len);
+	return reply_from(st, req, code, reason, to_tag, extra_hdrs);
 }
 
 int txn_server_request(struct txn_server *st, struct sip_msg *msg)

@@ -87,6 +87,14 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
  * local response. 0, -ENOSPC, -EALREADY, -errno. */
 int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag,
 		     const char *extra_hdrs);
+/* txn_server_reply from req, already parsed, instead of a re-parse of the
+ * stored copy: the same response, one parse less. req must be st's request
+ * (txn_server_is_request); any other message is ignored and the stored copy
+ * re-parsed as by txn_server_reply. */
+int txn_server_reply_to(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+			const char *to_tag, const char *extra_hdrs);
+/* True while st keeps its request copy and req's bytes are that copy. */
+bool txn_server_is_request(const struct txn_server *st, const struct sip_msg *req);
 /* Re-parse the stored request into *msg (scratch owned by the caller; valid
  * while st lives). 0 or -EBADMSG. */
 int txn_server_request(struct txn_server *st, struct sip_msg *msg);
