@@ -88,64 +88,73 @@ void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct si
 	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
 	h ^= base_hash(req->via1.branch.p, req->via1.branch.len) * 131u;
 	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
-	int err = txn_server_reply(st, code, reason, tag, extra);
+	int err = txn_server_reply_to(st, req, code, reason, tag, extra);
 	if (err)
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
 }
 
-/* The Route entry at index idx (0 = the first), if any. */
-static bool route_at(const struct sip_msg *msg, unsigned idx, struct sip_addr *out)
+/* The leading Route entries of a request, parsed once: own_routes looks at
+ * no more than three (two of ours and the one after them). */
+#define ROUTES_HEAD 3
+struct routes_head {
+	struct sip_addr a[ROUTES_HEAD];
+	unsigned n;
+};
+
+static void routes_head(const struct sip_msg *msg, struct routes_head *r)
 {
-	unsigned n = 0;
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h; h = sip_msg_hdr_next(msg, h)) {
+	r->n = 0;
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h && r->n < ROUTES_HEAD;
+	     h = sip_msg_hdr_next(msg, h)) {
 		struct slice cur = h->value;
-		while (sip_addr_list_next(&cur, out) == 1)
-			if (n++ == idx)
-				return true;
+		while (r->n < ROUTES_HEAD && sip_addr_list_next(&cur, &r->a[r->n]) == 1)
+			r->n++;
 	}
-	return false;
 }
 
 /* RFC 3261 §16.4 with RFC 5658 §3.2: how many leading Route entries name us
  * (0, 1, or 2 when we record-routed twice: two different entries of ours
  * side by side, one per interface), and the entry after them in *next
  * (*has_next false when none). The same entry twice is a spiral through
- * us: only one is ours to drop now. */
-static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, struct sip_addr *next, bool *has_next)
+ * us: only one is ours to drop now. r gets the leading entries. */
+static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, struct routes_head *r,
+			   struct sip_addr *next, bool *has_next)
 {
-	struct sip_addr first;
-	unsigned n = 0;
+	unsigned n;
 
 	*has_next = false;
-	if (!route_at(msg, 0, &first) || !proxy_uri_is_me(pw, &first.uri))
+	routes_head(msg, r);
+	if (r->n == 0 || !proxy_uri_is_me(pw, &r->a[0].uri))
 		return 0;
 	n = 1;
-	if (route_at(msg, 1, next) && proxy_uri_is_me(pw, &next->uri) && !slice_caseeq(next->uri_str, first.uri_str))
+	if (r->n > 1 && proxy_uri_is_me(pw, &r->a[1].uri) && !slice_caseeq(r->a[1].uri_str, r->a[0].uri_str))
 		n = 2;
-	*has_next = route_at(msg, n, next);
+	if (r->n > n) {
+		*next = r->a[n];
+		*has_next = true;
+	}
 	return n;
 }
 
-/* Do our n leading Route entries (from own_routes) all carry the token for
- * the request's Call-ID and the inside address addr? */
-static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
-			      const struct sockaddr_storage *addr)
+/* Do our n leading Route entries (from own_routes, in r) all carry the
+ * token for the request's Call-ID and the inside address addr? */
+static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, const struct routes_head *r,
+			      unsigned n, const struct sockaddr_storage *addr)
 {
 	char token[PROXY_RR_TOKEN_LEN + 1];
-	struct sip_addr a;
 	bool ok = n > 0 && addr && proxy_rr_token(pw->rr_key, msg->call_id, addr, token) == 0;
 
 	for (unsigned i = 0; ok && i < n; i++)
-		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
+		ok = i < r->n && proxy_rr_token_match(token, &r->a[i].uri);
 	return ok;
 }
 
 /* Did we record this route set, and does the request come from the dialog's
  * inside party (src) or go to it (dst, NULL: not known yet)? (rrtoken.c) */
-static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
-			  const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
+static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, const struct routes_head *r,
+			  unsigned n, const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
 {
-	return routes_signed_for(pw, msg, n, src) || (dst && routes_signed_for(pw, msg, n, dst));
+	return routes_signed_for(pw, msg, r, n, src) || (dst && routes_signed_for(pw, msg, r, n, dst));
 }
 
 /* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
@@ -315,6 +324,7 @@ static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const 
 static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg)
 {
 	struct sip_addr next;
+	struct routes_head routes;
 	struct proxy_fwd f = { 0 };
 	const struct sip_uri *target = &msg->ruri;
 	struct tp_dest dst;
@@ -322,7 +332,7 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	struct sip_buf b;
 	bool has_next, local;
 
-	f.pop_routes = own_routes(pw, msg, &next, &has_next);
+	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next);
 	if (has_next)
 		target = &next.uri;
 	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
@@ -330,7 +340,7 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	int err = dialog_dest(pw, msg, target, &dst, &local);
 	/* Not an open relay: only on a route set we recorded, to a local
 	 * user's phone, or from a trusted peer (an ACK gets no answer: dropped). */
-	if (!local && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+	if (!local && !routes_signed(pw, msg, &routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 	    !proxy_trusted_find(pw->p->cfg, &src->peer)) {
 		LOG_DBG("ACK dropped: not on a route set of ours");
 		return;
@@ -395,6 +405,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	const struct proxy_cfg *cfg = pw->p->cfg;
 	struct proxy_fwd f = { 0 };
 	struct sip_addr next;
+	struct routes_head routes;
 	bool has_next_route = false;
 	bool caller_ok = caller->authenticated || caller->trusted;
 	struct proxy_identity id;
@@ -402,7 +413,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
 	f.rr_in = src->lst;
-	f.pop_routes = own_routes(pw, msg, &next, &has_next_route);
+	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next_route);
 	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
 		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
@@ -431,7 +442,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		/* Not an open relay: a Route naming us is not enough, it must be
 		 * one we recorded (signed), unless the request goes to a local
 		 * user's phone or the caller is trusted or proves who it is. */
-		if (!local && !caller_ok && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+		if (!local && !caller_ok && !routes_signed(pw, msg, &routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 		    proxy_policy_prove(pw, src, msg, caller)) {
 			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
 				msg->method_name.p);
