@@ -108,6 +108,8 @@ void txn_server_detach(struct txn_server *st);
 
 /* ---- client transactions (RFC 3261 §17.1) ---- */
 
+/* What every branch made by txn_branch_make begins with. */
+#define TXN_BRANCH_PREFIX "z9hG4bKsw"
 /* Fill out with a fresh branch "z9hG4bKsw<worker>x<unique>" (RFC 3261 §8.1.1.7
  * magic cookie; the worker index lets a response that lands on another
  * worker's socket be handed to the owner). cap >= 40. */
