@@ -64,6 +64,25 @@ static bool same_listen(const struct tp_listen *a, const struct tp_listen *b)
 	return a->proto == b->proto && a->addrlen == b->addrlen && !memcmp(&a->addr, &b->addr, a->addrlen);
 }
 
+static struct slice skip_separators(struct slice cur)
+{
+	while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
+		cur.p++;
+		cur.len--;
+	}
+	return cur;
+}
+
+/* What is left of a Route header, if anything. */
+static void put_route_left(struct sip_buf *b, struct slice cur)
+{
+	if (cur.len) {
+		sip_buf_puts(b, "Route: ");
+		sip_buf_slice(b, cur);
+		sip_buf_puts(b, "\r\n");
+	}
+}
+
 /* The Route header h without its first *skip entries (those are counted
  * down); nothing when every entry goes. */
 static void put_route_rest(struct sip_buf *b, const struct sip_hdr *h, unsigned *skip)
@@ -73,16 +92,9 @@ static void put_route_rest(struct sip_buf *b, const struct sip_hdr *h, unsigned 
 
 	while (*skip && sip_addr_list_next(&cur, &a) == 1) {
 		(*skip)--;
-		while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
-			cur.p++;
-			cur.len--;
-		}
+		cur = skip_separators(cur);
 	}
-	if (cur.len) {
-		sip_buf_puts(b, "Route: ");
-		sip_buf_slice(b, cur);
-		sip_buf_puts(b, "\r\n");
-	}
+	put_route_left(b, cur);
 }
 
 int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const struct proxy_fwd *f)
@@ -124,6 +136,12 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			sip_buf_puts(b, "\r\n");
 			continue;
 		case SIP_HDR_ROUTE:
+			if (to_pop == 1 && h == f->pop_hdr) {
+				/* The one entry to drop is known to end at pop_rest. */
+				put_route_left(b, skip_separators(f->pop_rest));
+				to_pop = 0;
+				continue;
+			}
 			if (to_pop) {
 				/* RFC 3261 §16.4: drop only our own entries. */
 				put_route_rest(b, h, &to_pop);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -82,12 +83,12 @@ void proxy_worker_free(struct proxy_worker *pw)
 void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
 		 const char *reason, const char *extra)
 {
-	char tag[20];
+	char tag[FMT_U64_MAX];
 	(void)pw;
 	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
 	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
 	h ^= base_hash(req->via1.branch.p, req->via1.branch.len) * 131u;
-	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
+	fmt_hex64(tag, h, 16);
 	int err = txn_server_reply_to(st, req, code, reason, tag, extra);
 	if (err)
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
@@ -99,6 +100,8 @@ void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct si
 struct routes_head {
 	struct sip_addr a[ROUTES_HEAD];
 	unsigned n;
+	const struct sip_hdr *hdr0;      /**< the Route header of a[0] */
+	struct slice rest0;              /**< what follows a[0] in it */
 };
 
 static void routes_head(const struct sip_msg *msg, struct routes_head *r)
@@ -107,8 +110,22 @@ static void routes_head(const struct sip_msg *msg, struct routes_head *r)
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h && r->n < ROUTES_HEAD;
 	     h = sip_msg_hdr_next(msg, h)) {
 		struct slice cur = h->value;
-		while (r->n < ROUTES_HEAD && sip_addr_list_next(&cur, &r->a[r->n]) == 1)
-			r->n++;
+		while (r->n < ROUTES_HEAD && sip_addr_list_next(&cur, &r->a[r->n]) == 1) {
+			if (r->n++ == 0) {
+				r->hdr0 = h;
+				r->rest0 = cur;
+			}
+		}
+	}
+}
+
+/* One Route entry to drop: where it ends, so the request copy need not
+ * parse the Route header again (build.c). */
+static void pop_hint(const struct routes_head *r, struct proxy_fwd *f)
+{
+	if (f->pop_routes == 1) {
+		f->pop_hdr = r->hdr0;
+		f->pop_rest = r->rest0;
 	}
 }
 
@@ -228,6 +245,25 @@ int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
+#define AOR_MAX (SW_MAX_USER + SW_MAX_DOMAIN + 2)
+
+/* The location service's key "user@domain", the domain in lower case, into
+ * out (AOR_MAX bytes; user at most SW_MAX_USER, host at most SW_MAX_DOMAIN
+ * bytes), NUL-terminated. The user ends at a NUL byte, as with "%.*s". */
+static size_t aor_key(char *out, struct slice user, struct slice host)
+{
+	size_t n = strnlen(user.p, user.len);
+
+	memcpy(out, user.p, n);
+	out[n++] = '@';
+	for (size_t i = 0; i < host.len; i++) {
+		char ch = host.p[i];
+		out[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 struct target {
 	char uri[SW_MAX_CONTACT_URI + 1];
 	struct tp_dest dst;
@@ -285,18 +321,14 @@ static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const
 		       struct tp_dest *out, bool *local)
 {
 	const struct sip_uri *to = &msg->to.uri;
-	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+	char aor[AOR_MAX];
 
 	*local = false;
 	if (target == &msg->ruri && to->user.len && to->user.len <= SW_MAX_USER && to->host.len &&
 	    to->host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, to->host)) {
-		int n = snprintf(aor, sizeof(aor), "%.*s@", (int)to->user.len, to->user.p);
-		for (size_t i = 0; i < to->host.len; i++) {
-			char ch = to->host.p[i];
-			aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-		}
+		size_t n = aor_key(aor, to->user, to->host);
 		struct dialog_find df = { .uri = msg->ruri_str, .out = out };
-		registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_dialog_binding, &df);
+		registrar_lookup_bindings(pw->p->reg, slice_from(aor, n), base_wall_s(), on_dialog_binding, &df);
 		if (df.found) {
 			*local = true;
 			return 0;
@@ -333,6 +365,7 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	bool has_next, local;
 
 	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next);
+	pop_hint(&routes, &f);
 	if (has_next)
 		target = &next.uri;
 	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
@@ -360,8 +393,12 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	if (our_addresses(pw, msg, &dst, &f))
 		return;
 	/* The same incoming ACK always gets the same branch (§16.11). */
-	snprintf(branch, sizeof(branch), "z9hG4bKsw%uxa%016llx", tp_worker_index(pw->w),
-		 (unsigned long long)base_hash(msg->via1.branch.p, msg->via1.branch.len));
+	size_t bn = sizeof(TXN_BRANCH_PREFIX) - 1;
+	memcpy(branch, TXN_BRANCH_PREFIX, bn);
+	bn += fmt_u64(branch + bn, tp_worker_index(pw->w));
+	branch[bn++] = 'x';
+	branch[bn++] = 'a';
+	fmt_hex64(branch + bn, base_hash(msg->via1.branch.p, msg->via1.branch.len), 16);
 	f.branch = branch;
 	if (msg->from.uri.host.len && msg->from.uri.host.len <= SW_MAX_DOMAIN) {
 		for (size_t i = 0; i < msg->from.uri.host.len; i++) {
@@ -414,6 +451,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
 	f.rr_in = src->lst;
 	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next_route);
+	pop_hint(&routes, &f);
 	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
 		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
@@ -516,20 +554,18 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	}
 
 	/* A local user: every registered contact in parallel (§16.6, §16.7). */
-	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
-	struct targets *ts = calloc(1, sizeof(*ts));
+	char aor[AOR_MAX];
+	/* Not zeroed: on_binding fills each entry it counts (16 URIs of up to
+	 * SW_MAX_CONTACT_URI bytes would be cleared on every call otherwise). */
+	struct targets *ts = malloc(sizeof(*ts));
 	if (!ts || msg->ruri.user.len == 0 || msg->ruri.user.len > SW_MAX_USER) {
 		free(ts);
 		proxy_call_started(c, msg, 404, "Not Found");
 		return;
 	}
-	int n = snprintf(aor, sizeof(aor), "%.*s@", (int)msg->ruri.user.len, msg->ruri.user.p);
-	for (size_t i = 0; i < msg->ruri.host.len; i++) {
-		char ch = msg->ruri.host.p[i];
-		aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
-	aor[n] = '\0';
-	registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_binding, ts);
+	ts->n = 0;
+	size_t n = aor_key(aor, msg->ruri.user, msg->ruri.host);
+	registrar_lookup_bindings(pw->p->reg, slice_from(aor, n), base_wall_s(), on_binding, ts);
 	for (unsigned i = 0; i < ts->n; i++) {
 		int err = add_branch(pw, c, msg, &f, slice_cstr(ts->t[i].uri), &ts->t[i].dst, &id, caller);
 		if (err)
