@@ -167,7 +167,9 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 
 	/* RFC 3261 §8.2.6.2: every Via, in order; the top one carries received/rport */
 	put_top_via(out, &req->via1, src);
-	if (sip_via_parse(&first, via->value, &rest) == 0 && rest.len) {
+	/* More entries in the first Via header only after a comma: without one
+	 * there is nothing to parse (the usual single Via of a UA). */
+	if (memchr(via->value.p, ',', via->value.len) && sip_via_parse(&first, via->value, &rest) == 0 && rest.len) {
 		sip_buf_puts(out, "Via: ");
 		sip_buf_slice(out, rest);
 		sip_buf_puts(out, "\r\n");
