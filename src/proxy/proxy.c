@@ -594,14 +594,15 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 			forward_ack(pw, src, msg);
 		return;
 	}
-	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer. */
-	if (txn_server_absorb(pw->tl, msg))
-		return;
 	/* The cap is checked before the transaction exists; a refused request
 	 * still gets one (answered at once, so it is not pending) to absorb its
 	 * retransmissions. CANCEL is never refused: it ends transactions. */
 	bool over_cap = msg->method != SIP_CANCEL && txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions;
-	int err = txn_server_new(&st, pw->tl, msg, src, NULL);
+	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer
+	 * (absorbed: 1), anything else a new transaction. */
+	int err = txn_server_take(&st, pw->tl, msg, src, NULL);
+	if (err == 1)
+		return;
 	if (err) {
 		LOG_WARN("no transaction for %.*s: %s", (int)msg->method_name.len, msg->method_name.p, strerror(-err));
 		return;

@@ -86,7 +86,11 @@ uint64_t txn_key_hash(const char *key, size_t len)
 
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len)
 {
-	uint64_t h = txn_key_hash(key, len);
+	return txn_server_find_hashed(tl, key, len, txn_key_hash(key, len));
+}
+
+struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t h)
+{
 	for (struct txn_server *st = tl->servers[h % TXN_BUCKETS]; st; st = st->next)
 		if (st->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
 			return st;

@@ -61,16 +61,10 @@ static void on_retx(struct txn_timer *t)
 	txn_timer_arm(st->tl, &st->t_retx, st->retx_ms, on_retx);
 }
 
-int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
-		   const struct tp_src *src, void *user)
+/* txn_server_new with the request's key (and its hash) already built. */
+static int server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		      const struct tp_src *src, void *user, const char *key, uint16_t klen, uint64_t hash)
 {
-	char key[TXN_KEY_MAX];
-	uint16_t klen;
-
-	if (req->method == SIP_ACK)
-		return -EINVAL;
-	if (txn_server_key(req, req->method, key, &klen))
-		return -EINVAL;
 	/* The request copy is a block of its own: it is freed at the final
 	 * response, while the record and key stay for the retransmission
 	 * timers (up to 32 s), so a finished transaction holds ~0.5 KB. */
@@ -93,7 +87,7 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	st->req_len = req->len;
 	memcpy(st->key, key, klen);
 	st->key_len = klen;
-	st->hash = txn_key_hash(key, klen);
+	st->hash = hash;
 	txn_server_link(tl, st);
 	st->pending = true;
 	tl->npending++;
@@ -108,6 +102,19 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	return 0;
 }
 
+int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		   const struct tp_src *src, void *user)
+{
+	char key[TXN_KEY_MAX];
+	uint16_t klen;
+
+	if (req->method == SIP_ACK)
+		return -EINVAL;
+	if (txn_server_key(req, req->method, key, &klen))
+		return -EINVAL;
+	return server_new(out, tl, req, src, user, key, klen, txn_key_hash(key, klen));
+}
+
 struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *req, enum sip_method method)
 {
 	char key[TXN_KEY_MAX];
@@ -118,12 +125,9 @@ struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *
 	return txn_server_find(tl, key, klen);
 }
 
-bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
+/* What txn_server_absorb does once st matched req. */
+static bool absorb(struct txn_layer *tl, struct txn_server *st, const struct sip_msg *req)
 {
-	struct txn_server *st = txn_server_match(tl, req, req->method);
-
-	if (!st)
-		return false;
 	if (req->method == SIP_ACK) {
 		if (st->method != SIP_INVITE)
 			return false;
@@ -143,6 +147,30 @@ bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
 	if (st->last_len && st->state != TXN_ACCEPTED)
 		tp_send_reply(&st->dst, st->last, st->last_len);
 	return true;
+}
+
+bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
+{
+	struct txn_server *st = txn_server_match(tl, req, req->method);
+
+	return st && absorb(tl, st, req);
+}
+
+int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		    const struct tp_src *src, void *user)
+{
+	char key[TXN_KEY_MAX];
+	uint16_t klen;
+
+	if (req->method == SIP_ACK)
+		return -EINVAL;
+	if (txn_server_key(req, req->method, key, &klen))
+		return -EINVAL;
+	uint64_t hash = txn_key_hash(key, klen);
+	struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);
+	if (st && absorb(tl, st, req))
+		return 1;
+	return server_new(out, tl, req, src, user, key, klen, hash);
 }
 
 int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len)

@@ -77,6 +77,11 @@ bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req);
  * 0, -EINVAL (ACK) or -ENOMEM. */
 int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
 		   const struct tp_src *src, void *user);
+/* txn_server_absorb and, when nothing matched, txn_server_new, with the
+ * matching key built once: 1 when req was absorbed, 0 with *out set when a
+ * new transaction took it, or txn_server_new's -EINVAL (ACK too) / -ENOMEM. */
+int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		    const struct tp_src *src, void *user);
 /* Send a complete response (bytes as built) through st; keeps it for
  * retransmissions and moves the state machine (final non-2xx on INVITE:
  * COMPLETED with timers G/H; 2xx: ACCEPTED with timer L; non-INVITE final:

@@ -1,8 +1,9 @@
 /* Local responses of server transactions: built from the request the caller
  * already parsed (txn_server_reply_to) they are byte for byte the ones built
  * from a re-parse of the stored copy (txn_server_reply); another message is
- * never used in place of the transaction's own request. Replies go over a
- * loopback UDP socket pair. */
+ * never used in place of the transaction's own request. txn_server_take:
+ * a new request gets a transaction, its retransmission the last response.
+ * Replies go over a loopback UDP socket pair. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,12 +159,49 @@ static void test_other_request_is_not_used(void **state)
 	rig_close(&r);
 }
 
+static void test_take_new_then_absorbed(void **state)
+{
+	(void)state;
+	static char buf[2048], ack_buf[2048], first[4096], again[4096];
+	static struct sip_msg m, ack;
+	struct txn_layer *tl;
+	struct txn_server *st = NULL, *st2 = NULL;
+	unsigned servers, clients;
+	struct rig r;
+
+	rig_open(&r);
+	assert_int_equal(txn_layer_new(&tl, NULL, &no_ops), 0);
+	parse(buf, sizeof(buf), &m, "INVITE", "take-1");
+	assert_int_equal(txn_server_take(&st, tl, &m, &r.src, NULL), 0);
+	assert_non_null(st);
+	assert_int_equal(txn_layer_pending(tl), 1);
+	size_t n1 = rig_recv(&r, first, sizeof(first));
+	assert_non_null(strstr(first, "SIP/2.0 100 Trying\r\n"));
+
+	/* the retransmission: absorbed, the 100 again, no second transaction */
+	assert_int_equal(txn_server_take(&st2, tl, &m, &r.src, NULL), 1);
+	assert_null(st2);
+	size_t n2 = rig_recv(&r, again, sizeof(again));
+	assert_int_equal(n1, n2);
+	assert_memory_equal(first, again, n1);
+	txn_layer_counts(tl, &servers, &clients);
+	assert_int_equal(servers, 1);
+	assert_int_equal(txn_layer_pending(tl), 1);
+
+	/* ACK never gets a server transaction of its own */
+	parse(ack_buf, sizeof(ack_buf), &ack, "ACK", "take-1");
+	assert_int_equal(txn_server_take(&st2, tl, &ack, &r.src, NULL), -EINVAL);
+	txn_layer_free(tl);
+	rig_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trying_is_built_from_the_request),
 		cmocka_unit_test(test_reply_to_equals_reply),
 		cmocka_unit_test(test_other_request_is_not_used),
+		cmocka_unit_test(test_take_new_then_absorbed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
