@@ -19,16 +19,16 @@ size_t fmt_u64(char *out, uint64_t v)
 size_t fmt_hex64(char *out, uint64_t v, unsigned width)
 {
 	static const char digits[] = "0123456789abcdef";
-	size_t n = 1;
+	size_t n = v ? (size_t)(64 - __builtin_clzll(v) + 3) / 4 : 1;
 
-	while (n < 16 && v >> (4 * n))
-		n++;
 	if (width > 16)
 		width = 16;
 	if (n < width)
 		n = width;
-	for (size_t i = 0; i < n; i++)
-		out[n - 1 - i] = digits[(v >> (4 * i)) & 0xf];
 	out[n] = '\0';
+	for (size_t i = n; i > 0; i--) {
+		out[i - 1] = digits[v & 0xf];
+		v >>= 4;
+	}
 	return n;
 }
