@@ -162,6 +162,46 @@ static void test_relayed_response_loses_our_via(void **state)
 	assert_null(strstr(out, "z9hG4bKsw0x1"));
 }
 
+/* The asserted identity of an authenticated caller: its AOR, or its rpid
+ * URI (which also becomes the From of an INVITE); none for others. */
+static void test_identity_of_caller(void **state)
+{
+	(void)state;
+	static struct proxy_caller caller;
+	static struct proxy_identity id;
+
+	parse("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c@x\r\n"
+	      "CSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n");
+	memset(&caller, 0, sizeof(caller));
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "");
+	assert_string_equal(id.from, "");
+
+	caller.authenticated = true;
+	strcpy(caller.user, "alice");
+	strcpy(caller.realm, "example.com");
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "<sip:alice@example.com>");
+	assert_string_equal(id.from, "");
+	assert_false(id.anonymous);
+
+	/* the longest user and realm still fit */
+	memset(caller.user, 'u', SW_MAX_USER);
+	caller.user[SW_MAX_USER] = '\0';
+	memset(caller.realm, 'r', SW_MAX_DOMAIN);
+	caller.realm[SW_MAX_DOMAIN] = '\0';
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_int_equal(strlen(id.pai), 7 + SW_MAX_USER + SW_MAX_DOMAIN);
+	assert_int_equal(id.pai[5 + SW_MAX_USER], '@');
+	assert_int_equal(id.pai[6 + SW_MAX_USER + SW_MAX_DOMAIN], '>');
+
+	strcpy(caller.rpid, "\"Al\" <sip:+1555@example.com>");
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "<sip:+1555@example.com>");
+	assert_string_equal(id.from, "\"Al\" <sip:+1555@example.com>");
+}
+
 static void test_rpid_forms(void **state)
 {
 	(void)state;
@@ -210,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_request),
 		cmocka_unit_test(test_two_of_our_routes_popped),
 		cmocka_unit_test(test_pop_hint_same_copy),
+		cmocka_unit_test(test_identity_of_caller),
 		cmocka_unit_test(test_relayed_response_loses_our_via),
 		cmocka_unit_test(test_rpid_forms),
 		cmocka_unit_test(test_trusted_networks),
