@@ -175,7 +175,25 @@ void daemon_on_conn_fail(struct tp_worker *w, enum tp_proto proto, const struct 
  * Retry-After, or absorb it when it retransmits something already answered.
  * true when msg was dealt with here. ACK (handled before), CANCEL and
  * in-dialog requests always go on: they end or continue work already paid for. */
-static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_src *sipsrc)
+/* The source address as text (received= of local replies, the registrar,
+ * logs), made when first asked for: responses and the requests the proxy
+ * takes never need it. */
+struct lazy_src {
+	const struct tp_src *src;
+	bool done;
+	struct sip_src text;
+};
+
+static const struct sip_src *src_text(struct lazy_src *l)
+{
+	if (!l->done) {
+		tp_addr_text(&l->src->peer, l->text.ip, sizeof(l->text.ip), &l->text.port);
+		l->done = true;
+	}
+	return &l->text;
+}
+
+static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src, struct lazy_src *txt)
 {
 	struct sip_msg *msg = &ctx->msg;
 
@@ -195,7 +213,7 @@ static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src,
 	overload_note_shed(&ctx->ovl, src->queued_ms, base_mono_ms());
 	char extra[40];
 	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", (unsigned)SW_OVERLOAD_RETRY_AFTER_S);
-	send_reply(ctx, src, sipsrc, 503, "Service Unavailable", extra);
+	send_reply(ctx, src, src_text(txt), 503, "Service Unavailable", extra);
 	return true;
 }
 
@@ -204,7 +222,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	struct daemon *d = arg;
 	struct worker_ctx *ctx = tp_worker_data(src->worker);
 	struct sip_parse_err perr = { 0 };
-	struct sip_src sipsrc;
+	struct lazy_src txt = { .src = src };
 	struct sip_buf hdrs;
 	struct sip_msg *msg;
 
@@ -212,14 +230,13 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		return;
 	ctx->cache_key = 0;
 	msg = &ctx->msg;
-	tp_addr_text(&src->peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
 	if (sip_msg_parse(msg, buf, len, &perr)) {
 		if (perr.can_reply && msg->is_request && msg->method != SIP_ACK) {
-			LOG_DBG("400 to %s:%u: %s", sipsrc.ip, sipsrc.port, perr.reason);
-			send_reply(ctx, src, &sipsrc, perr.status ? perr.status : 400,
+			LOG_DBG("400 to %s:%u: %s", src_text(&txt)->ip, src_text(&txt)->port, perr.reason);
+			send_reply(ctx, src, src_text(&txt), perr.status ? perr.status : 400,
 				   perr.reason ? perr.reason : "Bad Request", NULL);
 		} else {
-			LOG_DBG("dropped unparseable message from %s:%u: %s", sipsrc.ip, sipsrc.port,
+			LOG_DBG("dropped unparseable message from %s:%u: %s", src_text(&txt)->ip, src_text(&txt)->port,
 				perr.reason ? perr.reason : "?");
 		}
 		return;
@@ -232,19 +249,19 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		proxy_on_request(ctx->proxy, src, msg); /* absorbed, or forwarded end-to-end */
 		return;
 	}
-	if (shed_if_overloaded(ctx, src, &sipsrc))
+	if (shed_if_overloaded(ctx, src, &txt))
 		return;
 
 	sip_buf_init(&hdrs, ctx->hdrs, sizeof(ctx->hdrs));
 	/* RFC 3261 §8.2.2.1 / §16.3 step 2 */
 	if (!msg->ruri.is_sip) {
-		send_reply(ctx, src, &sipsrc, 416, "Unsupported URI Scheme", NULL);
+		send_reply(ctx, src, src_text(&txt), 416, "Unsupported URI Scheme", NULL);
 		return;
 	}
 	/* RFC 3261 §8.2.2.3 */
 	if (!require_ok(msg, &hdrs)) {
 		sip_buf_put(&hdrs, "", 1);
-		send_reply(ctx, src, &sipsrc, 420, "Bad Extension", hdrs.p);
+		send_reply(ctx, src, src_text(&txt), 420, "Bad Extension", hdrs.p);
 		return;
 	}
 
@@ -272,9 +289,9 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		sip_buf_init(&rb, received, sizeof(received));
 		sip_buf_puts(&rb, tp_proto_name(src->proto));
 		sip_buf_puts(&rb, v6 ? ":[" : ":");
-		sip_buf_puts(&rb, sipsrc.ip);
+		sip_buf_puts(&rb, src_text(&txt)->ip);
 		sip_buf_puts(&rb, v6 ? "]:" : ":");
-		sip_buf_u64(&rb, sipsrc.port);
+		sip_buf_u64(&rb, src_text(&txt)->port);
 		sip_buf_put(&rb, "", 1);
 		if (rb.overflow)
 			received[0] = '\0';
@@ -284,7 +301,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 			.store = ctx->store,
 			.creds = ctx->creds,
 			.received = received,
-			.src_ip = sipsrc.ip,
+			.src_ip = src_text(&txt)->ip,
 			.secure = src->proto == TP_TLS,
 			.peer_identity = src->peer_identity,
 			.now_s = base_wall_s(),
@@ -292,26 +309,26 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		registrar_handle(d->reg, &req, &rep);
 		sip_buf_put(&rep.hdrs, "", 1);
 		if (rep.hdrs.overflow) {
-			send_reply(ctx, src, &sipsrc, 500, "Reply Too Large", NULL);
+			send_reply(ctx, src, src_text(&txt), 500, "Reply Too Large", NULL);
 			return;
 		}
-		LOG_DBG("REGISTER %.*s from %s:%u -> %d", (int)msg->to.uri_str.len, msg->to.uri_str.p, sipsrc.ip,
-			sipsrc.port, rep.code);
+		LOG_DBG("REGISTER %.*s from %s:%u -> %d", (int)msg->to.uri_str.len, msg->to.uri_str.p, src_text(&txt)->ip,
+			src_text(&txt)->port, rep.code);
 		if (rep.code == 0) {
 			ctx->cache_key = 0;
 			return; /* the auth limiter answers a blocked or hurried source with silence */
 		}
-		send_reply(ctx, src, &sipsrc, rep.code, rep.reason, rep.hdrs.p);
+		send_reply(ctx, src, src_text(&txt), rep.code, rep.reason, rep.hdrs.p);
 		ctx->cache_key = 0;
 		return;
 	}
 	case SIP_OPTIONS:
 		if (msg->max_forwards == 0 && msg->ruri.user.len) {
-			send_reply(ctx, src, &sipsrc, 483, "Too Many Hops", NULL);
+			send_reply(ctx, src, src_text(&txt), 483, "Too Many Hops", NULL);
 			return;
 		}
 		if (msg->ruri.user.len == 0) {
-			send_reply(ctx, src, &sipsrc, 200, "OK", ALLOW_HDR "Accept: application/sdp\r\n");
+			send_reply(ctx, src, src_text(&txt), 200, "OK", ALLOW_HDR "Accept: application/sdp\r\n");
 			return;
 		}
 		break;
@@ -319,7 +336,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		break;
 	}
 	if (msg->max_forwards == 0) {
-		send_reply(ctx, src, &sipsrc, 483, "Too Many Hops", NULL);
+		send_reply(ctx, src, src_text(&txt), 483, "Too Many Hops", NULL);
 		return;
 	}
 	switch (msg->method) {
@@ -328,6 +345,6 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		proxy_on_request(ctx->proxy, src, msg); /* RFC 3261 §16 */
 		return;
 	default:
-		send_reply(ctx, src, &sipsrc, 501, "Not Implemented", ALLOW_HDR);
+		send_reply(ctx, src, src_text(&txt), 501, "Not Implemented", ALLOW_HDR);
 	}
 }

@@ -9,12 +9,23 @@
 #include <netinet/in.h>
 #include <string.h>
 
-static void put_hdr(struct sip_buf *b, const struct sip_hdr *h)
+/* "Name: value\r\n". When the message already holds exactly these bytes
+ * (one space after the colon, CRLF after the value) they go in one copy. */
+static void put_hdr(struct sip_buf *b, const struct sip_msg *msg, const struct sip_hdr *h)
 {
+	const char *end = msg->buf + msg->len;
+	const char *colon = h->name.p + h->name.len;
+
+	if (h->value.p == colon + 2 && colon[0] == ':' && colon[1] == ' ' &&
+	    end - (h->value.p + h->value.len) >= 2 && h->value.p[h->value.len] == '\r' &&
+	    h->value.p[h->value.len + 1] == '\n') {
+		sip_buf_put(b, h->name.p, h->name.len + 2 + h->value.len + 2);
+		return;
+	}
 	sip_buf_slice(b, h->name);
-	sip_buf_puts(b, ": ");
+	sip_buf_put(b, ": ", 2);
 	sip_buf_slice(b, h->value);
-	sip_buf_puts(b, "\r\n");
+	sip_buf_put(b, "\r\n", 2);
 }
 
 /* "IP:PORT" of a listen address, IPv6 in brackets. */
@@ -25,12 +36,12 @@ static void put_hostport(struct sip_buf *b, const struct tp_listen *l)
 
 	tp_addr_text(&l->addr, ip, sizeof(ip), &port);
 	if (l->addr.ss_family == AF_INET6) {
-		sip_buf_puts(b, "[");
+		SIP_BUF_LIT(b, "[");
 		sip_buf_puts(b, ip);
-		sip_buf_puts(b, "]:");
+		SIP_BUF_LIT(b, "]:");
 	} else {
 		sip_buf_puts(b, ip);
-		sip_buf_puts(b, ":");
+		SIP_BUF_LIT(b, ":");
 	}
 	sip_buf_u64(b, port);
 }
@@ -53,15 +64,34 @@ static void put_rr(struct sip_buf *b, const struct tp_listen *l, const char *tok
 	put_hostport(b, l);
 	sip_buf_puts(b, l->proto == TP_TCP ? ";transport=tcp;lr" : ";lr");
 	if (token[0]) {
-		sip_buf_puts(b, ";" PROXY_RR_PARAM "=");
+		SIP_BUF_LIT(b, ";" PROXY_RR_PARAM "=");
 		sip_buf_puts(b, token);
 	}
-	sip_buf_puts(b, ">\r\n");
+	SIP_BUF_LIT(b, ">\r\n");
 }
 
 static bool same_listen(const struct tp_listen *a, const struct tp_listen *b)
 {
 	return a->proto == b->proto && a->addrlen == b->addrlen && !memcmp(&a->addr, &b->addr, a->addrlen);
+}
+
+static struct slice skip_separators(struct slice cur)
+{
+	while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
+		cur.p++;
+		cur.len--;
+	}
+	return cur;
+}
+
+/* What is left of a Route header, if anything. */
+static void put_route_left(struct sip_buf *b, struct slice cur)
+{
+	if (cur.len) {
+		SIP_BUF_LIT(b, "Route: ");
+		sip_buf_slice(b, cur);
+		SIP_BUF_LIT(b, "\r\n");
+	}
 }
 
 /* The Route header h without its first *skip entries (those are counted
@@ -73,16 +103,9 @@ static void put_route_rest(struct sip_buf *b, const struct sip_hdr *h, unsigned 
 
 	while (*skip && sip_addr_list_next(&cur, &a) == 1) {
 		(*skip)--;
-		while (cur.len && (cur.p[0] == ',' || cur.p[0] == ' ' || cur.p[0] == '\t')) {
-			cur.p++;
-			cur.len--;
-		}
+		cur = skip_separators(cur);
 	}
-	if (cur.len) {
-		sip_buf_puts(b, "Route: ");
-		sip_buf_slice(b, cur);
-		sip_buf_puts(b, "\r\n");
-	}
+	put_route_left(b, cur);
 }
 
 int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const struct proxy_fwd *f)
@@ -91,16 +114,16 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 	unsigned to_pop = f->pop_routes;
 
 	sip_buf_slice(b, msg->method_name);
-	sip_buf_puts(b, " ");
+	SIP_BUF_LIT(b, " ");
 	sip_buf_slice(b, f->ruri.len ? f->ruri : msg->ruri_str);
 	/* RFC 3261 §18.1.1: Via names the transport the request leaves on. */
 	sip_buf_puts(b, f->via_lst->proto == TP_TLS ? " SIP/2.0\r\nVia: SIP/2.0/TLS "
 			: f->via_lst->proto == TP_TCP ? " SIP/2.0\r\nVia: SIP/2.0/TCP "
 						       : " SIP/2.0\r\nVia: SIP/2.0/UDP ");
 	put_hostport(b, f->via_lst);
-	sip_buf_puts(b, ";branch=");
+	SIP_BUF_LIT(b, ";branch=");
 	sip_buf_puts(b, f->branch);
-	sip_buf_puts(b, "\r\n");
+	SIP_BUF_LIT(b, "\r\n");
 	bool rr_done = !f->record_route;
 	for (unsigned i = 0; i < msg->nhdrs; i++) {
 		const struct sip_hdr *h = &msg->hdrs[i];
@@ -119,11 +142,17 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 		case SIP_HDR_MAX_FORWARDS:
 			/* RFC 3261 §16.6 step 3 */
 			mf_seen = true;
-			sip_buf_puts(b, "Max-Forwards: ");
+			SIP_BUF_LIT(b, "Max-Forwards: ");
 			sip_buf_i64(b, msg->max_forwards > 0 ? msg->max_forwards - 1 : 0);
-			sip_buf_puts(b, "\r\n");
+			SIP_BUF_LIT(b, "\r\n");
 			continue;
 		case SIP_HDR_ROUTE:
+			if (to_pop == 1 && h == f->pop_hdr) {
+				/* The one entry to drop is known to end at pop_rest. */
+				put_route_left(b, skip_separators(f->pop_rest));
+				to_pop = 0;
+				continue;
+			}
 			if (to_pop) {
 				/* RFC 3261 §16.4: drop only our own entries. */
 				put_route_rest(b, h, &to_pop);
@@ -137,10 +166,10 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			break;
 		case SIP_HDR_FROM:
 			if (f->from_value) {
-				sip_buf_puts(b, "From: ");
+				SIP_BUF_LIT(b, "From: ");
 				sip_buf_puts(b, f->from_value);
 				sip_buf_slice(b, msg->from.params); /* the tag stays */
-				sip_buf_puts(b, "\r\n");
+				SIP_BUF_LIT(b, "\r\n");
 				continue;
 			}
 			break;
@@ -154,16 +183,16 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 				continue;
 			break;
 		}
-		put_hdr(b, h);
+		put_hdr(b, msg, h);
 	}
 	if (!mf_seen)
-		sip_buf_puts(b, "Max-Forwards: 70\r\n");
+		SIP_BUF_LIT(b, "Max-Forwards: 70\r\n");
 	if (f->pai) {
-		sip_buf_puts(b, "P-Asserted-Identity: ");
+		SIP_BUF_LIT(b, "P-Asserted-Identity: ");
 		sip_buf_puts(b, f->pai);
-		sip_buf_puts(b, "\r\n");
+		SIP_BUF_LIT(b, "\r\n");
 	}
-	sip_buf_puts(b, "\r\n");
+	SIP_BUF_LIT(b, "\r\n");
 	sip_buf_slice(b, msg->body);
 	return b->overflow ? -ENOSPC : 0;
 }
@@ -172,11 +201,11 @@ int proxy_build_response(struct sip_buf *b, const struct sip_msg *rsp)
 {
 	bool via_done = false;
 
-	sip_buf_puts(b, "SIP/2.0 ");
+	SIP_BUF_LIT(b, "SIP/2.0 ");
 	sip_buf_i64(b, rsp->status);
-	sip_buf_puts(b, " ");
+	SIP_BUF_LIT(b, " ");
 	sip_buf_slice(b, rsp->reason);
-	sip_buf_puts(b, "\r\n");
+	SIP_BUF_LIT(b, "\r\n");
 	for (unsigned i = 0; i < rsp->nhdrs; i++) {
 		const struct sip_hdr *h = &rsp->hdrs[i];
 		if (h->id == SIP_HDR_VIA && !via_done) {
@@ -191,15 +220,15 @@ int proxy_build_response(struct sip_buf *b, const struct sip_msg *rsp)
 			}
 			if (rest.len) {
 				sip_buf_slice(b, h->name);
-				sip_buf_puts(b, ": ");
+				SIP_BUF_LIT(b, ": ");
 				sip_buf_slice(b, rest);
-				sip_buf_puts(b, "\r\n");
+				SIP_BUF_LIT(b, "\r\n");
 			}
 			continue;
 		}
-		put_hdr(b, h);
+		put_hdr(b, rsp, h);
 	}
-	sip_buf_puts(b, "\r\n");
+	SIP_BUF_LIT(b, "\r\n");
 	sip_buf_slice(b, rsp->body);
 	return b->overflow ? -ENOSPC : 0;
 }

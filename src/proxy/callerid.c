@@ -77,6 +77,22 @@ static bool privacy_requested(const struct sip_msg *msg)
 	return false;
 }
 
+/* "<sip:user@realm>" of the authenticated caller into out (user and realm
+ * are bounded by SW_MAX_USER and SW_MAX_DOMAIN: it always fits). */
+static void authenticated_aor(const struct proxy_caller *caller, char *out)
+{
+	size_t u = strlen(caller->user), r = strlen(caller->realm);
+
+	_Static_assert(sizeof(((struct proxy_identity *)0)->pai) > sizeof(caller->user) + sizeof(caller->realm) + 6,
+		       "pai holds <sip:user@realm>");
+	memcpy(out, "<sip:", 5);
+	memcpy(out + 5, caller->user, u);
+	out[5 + u] = '@';
+	memcpy(out + 6 + u, caller->realm, r);
+	out[6 + u + r] = '>';
+	out[7 + u + r] = '\0';
+}
+
 void proxy_identity_decide(const struct sip_msg *msg, const struct proxy_caller *caller, struct proxy_identity *id)
 {
 	struct slice display = SLICE_NULL, uri = SLICE_NULL;
@@ -92,7 +108,7 @@ void proxy_identity_decide(const struct sip_msg *msg, const struct proxy_caller 
 	if (have_rpid && uri.len)
 		snprintf(id->pai, sizeof(id->pai), "<%.*s>", (int)uri.len, uri.p);
 	else
-		snprintf(id->pai, sizeof(id->pai), "<sip:%s@%s>", caller->user, caller->realm);
+		authenticated_aor(caller, id->pai);
 	if (id->anonymous) {
 		snprintf(id->from, sizeof(id->from), "\"Anonymous\" <sip:anonymous@anonymous.invalid>");
 		return;

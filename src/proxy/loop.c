@@ -14,9 +14,9 @@
 #include "proxy/proxy_int.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/util.h"
 
 static uint64_t mix(uint64_t h, struct slice s)
@@ -26,15 +26,14 @@ static uint64_t mix(uint64_t h, struct slice s)
 
 uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstream)
 {
-	char num[16];
+	char num[FMT_U64_MAX];
 	uint64_t h = 0x5157a7d3u;
 
 	h = mix(h, msg->ruri_str);
 	h = mix(h, msg->from.tag);
 	h = mix(h, msg->to.tag);
 	h = mix(h, msg->call_id);
-	snprintf(num, sizeof(num), "%u", msg->cseq);
-	h = mix(h, slice_cstr(num));
+	h = mix(h, slice_from(num, fmt_u64(num, msg->cseq)));
 	for (const struct sip_hdr *r = sip_msg_hdr(msg, SIP_HDR_PROXY_REQUIRE); r; r = sip_msg_hdr_next(msg, r))
 		h = mix(h, r->value);
 	h = mix(h, slice_cstr("|"));
@@ -43,8 +42,7 @@ uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstre
 	if (upstream) {
 		h = mix(h, upstream->branch);
 		h = mix(h, upstream->host);
-		snprintf(num, sizeof(num), "%u", upstream->port);
-		h = mix(h, slice_cstr(num));
+		h = mix(h, slice_from(num, fmt_u64(num, upstream->port)));
 	}
 	return h & PROXY_LOOP_HASH_MASK;
 }
@@ -52,11 +50,13 @@ uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstre
 int proxy_loop_branch_suffix(char *branch, size_t cap, const struct sip_msg *msg)
 {
 	size_t n = strlen(branch);
-	int k = snprintf(branch + n, cap - n, ".%012llx", (unsigned long long)proxy_loop_hash(msg, &msg->via1));
-	if (k < 0 || (size_t)k >= cap - n) {
-		branch[n] = '\0';
+	char hex[FMT_U64_MAX];
+	size_t k = fmt_hex64(hex, proxy_loop_hash(msg, &msg->via1), 12);
+
+	if (k + 1 >= cap - n)
 		return -ENOSPC;
-	}
+	branch[n] = '.';
+	memcpy(branch + n + 1, hex, k + 1);
 	return 0;
 }
 
@@ -90,12 +90,29 @@ static bool branch_hash(struct slice branch, uint64_t *out)
 	return true;
 }
 
+/* Can any Via carry a branch of ours? Our branches begin with the prefix
+ * txn_branch_owner requires, and a branch is a piece of its Via header's
+ * text: without that text in any Via header there is no Via of ours. */
+static bool any_branch_of_ours(const struct sip_msg *msg)
+{
+	static const char prefix[] = TXN_BRANCH_PREFIX;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h))
+		if (memmem(h->value.p, h->value.len, prefix, sizeof(prefix) - 1))
+			return true;
+	return false;
+}
+
 bool proxy_loop_found(const struct sip_msg *msg, proxy_is_me_fn is_me, void *arg)
 {
 	bool pending = false;   /* the previous Via was ours: this one is its upstream */
 	uint64_t want = 0;
 	int n = 0;
 
+	/* The usual case, a request no proxy of ours has forwarded yet: no
+	 * Via to parse. */
+	if (!any_branch_of_ours(msg))
+		return false;
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h)) {
 		struct slice rest = h->value;
 		while (rest.len && n++ < SW_MAX_VIAS) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -84,76 +85,101 @@ void proxy_worker_free(struct proxy_worker *pw)
 void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
 		 const char *reason, const char *extra)
 {
-	char tag[20];
+	char tag[FMT_U64_MAX];
 	(void)pw;
 	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
 	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
 	h ^= base_hash(req->via1.branch.p, req->via1.branch.len) * 131u;
-	snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)h);
-	int err = txn_server_reply(st, code, reason, tag, extra);
+	fmt_hex64(tag, h, 16);
+	int err = txn_server_reply_to(st, req, code, reason, tag, extra);
 	if (err)
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
 }
 
-/* The Route entry at index idx (0 = the first), if any. */
-static bool route_at(const struct sip_msg *msg, unsigned idx, struct sip_addr *out)
+/* The leading Route entries of a request, parsed once: own_routes looks at
+ * no more than three (two of ours and the one after them). */
+#define ROUTES_HEAD 3
+struct routes_head {
+	struct sip_addr a[ROUTES_HEAD];
+	unsigned n;
+	const struct sip_hdr *hdr0;      /**< the Route header of a[0] */
+	struct slice rest0;              /**< what follows a[0] in it */
+};
+
+static void routes_head(const struct sip_msg *msg, struct routes_head *r)
 {
-	unsigned n = 0;
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h; h = sip_msg_hdr_next(msg, h)) {
+	r->n = 0;
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_ROUTE); h && r->n < ROUTES_HEAD;
+	     h = sip_msg_hdr_next(msg, h)) {
 		struct slice cur = h->value;
-		while (sip_addr_list_next(&cur, out) == 1)
-			if (n++ == idx)
-				return true;
+		while (r->n < ROUTES_HEAD && sip_addr_list_next(&cur, &r->a[r->n]) == 1) {
+			if (r->n++ == 0) {
+				r->hdr0 = h;
+				r->rest0 = cur;
+			}
+		}
 	}
-	return false;
+}
+
+/* One Route entry to drop: where it ends, so the request copy need not
+ * parse the Route header again (build.c). */
+static void pop_hint(const struct routes_head *r, struct proxy_fwd *f)
+{
+	if (f->pop_routes == 1) {
+		f->pop_hdr = r->hdr0;
+		f->pop_rest = r->rest0;
+	}
 }
 
 /* RFC 3261 §16.4 with RFC 5658 §3.2: how many leading Route entries name us
  * (0, 1, or 2 when we record-routed twice: two different entries of ours
  * side by side, one per interface), and the entry after them in *next
  * (*has_next false when none). The same entry twice is a spiral through
- * us: only one is ours to drop now. */
-static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, struct sip_addr *next, bool *has_next)
+ * us: only one is ours to drop now. r gets the leading entries. */
+static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, struct routes_head *r,
+			   struct sip_addr *next, bool *has_next)
 {
-	struct sip_addr first;
-	unsigned n = 0;
+	unsigned n;
 
 	*has_next = false;
-	if (!route_at(msg, 0, &first) || !proxy_uri_is_me(pw, &first.uri))
+	routes_head(msg, r);
+	if (r->n == 0 || !proxy_uri_is_me(pw, &r->a[0].uri))
 		return 0;
 	n = 1;
-	if (route_at(msg, 1, next) && proxy_uri_is_me(pw, &next->uri) && !slice_caseeq(next->uri_str, first.uri_str))
+	if (r->n > 1 && proxy_uri_is_me(pw, &r->a[1].uri) && !slice_caseeq(r->a[1].uri_str, r->a[0].uri_str))
 		n = 2;
-	*has_next = route_at(msg, n, next);
+	if (r->n > n) {
+		*next = r->a[n];
+		*has_next = true;
+	}
 	return n;
 }
 
-/* Do our n leading Route entries (from own_routes) all carry the token for
- * the request's Call-ID and the inside address addr? */
-static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
-			      const struct sockaddr_storage *addr)
+/* Do our n leading Route entries (from own_routes, in r) all carry the
+ * token for the request's Call-ID and the inside address addr? */
+static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, const struct routes_head *r,
+			      unsigned n, const struct sockaddr_storage *addr)
 {
 	char token[PROXY_RR_TOKEN_LEN + 1];
-	struct sip_addr a;
 	bool ok = n > 0 && addr && proxy_rr_token(pw->rr_key, msg->call_id, addr, token) == 0;
 
 	for (unsigned i = 0; ok && i < n; i++)
-		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
+		ok = i < r->n && proxy_rr_token_match(token, &r->a[i].uri);
 	if (ok || n == 0 || !addr)
 		return ok;
 	/* a dialog recorded with the earlier (HMAC) token form */
 	ok = proxy_rr_token_hmac(pw->rr_key, msg->call_id, addr, token) == 0;
 	for (unsigned i = 0; ok && i < n; i++)
-		ok = route_at(msg, i, &a) && proxy_rr_token_match(token, &a.uri);
+		ok = i < r->n && proxy_rr_token_match(token, &r->a[i].uri);
 	return ok;
 }
 
 /* Did we record this route set, and does the request come from the dialog's
  * inside party (src) or go to it (dst, NULL: not known yet)? (rrtoken.c) */
-static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, unsigned n,
-			  const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
+static bool routes_signed(struct proxy_worker *pw, const struct sip_msg *msg, const struct routes_head *r,
+			  unsigned n, const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
 {
-	return routes_signed_for(pw, msg, n, src) || (dst && routes_signed_for(pw, msg, n, dst));
+	return routes_signed_for(pw, msg, r, n, src) || (dst && routes_signed_for(pw, msg, r, n, dst));
 }
 
 /* Identity headers toward one next hop (RFC 3325 §5: only trusted hops see
@@ -227,6 +253,25 @@ int proxy_forward_to(struct proxy_worker *pw, struct proxy_call *c, const struct
 }
 
 /* ---- the location service (RFC 3261 §16.5) ---- */
+#define AOR_MAX (SW_MAX_USER + SW_MAX_DOMAIN + 2)
+
+/* The location service's key "user@domain", the domain in lower case, into
+ * out (AOR_MAX bytes; user at most SW_MAX_USER, host at most SW_MAX_DOMAIN
+ * bytes), NUL-terminated. The user ends at a NUL byte, as with "%.*s". */
+static size_t aor_key(char *out, struct slice user, struct slice host)
+{
+	size_t n = strnlen(user.p, user.len);
+
+	memcpy(out, user.p, n);
+	out[n++] = '@';
+	for (size_t i = 0; i < host.len; i++) {
+		char ch = host.p[i];
+		out[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 struct target {
 	char uri[SW_MAX_CONTACT_URI + 1];
 	struct tp_dest dst;
@@ -284,18 +329,14 @@ static int dialog_dest(struct proxy_worker *pw, const struct sip_msg *msg, const
 		       struct tp_dest *out, bool *local)
 {
 	const struct sip_uri *to = &msg->to.uri;
-	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+	char aor[AOR_MAX];
 
 	*local = false;
 	if (target == &msg->ruri && to->user.len && to->user.len <= SW_MAX_USER && to->host.len &&
 	    to->host.len <= SW_MAX_DOMAIN && registrar_domain_is_local(pw->p->reg, to->host)) {
-		int n = snprintf(aor, sizeof(aor), "%.*s@", (int)to->user.len, to->user.p);
-		for (size_t i = 0; i < to->host.len; i++) {
-			char ch = to->host.p[i];
-			aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-		}
+		size_t n = aor_key(aor, to->user, to->host);
 		struct dialog_find df = { .uri = msg->ruri_str, .out = out };
-		registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_dialog_binding, &df);
+		registrar_lookup_bindings(pw->p->reg, slice_from(aor, n), base_wall_s(), on_dialog_binding, &df);
 		if (df.found) {
 			*local = true;
 			return 0;
@@ -323,6 +364,7 @@ static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const 
 static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg)
 {
 	struct sip_addr next;
+	struct routes_head routes;
 	struct proxy_fwd f = { 0 };
 	const struct sip_uri *target = &msg->ruri;
 	struct tp_dest dst;
@@ -330,7 +372,8 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	struct sip_buf b;
 	bool has_next, local;
 
-	f.pop_routes = own_routes(pw, msg, &next, &has_next);
+	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next);
+	pop_hint(&routes, &f);
 	if (has_next)
 		target = &next.uri;
 	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
@@ -338,7 +381,7 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	int err = dialog_dest(pw, msg, target, &dst, &local);
 	/* Not an open relay: only on a route set we recorded, to a local
 	 * user's phone, or from a trusted peer (an ACK gets no answer: dropped). */
-	if (!local && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+	if (!local && !routes_signed(pw, msg, &routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 	    !proxy_trusted_find(pw->p->cfg, &src->peer)) {
 		LOG_DBG("ACK dropped: not on a route set of ours");
 		return;
@@ -358,8 +401,12 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	if (our_addresses(pw, msg, &dst, &f))
 		return;
 	/* The same incoming ACK always gets the same branch (§16.11). */
-	snprintf(branch, sizeof(branch), "z9hG4bKsw%uxa%016llx", tp_worker_index(pw->w),
-		 (unsigned long long)base_hash(msg->via1.branch.p, msg->via1.branch.len));
+	size_t bn = sizeof(TXN_BRANCH_PREFIX) - 1;
+	memcpy(branch, TXN_BRANCH_PREFIX, bn);
+	bn += fmt_u64(branch + bn, tp_worker_index(pw->w));
+	branch[bn++] = 'x';
+	branch[bn++] = 'a';
+	fmt_hex64(branch + bn, base_hash(msg->via1.branch.p, msg->via1.branch.len), 16);
 	f.branch = branch;
 	if (msg->from.uri.host.len && msg->from.uri.host.len <= SW_MAX_DOMAIN) {
 		for (size_t i = 0; i < msg->from.uri.host.len; i++) {
@@ -403,6 +450,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	const struct proxy_cfg *cfg = pw->p->cfg;
 	struct proxy_fwd f = { 0 };
 	struct sip_addr next;
+	struct routes_head routes;
 	bool has_next_route = false;
 	bool caller_ok = caller->authenticated || caller->trusted;
 	struct proxy_identity id;
@@ -410,7 +458,8 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
 	f.rr_in = src->lst;
-	f.pop_routes = own_routes(pw, msg, &next, &has_next_route);
+	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next_route);
+	pop_hint(&routes, &f);
 	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
 		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
@@ -439,7 +488,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		/* Not an open relay: a Route naming us is not enough, it must be
 		 * one we recorded (signed), unless the request goes to a local
 		 * user's phone or the caller is trusted or proves who it is. */
-		if (!local && !caller_ok && !routes_signed(pw, msg, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+		if (!local && !caller_ok && !routes_signed(pw, msg, &routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 		    proxy_policy_prove(pw, src, msg, caller)) {
 			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
 				msg->method_name.p);
@@ -513,20 +562,18 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	}
 
 	/* A local user: every registered contact in parallel (§16.6, §16.7). */
-	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
-	struct targets *ts = calloc(1, sizeof(*ts));
+	char aor[AOR_MAX];
+	/* Not zeroed: on_binding fills each entry it counts (16 URIs of up to
+	 * SW_MAX_CONTACT_URI bytes would be cleared on every call otherwise). */
+	struct targets *ts = malloc(sizeof(*ts));
 	if (!ts || msg->ruri.user.len == 0 || msg->ruri.user.len > SW_MAX_USER) {
 		free(ts);
 		proxy_call_started(c, msg, 404, "Not Found");
 		return;
 	}
-	int n = snprintf(aor, sizeof(aor), "%.*s@", (int)msg->ruri.user.len, msg->ruri.user.p);
-	for (size_t i = 0; i < msg->ruri.host.len; i++) {
-		char ch = msg->ruri.host.p[i];
-		aor[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
-	aor[n] = '\0';
-	registrar_lookup_bindings(pw->p->reg, slice_from(aor, (size_t)n), base_wall_s(), on_binding, ts);
+	ts->n = 0;
+	size_t n = aor_key(aor, msg->ruri.user, msg->ruri.host);
+	registrar_lookup_bindings(pw->p->reg, slice_from(aor, n), base_wall_s(), on_binding, ts);
 	for (unsigned i = 0; i < ts->n; i++) {
 		int err = add_branch(pw, c, msg, &f, slice_cstr(ts->t[i].uri), &ts->t[i].dst, &id, caller);
 		if (err)
@@ -555,14 +602,15 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 			forward_ack(pw, src, msg);
 		return;
 	}
-	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer. */
-	if (txn_server_absorb(pw->tl, msg))
-		return;
 	/* The cap is checked before the transaction exists; a refused request
 	 * still gets one (answered at once, so it is not pending) to absorb its
 	 * retransmissions. CANCEL is never refused: it ends transactions. */
 	bool over_cap = msg->method != SIP_CANCEL && txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions;
-	int err = txn_server_new(&st, pw->tl, msg, src, NULL);
+	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer
+	 * (absorbed: 1), anything else a new transaction. */
+	int err = txn_server_take(&st, pw->tl, msg, src, NULL);
+	if (err == 1)
+		return;
 	if (err) {
 		LOG_WARN("no transaction for %.*s: %s", (int)msg->method_name.len, msg->method_name.p, strerror(-err));
 		return;

@@ -140,6 +140,9 @@ struct proxy_fwd {
 					      when that is another address or transport (RFC 5658) */
 	char rr_token[PROXY_RR_TOKEN_LEN + 1]; /**< ;sw= of each Record-Route entry ("": none) */
 	unsigned pop_routes;             /**< leading Route entries to drop (they name us) */
+	const struct sip_hdr *pop_hdr;   /**< pop_routes 1: the Route header holding that entry
+					      (NULL: found by parsing the Route headers again) */
+	struct slice pop_rest;           /**< with pop_hdr: what follows the entry in it */
 	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
 	const char *from_value;          /**< new From value without the tag params (NULL: keep) */
 	const char *pai;                 /**< P-Asserted-Identity value to add (NULL: none) */

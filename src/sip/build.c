@@ -117,7 +117,7 @@ static void put_top_via(struct sip_buf *out, const struct sip_via *via, const st
 	struct slice cur = via->params;
 	struct sip_param prm;
 
-	sip_buf_puts(out, "Via: ");
+	SIP_BUF_LIT(out, "Via: ");
 	if (!src || !via->params.len) {
 		sip_buf_slice(out, via->text);
 	} else {
@@ -139,7 +139,7 @@ static void put_top_via(struct sip_buf *out, const struct sip_via *via, const st
 		sip_buf_put(out, ";received=", 10);
 		sip_buf_puts(out, src->ip);
 	}
-	sip_buf_puts(out, "\r\n");
+	SIP_BUF_LIT(out, "\r\n");
 }
 
 /* Build a stateless response to req into out (see sip.h). Returns 0, -ENOSPC
@@ -167,27 +167,29 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 
 	/* RFC 3261 §8.2.6.2: every Via, in order; the top one carries received/rport */
 	put_top_via(out, &req->via1, src);
-	if (sip_via_parse(&first, via->value, &rest) == 0 && rest.len) {
-		sip_buf_puts(out, "Via: ");
+	/* More entries in the first Via header only after a comma: without one
+	 * there is nothing to parse (the usual single Via of a UA). */
+	if (memchr(via->value.p, ',', via->value.len) && sip_via_parse(&first, via->value, &rest) == 0 && rest.len) {
+		SIP_BUF_LIT(out, "Via: ");
 		sip_buf_slice(out, rest);
-		sip_buf_puts(out, "\r\n");
+		SIP_BUF_LIT(out, "\r\n");
 	}
 	for (via = sip_msg_hdr_next(req, via); via; via = sip_msg_hdr_next(req, via)) {
-		sip_buf_puts(out, "Via: ");
+		SIP_BUF_LIT(out, "Via: ");
 		sip_buf_slice(out, via->value);
-		sip_buf_puts(out, "\r\n");
+		SIP_BUF_LIT(out, "\r\n");
 	}
 
-	sip_buf_puts(out, "From: ");
+	SIP_BUF_LIT(out, "From: ");
 	sip_buf_slice(out, from->value);
-	sip_buf_puts(out, "\r\nTo: ");
+	SIP_BUF_LIT(out, "\r\nTo: ");
 	sip_buf_slice(out, to->value);
 	if (code > 100 && req->to.tag.len == 0 && to_tag && *to_tag)
 	{
 		sip_buf_put(out, ";tag=", 5);
 		sip_buf_puts(out, to_tag);
 	}
-	sip_buf_puts(out, "\r\nCall-ID: ");
+	SIP_BUF_LIT(out, "\r\nCall-ID: ");
 	sip_buf_slice(out, req->call_id);
 	sip_buf_put(out, "\r\nCSeq: ", 8);
 	sip_buf_u64(out, (uint32_t)req->cseq);
@@ -195,7 +197,7 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 	sip_buf_slice(out, req->cseq_method_name);
 	sip_buf_put(out, "\r\n", 2);
 	sip_buf_puts(out, extra_hdrs);
-	sip_buf_puts(out, "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
+	SIP_BUF_LIT(out, "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
 	return out->overflow ? -ENOSPC : 0;
 }
 

@@ -213,6 +213,8 @@ struct sip_buf {
 void sip_buf_init(struct sip_buf *b, char *mem, size_t cap);
 void sip_buf_put(struct sip_buf *b, const void *data, size_t len);
 void sip_buf_puts(struct sip_buf *b, const char *s);
+/* A string literal, its length known when compiled (no strlen). */
+#define SIP_BUF_LIT(b, lit) sip_buf_put((b), "" lit, sizeof(lit) - 1)
 void sip_buf_slice(struct sip_buf *b, struct slice s);
 /* Decimal appenders, cheaper than sip_buf_printf on hot reply paths. */
 void sip_buf_u64(struct sip_buf *b, uint64_t v);

@@ -6,9 +6,9 @@
 #include "txn/txn_int.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/util.h"
 
 static bool has_cookie(struct slice branch)
@@ -86,7 +86,11 @@ uint64_t txn_key_hash(const char *key, size_t len)
 
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len)
 {
-	uint64_t h = txn_key_hash(key, len);
+	return txn_server_find_hashed(tl, key, len, txn_key_hash(key, len));
+}
+
+struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t h)
+{
 	for (struct txn_server *st = tl->servers[h % TXN_BUCKETS]; st; st = st->next)
 		if (st->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
 			return st;
@@ -150,7 +154,20 @@ void txn_branch_make(struct txn_layer *tl, char *out, size_t cap)
 	if (tl->counter == 0 && base_random(&rnd, sizeof(rnd)) == 0)
 		tl->counter = (uint64_t)rnd << 24;
 	tl->counter++;
-	snprintf(out, cap, "z9hG4bKsw%ux%llx", tp_worker_index(tl->w), (unsigned long long)tl->counter);
+	/* TXN_BRANCH_PREFIX, the worker in decimal, 'x', the counter in hex
+	 * (cut to cap - 1 bytes, as snprintf would). */
+	char b[sizeof(TXN_BRANCH_PREFIX) + 2 * FMT_U64_MAX];
+	size_t n = sizeof(TXN_BRANCH_PREFIX) - 1;
+	memcpy(b, TXN_BRANCH_PREFIX, n);
+	n += fmt_u64(b + n, tp_worker_index(tl->w));
+	b[n++] = 'x';
+	n += fmt_hex64(b + n, tl->counter, 0);
+	if (cap == 0)
+		return;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, b, n);
+	out[n] = '\0';
 }
 
 int txn_branch_owner(struct slice branch)
@@ -158,7 +175,7 @@ int txn_branch_owner(struct slice branch)
 	unsigned idx = 0;
 	size_t i = 9;
 
-	if (branch.len < 11 || memcmp(branch.p, "z9hG4bKsw", 9) != 0)
+	if (branch.len < 11 || memcmp(branch.p, TXN_BRANCH_PREFIX, 9) != 0)
 		return -1;
 	while (i < branch.len && branch.p[i] >= '0' && branch.p[i] <= '9' && idx < 100000)
 		idx = idx * 10 + (unsigned)(branch.p[i++] - '0');

@@ -61,16 +61,10 @@ static void on_retx(struct txn_timer *t)
 	txn_timer_arm(st->tl, &st->t_retx, st->retx_ms, on_retx);
 }
 
-int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
-		   const struct tp_src *src, void *user)
+/* txn_server_new with the request's key (and its hash) already built. */
+static int server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		      const struct tp_src *src, void *user, const char *key, uint16_t klen, uint64_t hash)
 {
-	char key[TXN_KEY_MAX];
-	uint16_t klen;
-
-	if (req->method == SIP_ACK)
-		return -EINVAL;
-	if (txn_server_key(req, req->method, key, &klen))
-		return -EINVAL;
 	/* The request copy is a block of its own: it is freed at the final
 	 * response, while the record and key stay for the retransmission
 	 * timers (up to 32 s), so a finished transaction holds ~0.5 KB. */
@@ -93,7 +87,7 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	st->req_len = req->len;
 	memcpy(st->key, key, klen);
 	st->key_len = klen;
-	st->hash = txn_key_hash(key, klen);
+	st->hash = hash;
 	txn_server_link(tl, st);
 	st->pending = true;
 	tl->npending++;
@@ -104,8 +98,21 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 	*out = st;
 	/* RFC 3261 §17.2.1 / §16.2: a proxy answers INVITE with 100 Trying itself. */
 	if (req->method == SIP_INVITE)
-		txn_server_reply(st, 100, "Trying", NULL, NULL);
+		txn_server_reply_to(st, req, 100, "Trying", NULL, NULL);
 	return 0;
+}
+
+int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		   const struct tp_src *src, void *user)
+{
+	char key[TXN_KEY_MAX];
+	uint16_t klen;
+
+	if (req->method == SIP_ACK)
+		return -EINVAL;
+	if (txn_server_key(req, req->method, key, &klen))
+		return -EINVAL;
+	return server_new(out, tl, req, src, user, key, klen, txn_key_hash(key, klen));
 }
 
 struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *req, enum sip_method method)
@@ -118,12 +125,9 @@ struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *
 	return txn_server_find(tl, key, klen);
 }
 
-bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
+/* What txn_server_absorb does once st matched req. */
+static bool absorb(struct txn_layer *tl, struct txn_server *st, const struct sip_msg *req)
 {
-	struct txn_server *st = txn_server_match(tl, req, req->method);
-
-	if (!st)
-		return false;
 	if (req->method == SIP_ACK) {
 		if (st->method != SIP_INVITE)
 			return false;
@@ -143,6 +147,30 @@ bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
 	if (st->last_len && st->state != TXN_ACCEPTED)
 		tp_send_reply(&st->dst, st->last, st->last_len);
 	return true;
+}
+
+bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
+{
+	struct txn_server *st = txn_server_match(tl, req, req->method);
+
+	return st && absorb(tl, st, req);
+}
+
+int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		    const struct tp_src *src, void *user)
+{
+	char key[TXN_KEY_MAX];
+	uint16_t klen;
+
+	if (req->method == SIP_ACK)
+		return -EINVAL;
+	if (txn_server_key(req, req->method, key, &klen))
+		return -EINVAL;
+	uint64_t hash = txn_key_hash(key, klen);
+	struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);
+	if (st && absorb(tl, st, req))
+		return 1;
+	return server_new(out, tl, req, src, user, key, klen, hash);
 }
 
 int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len)
@@ -199,11 +227,25 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
 	return err;
 }
 
-int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag, const char *extra_hdrs)
+/* Build and send a local response to req, a parse of st's request (the
+ * reply goes into the first half of the layer's buffer, as ever). */
+static int reply_from(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+		      const char *to_tag, const char *extra_hdrs)
 {
 	struct txn_layer *tl = st->tl;
 	struct sip_src sipsrc;
 	struct sip_buf out;
+
+	tp_addr_text(&st->dst.peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
+	sip_buf_init(&out, tl->out, sizeof(tl->out) / 2);
+	if (sip_reply_build(&out, req, code, reason, code > 100 ? to_tag : NULL, &sipsrc, extra_hdrs))
+		return -ENOSPC;
+	return txn_server_send(st, code, out.p, out.len);
+}
+
+int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag, const char *extra_hdrs)
+{
+	struct txn_layer *tl = st->tl;
 	struct sip_parse_err perr;
 
 	if (st->state >= TXN_COMPLETED)
@@ -215,11 +257,25 @@ int txn_server_reply(struct txn_server *st, int code, const char *reason, const 
 	memcpy(copy, st->req, st->req_len);
 	if (sip_msg_parse(&tl->scratch, copy, st->req_len, &perr))
 		return -EBADMSG;
-	tp_addr_text(&st->dst.peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
-	sip_buf_init(&out, tl->out, sizeof(tl->out) / 2);
-	if (sip_reply_build(&out, &tl->scratch, code, reason, code > 100 ? to_tag : NULL, &sipsrc, extra_hdrs))
+	return reply_from(st, &tl->scratch, code, reason, to_tag, extra_hdrs);
+}
+
+bool txn_server_is_request(const struct txn_server *st, const struct sip_msg *req)
+{
+	return st->req && req->len == st->req_len && (req->buf == st->req || !memcmp(req->buf, st->req, st->req_len));
+}
+
+int txn_server_reply_to(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+			const char *to_tag, const char *extra_hdrs)
+{
+	if (!txn_server_is_request(st, req))
+		return txn_server_reply(st, code, reason, to_tag, extra_hdrs);
+	if (st->state >= TXN_COMPLETED)
+		return -EALREADY;
+	/* Same limit as a re-parsed copy has. */
+	if (st->req_len >= sizeof(st->tl->out) / 2)
 		return -ENOSPC;
-	return txn_server_send(st, code, out.p, out.len);
+	return reply_from(st, req, code, reason, to_tag, extra_hdrs);
 }
 
 int txn_server_request(struct txn_server *st, struct sip_msg *msg)

@@ -77,6 +77,11 @@ bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req);
  * 0, -EINVAL (ACK) or -ENOMEM. */
 int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
 		   const struct tp_src *src, void *user);
+/* txn_server_absorb and, when nothing matched, txn_server_new, with the
+ * matching key built once: 1 when req was absorbed, 0 with *out set when a
+ * new transaction took it, or txn_server_new's -EINVAL (ACK too) / -ENOMEM. */
+int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		    const struct tp_src *src, void *user);
 /* Send a complete response (bytes as built) through st; keeps it for
  * retransmissions and moves the state machine (final non-2xx on INVITE:
  * COMPLETED with timers G/H; 2xx: ACCEPTED with timer L; non-INVITE final:
@@ -87,6 +92,14 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
  * local response. 0, -ENOSPC, -EALREADY, -errno. */
 int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag,
 		     const char *extra_hdrs);
+/* txn_server_reply from req, already parsed, instead of a re-parse of the
+ * stored copy: the same response, one parse less. req must be st's request
+ * (txn_server_is_request); any other message is ignored and the stored copy
+ * re-parsed as by txn_server_reply. */
+int txn_server_reply_to(struct txn_server *st, const struct sip_msg *req, int code, const char *reason,
+			const char *to_tag, const char *extra_hdrs);
+/* True while st keeps its request copy and req's bytes are that copy. */
+bool txn_server_is_request(const struct txn_server *st, const struct sip_msg *req);
 /* Re-parse the stored request into *msg (scratch owned by the caller; valid
  * while st lives). 0 or -EBADMSG. */
 int txn_server_request(struct txn_server *st, struct sip_msg *msg);
@@ -100,6 +113,8 @@ void txn_server_detach(struct txn_server *st);
 
 /* ---- client transactions (RFC 3261 §17.1) ---- */
 
+/* What every branch made by txn_branch_make begins with. */
+#define TXN_BRANCH_PREFIX "z9hG4bKsw"
 /* Fill out with a fresh branch "z9hG4bKsw<worker>x<unique>" (RFC 3261 §8.1.1.7
  * magic cookie; the worker index lets a response that lands on another
  * worker's socket be handed to the owner). cap >= 40. */

@@ -95,6 +95,8 @@ struct txn_layer {
 int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key, uint16_t *len);
 uint64_t txn_key_hash(const char *key, size_t len);
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len);
+/* txn_server_find with the key's txn_key_hash already known. */
+struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t hash);
 void txn_server_link(struct txn_layer *tl, struct txn_server *st);
 void txn_server_unlink(struct txn_layer *tl, struct txn_server *st);
 struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method);

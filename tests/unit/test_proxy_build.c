@@ -69,6 +69,53 @@ static void test_forwarded_request(void **state)
 	assert_non_null(strstr(out, "\r\n\r\nbody"));
 }
 
+/* One Route entry to drop, its end given (pop_hdr, pop_rest): the same copy
+ * as when build.c finds it, whether the entry is alone in its header, the
+ * first of a list, or in the second Route header after an unparsable one. */
+static void test_pop_hint_same_copy(void **state)
+{
+	(void)state;
+	static char plain[8192];
+	struct tp_listen l;
+	struct sip_buf b;
+	const char *forms[] = {
+		"Route: <sip:192.0.2.1:5060;lr>\r\n",
+		"Route: <sip:192.0.2.1:5060;lr> ,  <sip:198.51.100.7;lr>,<sip:203.0.113.5;lr>\r\n",
+		"Route: <sip:192.0.2.1:5060;lr>\r\nRoute: <sip:198.51.100.7;lr>\r\n",
+		"Route: <sip:192.0.2.1:5060;lr\r\nRoute: <sip:192.0.2.1:5060;lr>, <sip:198.51.100.7;lr>\r\n",
+	};
+	char text[1024];
+	assert_int_equal(tp_listen_parse(&l, "udp:192.0.2.1:5060"), 0);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "BYE sip:bob@10.0.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n%s"
+			 "Max-Forwards: 10\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+			 "To: <sip:bob@example.com>;tag=t2\r\nCall-ID: c@x\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n",
+			 forms[i]);
+		parse(text);
+		struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &l, .pop_routes = 1 };
+		sip_buf_init(&b, plain, sizeof(plain));
+		assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+		size_t plain_len = b.len;
+
+		/* where the first entry that parses ends, as proxy.c finds it */
+		struct sip_addr a;
+		for (const struct sip_hdr *h = sip_msg_hdr(&msg, SIP_HDR_ROUTE); h && !f.pop_hdr;
+		     h = sip_msg_hdr_next(&msg, h)) {
+			struct slice cur = h->value;
+			if (sip_addr_list_next(&cur, &a) == 1) {
+				f.pop_hdr = h;
+				f.pop_rest = cur;
+			}
+		}
+		assert_non_null(f.pop_hdr);
+		sip_buf_init(&b, out, sizeof(out));
+		assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+		assert_int_equal(b.len, plain_len);
+		assert_memory_equal(out, plain, plain_len);
+	}
+}
+
 /* RFC 5658: both of our entries of a double Record-Route are dropped, in
  * one Route header or spread over two. */
 static void test_two_of_our_routes_popped(void **state)
@@ -113,6 +160,46 @@ static void test_relayed_response_loses_our_via(void **state)
 	out[b.len] = '\0';
 	assert_non_null(strstr(out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"));
 	assert_null(strstr(out, "z9hG4bKsw0x1"));
+}
+
+/* The asserted identity of an authenticated caller: its AOR, or its rpid
+ * URI (which also becomes the From of an INVITE); none for others. */
+static void test_identity_of_caller(void **state)
+{
+	(void)state;
+	static struct proxy_caller caller;
+	static struct proxy_identity id;
+
+	parse("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c@x\r\n"
+	      "CSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n");
+	memset(&caller, 0, sizeof(caller));
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "");
+	assert_string_equal(id.from, "");
+
+	caller.authenticated = true;
+	strcpy(caller.user, "alice");
+	strcpy(caller.realm, "example.com");
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "<sip:alice@example.com>");
+	assert_string_equal(id.from, "");
+	assert_false(id.anonymous);
+
+	/* the longest user and realm still fit */
+	memset(caller.user, 'u', SW_MAX_USER);
+	caller.user[SW_MAX_USER] = '\0';
+	memset(caller.realm, 'r', SW_MAX_DOMAIN);
+	caller.realm[SW_MAX_DOMAIN] = '\0';
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_int_equal(strlen(id.pai), 7 + SW_MAX_USER + SW_MAX_DOMAIN);
+	assert_int_equal(id.pai[5 + SW_MAX_USER], '@');
+	assert_int_equal(id.pai[6 + SW_MAX_USER + SW_MAX_DOMAIN], '>');
+
+	strcpy(caller.rpid, "\"Al\" <sip:+1555@example.com>");
+	proxy_identity_decide(&msg, &caller, &id);
+	assert_string_equal(id.pai, "<sip:+1555@example.com>");
+	assert_string_equal(id.from, "\"Al\" <sip:+1555@example.com>");
 }
 
 static void test_rpid_forms(void **state)
@@ -162,6 +249,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forwarded_request),
 		cmocka_unit_test(test_two_of_our_routes_popped),
+		cmocka_unit_test(test_pop_hint_same_copy),
+		cmocka_unit_test(test_identity_of_caller),
 		cmocka_unit_test(test_relayed_response_loses_our_via),
 		cmocka_unit_test(test_rpid_forms),
 		cmocka_unit_test(test_trusted_networks),

@@ -207,6 +207,17 @@ static void test_foreign_via_or_no_hash_is_not_ours(void **state)
 		 branch);
 	parse(text);
 	assert_true(proxy_loop_found(&msg, is_me, NULL));
+	/* ... and a Via header folded over two lines, ours on the second. */
+	snprintf(text, sizeof(text),
+		 "INVITE sip:carol@far.example SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 198.51.100.9:5060;branch=z9hG4bKnext,\r\n"
+		 " SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKalice1\r\n"
+		 "From: <sip:alice@example.com>;tag=t1\r\nTo: <sip:carol@far.example>\r\nCall-ID: c1@x\r\n"
+		 "CSeq: 2 INVITE\r\n\r\n",
+		 branch);
+	parse(text);
+	assert_true(proxy_loop_found(&msg, is_me, NULL));
 }
 
 int main(void)
