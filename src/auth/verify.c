@@ -341,7 +341,7 @@ static int prove(struct check *k)
 	for (size_t i = 0; i < k->hexlen; i++)
 		k->given[i] = len_ok ? (char)tolower((unsigned char)c->response.p[i]) : k->calc[i];
 	match = base_ct_equal(k->calc, k->given, k->hexlen);
-	return match & len_ok & (usable != LOAD_NONE) ? PROVEN : NOT_PROVEN;
+	return (match & len_ok & (usable != LOAD_NONE)) ? PROVEN : NOT_PROVEN;
 }
 
 static enum auth_verdict proof_error(struct check *k, int err)

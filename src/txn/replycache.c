@@ -1,10 +1,12 @@
 /* Retransmission cache for requests answered without a server transaction
- * (REGISTER): a fixed ring per worker of the last final responses, keyed by a
- * hash of the whole request as received and its source. A retransmission
- * (RFC 3261 §17.2.2: the same request again, same branch) gets the same
- * response without being processed again, so a retransmitted authenticated
- * REGISTER is not mistaken for a replay. Bounded memory: entries are
- * overwritten in turn; an entry older than Timer J (64*T1) is never used. */
+ * (REGISTER): a fixed byte ring per worker of the last final responses, keyed
+ * by a hash of the whole request as received and its source. A
+ * retransmission (RFC 3261 §17.2.2: the same request again, same branch) gets
+ * the same response without being processed again, so a retransmitted
+ * authenticated REGISTER is not mistaken for a replay. Bounded memory: each
+ * answer takes its own length (plus a 24-byte header) in the ring, the oldest
+ * are overwritten in turn, and an entry older than Timer J (64*T1) is never
+ * used. The ring's pages are touched only as it fills. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +14,46 @@
 #include "base/util.h"
 #include "txn/txn.h"
 
-/* 16384 answers per worker cover about 3 s of 5,000 authenticated REGISTERs
- * per second and worker: the first retransmissions (T1 = 0.5 s, then 1 s). */
-#define CACHE_ENTRIES 16384u
-#define CACHE_INDEX (2u * CACHE_ENTRIES)
+/* 8 MiB per worker: about 17,000 REGISTER answers of ~450 bytes, about 3 s of
+ * 5,000 authenticated REGISTERs per second and worker, the first
+ * retransmissions (T1 = 0.5 s, then 1 s). */
+#define RING_BYTES (8u << 20)
+/* Index slots (a power of two): twice the entries of the smallest answers. */
+#define CACHE_INDEX 65536u
 #define CACHE_PROBES 8u
 #define CACHE_MAX_REPLY 1000u
 #define CACHE_TTL_MS (64u * TXN_T1)
+/* A header with this len marks the end of a lap: the next entry is at 0. */
+#define WRAP_MARK 0xffffu
 
-struct cache_entry {
-	uint64_t key;      /**< 0 = empty */
+struct entry {
+	uint64_t key;      /**< never 0 */
 	uint64_t born_ms;
 	uint32_t slot;     /**< its place in the index */
-	uint16_t len;
-	char reply[CACHE_MAX_REPLY];
+	uint16_t len;      /**< reply bytes that follow, or WRAP_MARK */
+	uint16_t pad;
 };
 
+_Static_assert(sizeof(struct entry) == 24, "entry header");
+_Static_assert(RING_BYTES % 8 == 0 && RING_BYTES < UINT32_MAX, "ring size");
+
 struct txn_reply_cache {
-	struct cache_entry *entries;  /**< ring, overwritten in turn */
-	uint32_t *index;              /**< key -> entry + 1 (0 = free), linear probing */
-	unsigned next;
+	char *ring;        /**< RING_BYTES; entries 8-byte aligned */
+	uint32_t *index;   /**< key -> entry offset + 1 (0 = free), linear probing */
+	size_t head;       /**< where the next entry goes */
+	size_t tail;       /**< the oldest live entry (== head when count is 0) */
+	size_t count;      /**< live entries */
 };
+
+static size_t entry_size(size_t len)
+{
+	return (sizeof(struct entry) + len + 7) & ~(size_t)7;
+}
+
+static struct entry *at(const struct txn_reply_cache *c, size_t off)
+{
+	return (struct entry *)(void *)(c->ring + off);
+}
 
 int txn_reply_cache_new(struct txn_reply_cache **out)
 {
@@ -41,9 +62,9 @@ int txn_reply_cache_new(struct txn_reply_cache **out)
 	if (!c)
 		return -ENOMEM;
 	/* calloc'd pages are only touched as the ring fills. */
-	c->entries = calloc(CACHE_ENTRIES, sizeof(*c->entries));
+	c->ring = calloc(1, RING_BYTES);
 	c->index = calloc(CACHE_INDEX, sizeof(*c->index));
-	if (!c->entries || !c->index) {
+	if (!c->ring || !c->index) {
 		txn_reply_cache_free(c);
 		return -ENOMEM;
 	}
@@ -55,7 +76,7 @@ void txn_reply_cache_free(struct txn_reply_cache *c)
 {
 	if (!c)
 		return;
-	free(c->entries);
+	free(c->ring);
 	free(c->index);
 	free(c);
 }
@@ -75,39 +96,73 @@ const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64
 		uint32_t ref = c->index[(key + i) % CACHE_INDEX];
 		if (ref == 0)
 			continue;
-		struct cache_entry *e = &c->entries[ref - 1];
+		struct entry *e = at(c, ref - 1);
 		if (e->key == key && now_ms - e->born_ms <= CACHE_TTL_MS) {
 			*len = e->len;
-			return e->reply;
+			return (const char *)(e + 1);
 		}
 	}
 	return NULL;
 }
 
+/* Drop the oldest entry (or step over the end-of-lap mark). */
+static void evict_oldest(struct txn_reply_cache *c)
+{
+	struct entry *e;
+
+	if (RING_BYTES - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
+		c->tail = 0;
+		return;
+	}
+	e = at(c, c->tail);
+	if (c->index[e->slot] == c->tail + 1)
+		c->index[e->slot] = 0;
+	c->tail += entry_size(e->len);
+	c->count--;
+}
+
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply, size_t len)
 {
-	struct cache_entry *e;
+	size_t need = entry_size(len);
 	uint32_t slot = UINT32_MAX;
+	struct entry *e;
 
-	if (len > CACHE_MAX_REPLY)
+	if (len > CACHE_MAX_REPLY || key == 0)
 		return; /* not kept: its retransmission is processed again */
-	e = &c->entries[c->next];
-	/* The overwritten answer leaves the index first. */
-	if (e->key && c->index[e->slot] == c->next + 1)
-		c->index[e->slot] = 0;
+	if (c->head + need > RING_BYTES) {
+		/* End of the lap: what is left of the previous lap beyond head
+		 * goes (the mark overwrites its first bytes), then from 0. */
+		while (c->count && c->tail >= c->head)
+			evict_oldest(c);
+		if (RING_BYTES - c->head >= sizeof(struct entry))
+			at(c, c->head)->len = WRAP_MARK;
+		c->head = 0;
+		if (!c->count)
+			c->tail = 0;
+	}
+	/* The previous lap's entries under [head, head + need) go. */
+	while (c->count && c->tail >= c->head && c->tail < c->head + need)
+		evict_oldest(c);
+	if (!c->count)
+		c->tail = c->head;
+	/* A free or expired slot, or the one of an older answer to the same
+	 * request (the newer answer wins). */
 	for (unsigned i = 0; i < CACHE_PROBES && slot == UINT32_MAX; i++) {
 		uint32_t s = (uint32_t)((key + i) % CACHE_INDEX);
 		uint32_t ref = c->index[s];
-		if (ref == 0 || now_ms - c->entries[ref - 1].born_ms > CACHE_TTL_MS)
+		if (ref == 0 || now_ms - at(c, ref - 1)->born_ms > CACHE_TTL_MS || at(c, ref - 1)->key == key)
 			slot = s;
 	}
 	if (slot == UINT32_MAX)
 		slot = (uint32_t)(key % CACHE_INDEX); /* all probes live: replace the first */
+	e = at(c, c->head);
 	e->key = key;
 	e->born_ms = now_ms;
 	e->slot = slot;
 	e->len = (uint16_t)len;
-	memcpy(e->reply, reply, len);
-	c->index[slot] = c->next + 1;
-	c->next = (c->next + 1) % CACHE_ENTRIES;
+	e->pad = 0;
+	memcpy(e + 1, reply, len);
+	c->index[slot] = (uint32_t)c->head + 1;
+	c->head += need;
+	c->count++;
 }

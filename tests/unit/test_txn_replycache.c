@@ -1,0 +1,130 @@
+/* The retransmission cache of stateless answers (txn/replycache.c), a byte
+ * ring: an answer is found again until the ring laps it, with its exact
+ * bytes; across many laps of answers of every length, every recent answer
+ * is found and nothing is ever returned with another answer's bytes; Timer J
+ * ends an answer; over-long answers are not kept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "txn/txn.h"
+
+#define RING (8u << 20)
+#define PUTS 200000u
+
+/* The answer stored under key: its length and bytes follow from the key. */
+static size_t answer(uint64_t key, char *out)
+{
+	size_t len = 1 + (size_t)((key * 2654435761u) % 1000u);
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)('a' + (key + i) % 26);
+	return len;
+}
+
+static size_t entry_bytes(size_t len)
+{
+	return (24 + len + 7) & ~(size_t)7;
+}
+
+static void found_exact(struct txn_reply_cache *c, uint64_t key, uint64_t now)
+{
+	char want[1000];
+	size_t n = answer(key, want), got_len = 0;
+	const char *got = txn_reply_cache_find(c, key, now, &got_len);
+
+	assert_non_null(got);
+	assert_int_equal(got_len, n);
+	assert_memory_equal(got, want, n);
+}
+
+static void test_laps_keep_recent_answers_exact(void **state)
+{
+	struct txn_reply_cache *c;
+	char buf[1000];
+	uint64_t now = 1000;
+
+	(void)state;
+	assert_int_equal(txn_reply_cache_new(&c), 0);
+	for (uint64_t key = 1; key <= PUTS; key++) {
+		size_t n = answer(key, buf);
+		txn_reply_cache_put(c, key, now, buf, n);
+		found_exact(c, key, now);
+		if (key % 20011 == 0) {
+			/* every answer of the last RING - 2 KiB bytes is there */
+			size_t bytes = 0;
+			for (uint64_t k = key; k >= 1; k--) {
+				bytes += entry_bytes(answer(k, buf));
+				if (bytes > RING - 2048)
+					break;
+				found_exact(c, k, now);
+			}
+			/* older ones are either gone or exact, never other bytes */
+			for (uint64_t k = 1; k < key; k += 97) {
+				size_t len = 0;
+				const char *got = txn_reply_cache_find(c, k, now, &len);
+				if (got) {
+					size_t n2 = answer(k, buf);
+					assert_int_equal(len, n2);
+					assert_memory_equal(got, buf, n2);
+				}
+			}
+		}
+	}
+	/* Timer J: 64 * T1 after, still there; a millisecond later, gone */
+	found_exact(c, PUTS, now + 64 * TXN_T1);
+	size_t len = 0;
+	assert_null(txn_reply_cache_find(c, PUTS, now + 64 * TXN_T1 + 1, &len));
+	txn_reply_cache_free(c);
+}
+
+static void test_long_answers_not_kept(void **state)
+{
+	struct txn_reply_cache *c;
+	char big[2000];
+	size_t len = 0;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(txn_reply_cache_new(&c), 0);
+	txn_reply_cache_put(c, 7, 0, big, 1000);
+	assert_non_null(txn_reply_cache_find(c, 7, 0, &len));
+	assert_int_equal(len, 1000);
+	txn_reply_cache_put(c, 8, 0, big, 1001);
+	assert_null(txn_reply_cache_find(c, 8, 0, &len));
+	assert_null(txn_reply_cache_find(c, 9, 0, &len));
+	txn_reply_cache_free(c);
+}
+
+/* The same key again (a request answered twice: the newer answer wins). */
+static void test_newer_answer_wins(void **state)
+{
+	struct txn_reply_cache *c;
+	size_t len = 0;
+	const char *got;
+
+	(void)state;
+	assert_int_equal(txn_reply_cache_new(&c), 0);
+	txn_reply_cache_put(c, 42, 0, "first", 5);
+	txn_reply_cache_put(c, 42, 1, "second", 6);
+	got = txn_reply_cache_find(c, 42, 1, &len);
+	assert_non_null(got);
+	assert_int_equal(len, 6);
+	assert_memory_equal(got, "second", 6);
+	txn_reply_cache_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_laps_keep_recent_answers_exact),
+		cmocka_unit_test(test_long_answers_not_kept),
+		cmocka_unit_test(test_newer_answer_wins),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
