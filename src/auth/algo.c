@@ -201,8 +201,6 @@ void auth_hash_join_hex(enum auth_algo algo, const struct slice *parts, size_t n
 	size_t total = n ? n - 1 : 0, o = 0;
 	EVP_MD_CTX *c;
 
-	for (size_t i = 0; i < n; i++)
-		total += parts[i].len;
 	if (k == HASH_MD5) {
 		/* MD5, the common case, without the library's per-call dispatch
 		 * (about 1,000 instructions per hash of one or two blocks). */
@@ -219,6 +217,8 @@ void auth_hash_join_hex(enum auth_algo algo, const struct slice *parts, size_t n
 		base_wipe(md, BASE_MD5_LEN);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		total += parts[i].len;
 	c = hash_begin(k);
 	if (total <= sizeof(join)) {
 		/* One EVP update costs about as much as hashing a block: for the

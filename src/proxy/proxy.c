@@ -155,23 +155,28 @@ static unsigned own_routes(struct proxy_worker *pw, const struct sip_msg *msg, s
 	return n;
 }
 
+/* Do the n leading Route entries in r all carry token? */
+static bool routes_carry(const struct routes_head *r, unsigned n, const char *token)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (i >= r->n || !proxy_rr_token_match(token, &r->a[i].uri))
+			return false;
+	return true;
+}
+
 /* Do our n leading Route entries (from own_routes, in r) all carry the
- * token for the request's Call-ID and the inside address addr? */
+ * token for the request's Call-ID and the inside address addr, in the
+ * current form or the earlier (HMAC) one of dialogs recorded before? */
 static bool routes_signed_for(struct proxy_worker *pw, const struct sip_msg *msg, const struct routes_head *r,
 			      unsigned n, const struct sockaddr_storage *addr)
 {
 	char token[PROXY_RR_TOKEN_LEN + 1];
-	bool ok = n > 0 && addr && proxy_rr_token(pw->rr_key, msg->call_id, addr, token) == 0;
 
-	for (unsigned i = 0; ok && i < n; i++)
-		ok = i < r->n && proxy_rr_token_match(token, &r->a[i].uri);
-	if (ok || n == 0 || !addr)
-		return ok;
-	/* a dialog recorded with the earlier (HMAC) token form */
-	ok = proxy_rr_token_hmac(pw->rr_key, msg->call_id, addr, token) == 0;
-	for (unsigned i = 0; ok && i < n; i++)
-		ok = i < r->n && proxy_rr_token_match(token, &r->a[i].uri);
-	return ok;
+	if (n == 0 || !addr)
+		return false;
+	if (proxy_rr_token(pw->rr_key, msg->call_id, addr, token) == 0 && routes_carry(r, n, token))
+		return true;
+	return proxy_rr_token_hmac(pw->rr_key, msg->call_id, addr, token) == 0 && routes_carry(r, n, token);
 }
 
 /* Did we record this route set, and does the request come from the dialog's

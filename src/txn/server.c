@@ -102,17 +102,26 @@ static int server_new(struct txn_server **out, struct txn_layer *tl, const struc
 	return 0;
 }
 
+/* The matching key of a request that may open a server transaction (never
+ * ACK) and its hash. 0 or -EINVAL. */
+static int request_key(const struct sip_msg *req, char key[TXN_KEY_MAX], uint16_t *klen, uint64_t *hash)
+{
+	if (req->method == SIP_ACK || txn_server_key(req, req->method, key, klen))
+		return -EINVAL;
+	*hash = txn_key_hash(key, *klen);
+	return 0;
+}
+
 int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
 		   const struct tp_src *src, void *user)
 {
 	char key[TXN_KEY_MAX];
 	uint16_t klen;
+	uint64_t hash;
 
-	if (req->method == SIP_ACK)
+	if (request_key(req, key, &klen, &hash))
 		return -EINVAL;
-	if (txn_server_key(req, req->method, key, &klen))
-		return -EINVAL;
-	return server_new(out, tl, req, src, user, key, klen, txn_key_hash(key, klen));
+	return server_new(out, tl, req, src, user, key, klen, hash);
 }
 
 struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *req, enum sip_method method)
@@ -161,12 +170,10 @@ int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct 
 {
 	char key[TXN_KEY_MAX];
 	uint16_t klen;
+	uint64_t hash;
 
-	if (req->method == SIP_ACK)
+	if (request_key(req, key, &klen, &hash))
 		return -EINVAL;
-	if (txn_server_key(req, req->method, key, &klen))
-		return -EINVAL;
-	uint64_t hash = txn_key_hash(key, klen);
 	struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);
 	if (st && absorb(tl, st, req))
 		return 1;
