@@ -248,6 +248,13 @@ def test_local_port_reaches_the_same_workers_every_run(sipwarden):
         rc, res, out = run_bench(d.port, "--scenario", 1, "--rate", NUSERS, "--duration", 1, "--local-port", base)
         assert rc == 0 and int(res["ok"]) == NUSERS, out
     assert hits() - before == NUSERS, "second run: %d of %d logins from the cache" % (hits() - before, NUSERS)
+    # every binding was received from one of the two ports the threads sent from
+    import re
+    import time
+    time.sleep(0.5)  # the write-back of the registrations (200 ms)
+    listing = d.ctl("reg", "list").stdout
+    ports = set(int(p) for p in re.findall(r"udp:127\.0\.0\.1:(\d+)", listing))
+    assert ports and ports <= {base, base + 1}, (base, ports, listing)
 
 
 def port_free(port):

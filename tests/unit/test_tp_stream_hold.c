@@ -2,8 +2,9 @@
  * streamhold.c): requests pipelined in one segment get their answers in one
  * send() call, complete and in order; a request the worker sends on the same
  * connection in the middle (tp_send_to) does not overtake the answers made
- * before it; without pipelining every answer still leaves at once. send() is
- * counted by a wrapper defined here (the client writes with write()). */
+ * before it; without pipelining every answer still leaves at once, after one
+ * read per request. send() and recvmsg() are counted by wrappers defined here
+ * (the client writes with write() and reads with read()). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,12 +27,18 @@
 
 #define PIPELINED 6
 
-static atomic_int n_send;
+static atomic_int n_send, n_recvmsg;
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	atomic_fetch_add(&n_send, 1);
 	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	atomic_fetch_add(&n_recvmsg, 1);
+	return syscall(SYS_recvmsg, fd, msg, flags);
 }
 
 /* "X: direct": a request to the peer through tp_send_to first; every message
@@ -157,7 +164,9 @@ static void direct_request_does_not_overtake_held_answers(void **state)
 	pipelined(true);
 }
 
-/* One request at a time: each answer leaves right after its request. */
+/* One request at a time: each answer leaves right after its request, and
+ * each request takes one read (a read that does not fill the buffer ends the
+ * read loop; epoll reports the next bytes). */
 static void lone_requests_answered_at_once(void **state)
 {
 	struct fixture f;
@@ -166,6 +175,7 @@ static void lone_requests_answered_at_once(void **state)
 	(void)state;
 	start(&f);
 	atomic_store(&n_send, 0);
+	atomic_store(&n_recvmsg, 0);
 	for (int i = 0; i < 3; i++) {
 		char x[16], want[32];
 		snprintf(x, sizeof(x), "s%d", i);
@@ -176,6 +186,7 @@ static void lone_requests_answered_at_once(void **state)
 		assert_string_equal(got, want);
 	}
 	assert_int_equal(atomic_load(&n_send), 3);
+	assert_int_equal(atomic_load(&n_recvmsg), 3);
 	stop(&f);
 }
 
