@@ -67,6 +67,8 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 			free(ctx);
 			return -1;
 		}
+		/* One read transaction per batch of requests (daemon_on_idle ends it). */
+		store_share_snapshot(ctx->store, true);
 		overload_init(&ctx->ovl, d->cfg->overload_delay_ms, index);
 		tp_worker_set_data(w, ctx);
 		return 0;
@@ -82,6 +84,15 @@ int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *a
 		tp_worker_set_data(w, NULL);
 	}
 	return 0;
+}
+
+void daemon_on_idle(struct tp_worker *w, void *arg)
+{
+	struct worker_ctx *ctx = tp_worker_data(w);
+
+	(void)arg;
+	if (ctx)
+		store_release_snapshot(ctx->store);
 }
 
 /* Stateless To tag: the same request (and its retransmissions) gets the same tag. */

@@ -21,6 +21,8 @@ struct daemon {
 int daemon_on_thread(struct tp_worker *w, unsigned index, bool starting, void *arg);
 /* Once per second on each worker: ends an overload episode that went quiet. */
 void daemon_on_tick(struct tp_worker *w, void *arg);
+/* Before a worker waits for input: end the batch's shared store snapshot. */
+void daemon_on_idle(struct tp_worker *w, void *arg);
 /* An outbound connection failed before carrying its requests. */
 void daemon_on_conn_fail(struct tp_worker *w, enum tp_proto proto, const struct sockaddr_storage *peer, void *arg);
 /* One received message. */

@@ -250,6 +250,7 @@ int main(int argc, char **argv)
 		.on_msg = daemon_on_msg,
 		.on_thread = daemon_on_thread,
 		.on_tick = daemon_on_tick,
+		.on_idle = daemon_on_idle,
 		.on_conn_fail = daemon_on_conn_fail,
 		.arg = &d,
 		.tcp_idle_timeout_s = cfg.tcp_idle_timeout,

@@ -30,6 +30,10 @@
 /* Default wait for a lock held by another connection: short, because a worker
  * waiting here stalls every transaction it owns. */
 #define BUSY_TIMEOUT_MS 200
+/* A shared read snapshot (sq_share_snapshot) is given up after this long or
+ * this many credential reads even if the owner does not release it first. */
+#define SNAPSHOT_MAX_MS 5
+#define SNAPSHOT_MAX_READS 64
 /* Opening may create or migrate the schema; a CLI or a starting daemon can wait. */
 #define OPEN_BUSY_TIMEOUT_MS 2000
 /* How often an idle-looking connection checks that PATH is still the file it has open. */
@@ -66,6 +70,7 @@ enum stmt_id {
 	ST_LOC_LOAD,
 	ST_LOC_PURGE,
 	ST_BEGIN,
+	ST_READ_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
 	ST__COUNT
@@ -161,6 +166,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	/* IMMEDIATE takes the write lock up front, where the busy timeout applies,
 	 * instead of failing later on a read-to-write upgrade. */
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_READ_BEGIN] = "BEGIN DEFERRED",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 };
@@ -249,6 +255,10 @@ struct sq {
 	bool down;           /**< reconnecting fails; logged once per outage */
 	bool in_txn;         /**< between store_begin and commit/rollback */
 	bool txn_lost;       /**< connection failed inside a transaction */
+	bool share_reads;    /**< credential reads may share one read transaction */
+	bool holding;        /**< that read transaction is open */
+	unsigned hold_reads; /**< reads made in it */
+	uint64_t hold_end_ms;
 	int walking;         /**< list/load walks in progress: no reconnect under them */
 	bool have_ident;     /**< dev/ino below are valid */
 	dev_t dev;
@@ -531,9 +541,10 @@ static void disconnect(struct sq *q)
 		sqlite3_finalize(q->st[i]);
 		q->st[i] = NULL;
 	}
-	sqlite3_close(q->db);
+	sqlite3_close(q->db); /* rolls back an open read transaction */
 	q->db = NULL;
 	q->in_txn = false;
+	q->holding = false;
 }
 
 static void remember_ident(struct sq *q)
@@ -598,9 +609,60 @@ static bool same_file(const struct sq *q)
 	return stat(q->path, &sb) == 0 && sb.st_dev == q->dev && sb.st_ino == q->ino;
 }
 
-/* Called first by every operation: reconnect after a fault, or when PATH now
- * names another file (restored backup) or none. */
+/* End the shared read transaction, if one is open. A read-only COMMIT cannot
+ * be refused in WAL mode; should it fail anyway, ROLLBACK ends it. */
+static void snapshot_end(struct sq *q)
+{
+	if (!q->holding)
+		return;
+	q->holding = false;
+	int rc = sqlite3_step(q->st[ST_COMMIT]);
+	sqlite3_reset(q->st[ST_COMMIT]);
+	if (rc != SQLITE_DONE && !sqlite3_get_autocommit(q->db)) {
+		sqlite3_step(q->st[ST_ROLLBACK]);
+		sqlite3_reset(q->st[ST_ROLLBACK]);
+	}
+}
+
+/* Before a credential read with sharing on: keep the open read transaction
+ * while it is young and not used too often, else open a new one. The read
+ * lock itself is taken by the first SELECT in it (BEGIN DEFERRED). When BEGIN
+ * fails the read runs in its own transaction, as without sharing. */
+static void snapshot_enter(struct sq *q)
+{
+	if (!q->share_reads || q->in_txn || q->walking)
+		return;
+	uint64_t now = base_mono_ms();
+
+	if (q->holding && (now >= q->hold_end_ms || q->hold_reads >= SNAPSHOT_MAX_READS))
+		snapshot_end(q);
+	if (!q->holding) {
+		int rc = sqlite3_step(q->st[ST_READ_BEGIN]);
+
+		sqlite3_reset(q->st[ST_READ_BEGIN]);
+		if (rc != SQLITE_DONE)
+			return;
+		q->holding = true;
+		q->hold_reads = 0;
+		q->hold_end_ms = now + SNAPSHOT_MAX_MS;
+	}
+	q->hold_reads++;
+}
+
+static int connection_ready(struct sq *q);
+
+/* Called first by every operation but the credential reads: end a shared
+ * read transaction (writes, walks and explicit transactions never run in
+ * it), then connection_ready(). */
 static int ready(struct sq *q)
+{
+	snapshot_end(q);
+	return connection_ready(q);
+}
+
+/* Reconnect after a fault, or when PATH now names another file (restored
+ * backup) or none. */
+static int connection_ready(struct sq *q)
 {
 	int err;
 
@@ -747,6 +809,20 @@ static void sq_close(struct store *s)
 	s->be = NULL;
 }
 
+static void sq_share_snapshot(struct store *s, bool on)
+{
+	struct sq *q = be(s);
+
+	if (!on)
+		snapshot_end(q);
+	q->share_reads = on;
+}
+
+static void sq_release_snapshot(struct store *s)
+{
+	snapshot_end(be(s));
+}
+
 static int sq_set_busy_timeout(struct store *s, unsigned ms)
 {
 	struct sq *q = be(s);
@@ -796,12 +872,13 @@ static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct
 	sqlite3_stmt *st;
 	int rc, err;
 
-	err = ready(q);
+	err = connection_ready(q);
 	if (err)
 		return err;
 	st = stmt(q, id);
 	if (!st)
 		return -EINVAL;
+	snapshot_enter(q);
 	sqlite3_bind_text(st, 1, key.p, (int)key.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, domain.p, (int)domain.len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -815,6 +892,8 @@ static int get_cred_stmt(struct sq *q, enum stmt_id id, struct slice key, struct
 		err = rc == SQLITE_DONE ? -ENOENT : fail(q, rc, "get credentials");
 	}
 	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		snapshot_end(q); /* after a fault the next read starts afresh */
 	return err;
 }
 
@@ -1284,6 +1363,8 @@ const struct store_ops store_sqlite_ops = {
 	.open = sq_open,
 	.close = sq_close,
 	.set_busy_timeout = sq_set_busy_timeout,
+	.share_snapshot = sq_share_snapshot,
+	.release_snapshot = sq_release_snapshot,
 	.get_cred = sq_get_cred,
 	.user_add = sq_user_add,
 	.user_update = sq_user_update,

@@ -143,6 +143,18 @@ int store_set_busy_timeout(struct store *s, unsigned ms)
 	return s->ops->set_busy_timeout ? s->ops->set_busy_timeout(s, ms) : 0;
 }
 
+void store_share_snapshot(struct store *s, bool on)
+{
+	if (s && s->ops->share_snapshot)
+		s->ops->share_snapshot(s, on);
+}
+
+void store_release_snapshot(struct store *s)
+{
+	if (s && s->ops->release_snapshot)
+		s->ops->release_snapshot(s);
+}
+
 int store_get_cred(struct store *s, struct slice username, struct slice domain, struct store_cred *out)
 {
 	if (!s || !out || (!username.p && username.len) || (!domain.p && domain.len))

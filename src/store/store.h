@@ -126,6 +126,15 @@ char *store_url_redact(const char *url, char *out, size_t cap);
  * with -EAGAIN (default 200 ms: a worker must not stall; the CLI may wait longer).
  * 0, or -EINVAL. Backends without locks ignore it. */
 int store_set_busy_timeout(struct store *s, unsigned ms);
+/* Snapshot sharing (off by default): with it on, credential reads share one
+ * read transaction until store_release_snapshot(), or at most 5 ms or 64
+ * reads, so a batch of requests pays for one transaction instead of one
+ * each. Every other call ends the shared transaction first. The owner
+ * releases it before it waits for more input, so that a change committed
+ * elsewhere is seen by the next batch. Backends without read transactions
+ * (each query sees the latest commit) ignore both. NULL-safe. */
+void store_share_snapshot(struct store *s, bool on);
+void store_release_snapshot(struct store *s);
 
 /* A name accepted as an extra column: an SQL identifier of 1..STORE_COLUMN_NAME_MAX
  * characters, [A-Za-z_][A-Za-z0-9_]*, and none of the secret columns (password,

@@ -12,6 +12,8 @@ struct store_ops {
 	int (*open)(struct store *s, const char *target);
 	void (*close)(struct store *s);
 	int (*set_busy_timeout)(struct store *s, unsigned ms); /**< NULL: not applicable */
+	void (*share_snapshot)(struct store *s, bool on);       /**< NULL: not applicable */
+	void (*release_snapshot)(struct store *s);              /**< NULL: not applicable */
 	int (*get_cred)(struct store *s, struct slice username, struct slice domain, struct store_cred *out);
 	int (*user_add)(struct store *s, const char *username, const char *domain,
 			const struct store_user_secrets *sec);

@@ -104,6 +104,7 @@ struct tp_server_cfg {
 	tp_msg_fn on_msg;
 	tp_thread_fn on_thread;
 	tp_tick_fn on_tick;         /**< optional; once per second on each worker */
+	tp_tick_fn on_idle;         /**< optional; before each wait for input */
 	tp_conn_fail_fn on_conn_fail; /**< optional */
 	void *arg;
 	unsigned tcp_idle_timeout_s;

@@ -117,6 +117,8 @@ static void *worker_main(void *arg)
 			if (due >= 0 && due < timeout)
 				timeout = due;
 		}
+		if (cfg->on_idle)
+			cfg->on_idle(w, cfg->arg);
 		int n = epoll_wait(w->epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("epoll_wait: %s", strerror(errno));

@@ -362,6 +362,55 @@ static void test_transaction(void **state)
 	assert_int_equal(store_commit(f->s), -EINVAL);
 }
 
+/* Snapshot sharing: reads between two releases see one snapshot (a password
+ * changed by another connection meanwhile is not seen), the release makes the
+ * next read see it, any other call ends the snapshot first (a write on the
+ * same store works and is seen), and a snapshot is given up after its time
+ * bound even without a release. Without sharing every read sees the latest
+ * commit. */
+static void test_shared_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct store_user_secrets a = { .ha1 = HA1_A }, b = { .ha1 = HA1_B };
+	struct store *other;
+	struct store_cred c;
+
+	assert_int_equal(store_user_add(f->s, "alice", "example.com", &a), 0);
+	assert_int_equal(store_user_add(f->s, "bob", "example.com", &a), 0);
+	assert_int_equal(store_open(&other, f->url), 0);
+
+	store_share_snapshot(f->s, true);
+	assert_int_equal(get(f->s, "bob", "example.com", &c), 0);
+	assert_int_equal(store_user_update(other, "alice", "example.com", &b), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_A); /* the snapshot of the first read */
+	store_release_snapshot(f->s);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_B);
+
+	/* A write on the sharing store ends its snapshot first. */
+	assert_int_equal(store_user_update(f->s, "alice", "example.com", &a), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_A);
+
+	/* The time bound: a snapshot older than 5 ms is not used again. */
+	assert_int_equal(store_user_update(other, "alice", "example.com", &b), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_A);
+	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_B);
+
+	/* Sharing off: every read sees the latest commit. */
+	store_share_snapshot(f->s, false);
+	assert_int_equal(get(f->s, "bob", "example.com", &c), 0);
+	assert_int_equal(store_user_update(other, "alice", "example.com", &a), 0);
+	assert_int_equal(get(f->s, "alice", "example.com", &c), 0);
+	assert_string_equal(c.ha1, HA1_A);
+	store_cred_wipe(&c);
+	store_close(other);
+}
+
 /* The subscriber table as the Kamailio book documents it (seed 001), in SQLite
  * syntax, without `status`. */
 static void test_kamailio_db(void **state)
@@ -697,6 +746,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_location, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_snapshot, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_kamailio_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kamailio5_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
