@@ -37,9 +37,16 @@ struct entry {
 _Static_assert(sizeof(struct entry) == 24, "entry header");
 _Static_assert(RING_BYTES % 8 == 0 && RING_BYTES < UINT32_MAX, "ring size");
 
+/* An index slot: where the entry is, and the top half of its key, so that a
+ * probe reads the ring (a likely cache miss) only for a probable match. */
+struct slot {
+	uint32_t ref; /**< entry offset + 1, 0 = free */
+	uint32_t tag; /**< key >> 32 */
+};
+
 struct txn_reply_cache {
 	char *ring;        /**< RING_BYTES; entries 8-byte aligned */
-	uint32_t *index;   /**< key -> entry offset + 1 (0 = free), linear probing */
+	struct slot *index; /**< key -> entry, linear probing */
 	size_t head;       /**< where the next entry goes */
 	size_t tail;       /**< the oldest live entry (== head when count is 0) */
 	size_t count;      /**< live entries */
@@ -93,10 +100,10 @@ uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *s
 const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, size_t *len)
 {
 	for (unsigned i = 0; i < CACHE_PROBES; i++) {
-		uint32_t ref = c->index[(key + i) % CACHE_INDEX];
-		if (ref == 0)
+		const struct slot *sl = &c->index[(key + i) % CACHE_INDEX];
+		if (sl->ref == 0 || sl->tag != (uint32_t)(key >> 32))
 			continue;
-		struct entry *e = at(c, ref - 1);
+		struct entry *e = at(c, sl->ref - 1);
 		if (e->key == key && now_ms - e->born_ms <= CACHE_TTL_MS) {
 			*len = e->len;
 			return (const char *)(e + 1);
@@ -115,8 +122,8 @@ static void evict_oldest(struct txn_reply_cache *c)
 		return;
 	}
 	e = at(c, c->tail);
-	if (c->index[e->slot] == c->tail + 1)
-		c->index[e->slot] = 0;
+	if (c->index[e->slot].ref == c->tail + 1)
+		c->index[e->slot].ref = 0;
 	c->tail += entry_size(e->len);
 	c->count--;
 }
@@ -149,7 +156,7 @@ void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_m
 	 * request (the newer answer wins). */
 	for (unsigned i = 0; i < CACHE_PROBES && slot == UINT32_MAX; i++) {
 		uint32_t s = (uint32_t)((key + i) % CACHE_INDEX);
-		uint32_t ref = c->index[s];
+		uint32_t ref = c->index[s].ref;
 		if (ref == 0 || now_ms - at(c, ref - 1)->born_ms > CACHE_TTL_MS || at(c, ref - 1)->key == key)
 			slot = s;
 	}
@@ -162,7 +169,7 @@ void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_m
 	e->len = (uint16_t)len;
 	e->pad = 0;
 	memcpy(e + 1, reply, len);
-	c->index[slot] = (uint32_t)c->head + 1;
+	c->index[slot] = (struct slot){ (uint32_t)c->head + 1, (uint32_t)(key >> 32) };
 	c->head += need;
 	c->count++;
 }
