@@ -32,6 +32,7 @@ struct auth_credcache {
 	unsigned nsets;
 	unsigned ttl_s;
 	uint64_t gen;  /**< generation the entries belong to */
+	uint64_t read_gen; /**< generation of this cache's last store read */
 	uint64_t seed; /**< per-cache hash seed */
 };
 
@@ -363,6 +364,13 @@ int auth_credcache_lookup(struct auth_credcache *c, struct store *s, enum auth_c
 	if (c && fresh)
 		atomic_fetch_add_explicit(&n_rereads, 1, memory_order_relaxed);
 	gen = auth_credcache_generation();
+	/* A flush follows a committed change: a store snapshot opened before it
+	 * (store_share_snapshot) could still show the old row, which would then
+	 * be kept under the new generation. */
+	if (c && gen != c->read_gen) {
+		store_release_snapshot(s);
+		c->read_gen = gen;
+	}
 	if (by == AUTH_CRED_BY_NAME)
 		rc = store_get_cred(s, user, domain, out);
 	else

@@ -278,6 +278,47 @@ static void test_lookup_through_store(void **state)
 	unlink(path);
 }
 
+/* With the store sharing one read snapshot per batch (as a worker runs it),
+ * a flush makes the next store read start a new snapshot: a row changed and
+ * committed before the flush is read as it is now, not as the open snapshot
+ * showed it, and that new row is what the cache keeps. */
+static void test_flush_ends_shared_snapshot(void **state)
+{
+	struct auth_credcache *c;
+	struct store *st, *admin;
+	struct store_cred out;
+	char path[96], url[128];
+	bool hit;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/sw_test_credcache_snap_%ld.db", (long)getpid());
+	unlink(path);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	assert_int_equal(store_open(&st, url), 0);
+	assert_int_equal(store_open(&admin, url), 0);
+	assert_int_equal(store_user_add(admin, "erin", DOM, &(struct store_user_secrets){ .ha1 = "00ff" }), 0);
+	assert_int_equal(store_user_add(admin, "fred", DOM, &(struct store_user_secrets){ .ha1 = "0aaa" }), 0);
+	assert_int_equal(auth_credcache_new(&c, 16, 60), 0);
+	store_share_snapshot(st, true);
+
+	/* the batch's snapshot is opened by this read */
+	assert_int_equal(auth_credcache_lookup(c, st, AUTH_CRED_BY_NAME, S("fred"), S(DOM), false, &out, &hit), 0);
+	/* an administrator changes erin's secret, then flushes the caches */
+	assert_int_equal(store_user_update(admin, "erin", DOM, &(struct store_user_secrets){ .ha1 = "11ee" }), 0);
+	auth_credcache_flush_all();
+	assert_int_equal(auth_credcache_lookup(c, st, AUTH_CRED_BY_NAME, S("erin"), S(DOM), false, &out, &hit), 0);
+	assert_false(hit);
+	assert_string_equal(out.ha1, "11ee");
+	assert_int_equal(auth_credcache_lookup(c, st, AUTH_CRED_BY_NAME, S("erin"), S(DOM), false, &out, &hit), 0);
+	assert_true(hit);
+	assert_string_equal(out.ha1, "11ee");
+	store_cred_wipe(&out);
+	auth_credcache_free(c);
+	store_close(admin);
+	store_close(st);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_disabled_and_limits),
 		cmocka_unit_test(test_lookup_through_store),
+		cmocka_unit_test(test_flush_ends_shared_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
