@@ -26,11 +26,14 @@ void txn_client_destroy(struct txn_client *ct)
 	if (ct->user && tl->ops->on_gone)
 		tl->ops->on_gone(ct->user, false, ct);
 	free(ct->ack);
+	free(ct->req);
 	free(ct);
 }
 
 static void send_req(struct txn_client *ct)
 {
+	if (!ct->req)
+		return;
 	int err = tp_send_dest(ct->tl->w, &ct->dst, ct->req, ct->req_len);
 	if (err)
 		LOG_DBG("txn %s: send failed: %s", ct->branch, strerror(-err));
@@ -87,9 +90,14 @@ int txn_client_start(struct txn_client **out, struct txn_layer *tl, enum sip_met
 {
 	if (strlen(branch) >= sizeof(((struct txn_client *)0)->branch))
 		return -EINVAL;
-	struct txn_client *ct = calloc(1, sizeof(*ct) + len + 1);
+	struct txn_client *ct = calloc(1, sizeof(*ct));
 	if (!ct)
 		return -ENOMEM;
+	ct->req = malloc(len + 1);
+	if (!ct->req) {
+		free(ct);
+		return -ENOMEM;
+	}
 	ct->tl = tl;
 	ct->method = method;
 	ct->state = method == SIP_INVITE ? TXN_CALLING : TXN_TRYING;
@@ -98,9 +106,11 @@ int txn_client_start(struct txn_client **out, struct txn_layer *tl, enum sip_met
 	ct->reliable = dst->proto != TP_UDP;
 	strcpy(ct->branch, branch);
 	memcpy(ct->req, req, len);
+	ct->req[len] = '\0';
 	ct->req_len = len;
 	int err = tp_send_dest(tl->w, dst, req, len);
 	if (err) {
+		free(ct->req);
 		free(ct);
 		return err;
 	}
@@ -134,6 +144,8 @@ static int build_ack_cancel(struct txn_client *ct, const struct sip_msg *rsp, bo
 	struct sip_parse_err perr;
 	char *copy = tl->out + sizeof(tl->out) / 2;
 
+	if (!ct->req)
+		return -EINVAL; /* after the final response */
 	if (ct->req_len >= sizeof(tl->out) / 2)
 		return -ENOSPC;
 	memcpy(copy, ct->req, ct->req_len);
@@ -185,6 +197,16 @@ int txn_client_cancel(struct txn_client *ct)
 	return send_cancel(ct);
 }
 
+/* After the final response nothing is sent or built from the request again
+ * (no retransmission, no CANCEL; the ACK for a non-2xx is built first), so
+ * the copy goes instead of waiting out timer D, K or M. */
+static void drop_request(struct txn_client *ct)
+{
+	free(ct->req);
+	ct->req = NULL;
+	ct->req_len = 0;
+}
+
 static void report(struct txn_client *ct, const struct sip_msg *rsp)
 {
 	if (ct->user && ct->tl->ops->on_response)
@@ -222,6 +244,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		if (ct->state == TXN_COMPLETED)
 			return true; /* retransmission */
 		ct->state = TXN_COMPLETED;
+		drop_request(ct);
 		txn_timer_arm(tl, &ct->t_end, ct->reliable ? 0 : TXN_T4, on_end); /* K */
 		report(ct, rsp);
 		return true;
@@ -230,6 +253,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		/* RFC 6026 §8.4: Accepted; every 2xx goes up (the ACK is end-to-end). */
 		if (ct->state != TXN_ACCEPTED) {
 			ct->state = TXN_ACCEPTED;
+			drop_request(ct);
 			txn_timer_arm(tl, &ct->t_end, 64 * TXN_T1, on_end); /* M */
 		}
 		report(ct, rsp);
@@ -253,6 +277,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		tp_send_dest(tl->w, &ct->dst, b.p, b.len);
 	}
 	ct->state = TXN_COMPLETED;
+	drop_request(ct);
 	txn_timer_arm(tl, &ct->t_end, ct->reliable ? 0 : 32000, on_end); /* D */
 	report(ct, rsp);
 	return true;

@@ -143,6 +143,10 @@ static bool absorb(struct txn_layer *tl, struct txn_server *st, const struct sip
 		/* RFC 3261 §17.2.1: ACK for our non-2xx final: Confirmed, timer I. */
 		if (st->state == TXN_COMPLETED) {
 			st->state = TXN_CONFIRMED;
+			/* Confirmed only absorbs ACKs: the response is not sent again. */
+			free(st->last);
+			st->last = NULL;
+			st->last_len = st->last_cap = 0;
 			txn_heap_del(&tl->heap, &st->t_retx);
 			txn_timer_arm(tl, &st->t_end, st->reliable ? 0 : TXN_T4, on_end);
 			return true;

@@ -71,7 +71,7 @@ struct txn_client {
 	size_t ack_len;
 	char branch[48];
 	size_t req_len;
-	char req[];
+	char *req;                 /**< request copy until the final response (then NULL) */
 };
 
 struct txn_layer {
