@@ -1,12 +1,14 @@
 /* Retransmission cache for requests answered without a server transaction
- * (REGISTER): a fixed byte ring per worker of the last final responses, keyed
- * by a hash of the whole request as received and its source. A
- * retransmission (RFC 3261 §17.2.2: the same request again, same branch) gets
- * the same response without being processed again, so a retransmitted
- * authenticated REGISTER is not mistaken for a replay. Bounded memory: each
- * answer takes its own length (plus a 24-byte header) in the ring, the oldest
- * are overwritten in turn, and an entry older than Timer J (64*T1) is never
- * used. The ring's pages are touched only as it fills. */
+ * (REGISTER): a byte ring per worker of the last final responses, keyed by a
+ * hash of the whole request as received and its source. A retransmission
+ * (RFC 3261 §17.2.2: the same request again, same branch) gets the same
+ * response without being processed again, so a retransmitted authenticated
+ * REGISTER is not mistaken for a replay. Bounded memory: each answer takes
+ * its own length (plus a 24-byte header) in the ring, the oldest are
+ * overwritten in turn, and an entry older than Timer J (64*T1) is never used.
+ * The ring starts at 8 MiB and doubles, up to 64 MiB, when it would otherwise
+ * overwrite an answer younger than 2 s (the first retransmissions come 0.5
+ * and 1.5 s after the request). Its pages are touched only as it fills. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,15 @@
 #include "base/util.h"
 #include "txn/txn.h"
 
-/* 8 MiB per worker: about 17,000 REGISTER answers of ~450 bytes, about 3 s of
- * 5,000 authenticated REGISTERs per second and worker, the first
- * retransmissions (T1 = 0.5 s, then 1 s). */
-#define RING_BYTES (8u << 20)
-/* Index slots (a power of two): twice the entries of the smallest answers. */
-#define CACHE_INDEX 65536u
+/* 8 MiB per worker: about 16,000 REGISTER answers of ~500 bytes, about 3 s of
+ * 5,000 authenticated REGISTERs per second and worker. 64 MiB keeps 2 s of
+ * 64,000 per second and worker. */
+#define RING_MIN_BYTES (8u << 20)
+#define RING_MAX_BYTES (64u << 20)
+/* Index slots per ring byte: twice the entries of the smallest answers. */
+#define RING_BYTES_PER_SLOT 128u
+/* An answer younger than this is not overwritten while the ring can grow. */
+#define GROW_WINDOW_MS (4u * TXN_T1)
 #define CACHE_PROBES 8u
 #define CACHE_MAX_REPLY 1000u
 #define CACHE_TTL_MS (64u * TXN_T1)
@@ -35,7 +40,7 @@ struct entry {
 };
 
 _Static_assert(sizeof(struct entry) == 24, "entry header");
-_Static_assert(RING_BYTES % 8 == 0 && RING_BYTES < UINT32_MAX, "ring size");
+_Static_assert(RING_MIN_BYTES % 8 == 0 && RING_MAX_BYTES < UINT32_MAX, "ring size");
 
 /* An index slot: where the entry is, and the top half of its key, so that a
  * probe reads the ring (a likely cache miss) only for a probable match. */
@@ -45,8 +50,10 @@ struct slot {
 };
 
 struct txn_reply_cache {
-	char *ring;        /**< RING_BYTES; entries 8-byte aligned */
+	char *ring;        /**< ring_bytes; entries 8-byte aligned */
+	size_t ring_bytes;
 	struct slot *index; /**< key -> entry, linear probing */
+	size_t nslots;     /**< a power of two */
 	size_t head;       /**< where the next entry goes */
 	size_t tail;       /**< the oldest live entry (== head when count is 0) */
 	size_t count;      /**< live entries */
@@ -62,21 +69,41 @@ static struct entry *at(const struct txn_reply_cache *c, size_t off)
 	return (struct entry *)(void *)(c->ring + off);
 }
 
+/* An empty ring of ring_bytes and its index; 0 or -ENOMEM. */
+static int ring_alloc(struct txn_reply_cache *c, size_t ring_bytes)
+{
+	memset(c, 0, sizeof(*c));
+	/* calloc'd pages are only touched as the ring fills. */
+	c->ring = calloc(1, ring_bytes);
+	c->nslots = ring_bytes / RING_BYTES_PER_SLOT;
+	c->index = calloc(c->nslots, sizeof(*c->index));
+	if (!c->ring || !c->index) {
+		free(c->ring);
+		free(c->index);
+		memset(c, 0, sizeof(*c));
+		return -ENOMEM;
+	}
+	c->ring_bytes = ring_bytes;
+	return 0;
+}
+
 int txn_reply_cache_new(struct txn_reply_cache **out)
 {
-	struct txn_reply_cache *c = calloc(1, sizeof(*c));
+	struct txn_reply_cache *c = malloc(sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
-	/* calloc'd pages are only touched as the ring fills. */
-	c->ring = calloc(1, RING_BYTES);
-	c->index = calloc(CACHE_INDEX, sizeof(*c->index));
-	if (!c->ring || !c->index) {
-		txn_reply_cache_free(c);
+	if (ring_alloc(c, RING_MIN_BYTES)) {
+		free(c);
 		return -ENOMEM;
 	}
 	*out = c;
 	return 0;
+}
+
+size_t txn_reply_cache_bytes(const struct txn_reply_cache *c)
+{
+	return c->ring_bytes;
 }
 
 void txn_reply_cache_free(struct txn_reply_cache *c)
@@ -100,7 +127,7 @@ uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *s
 const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, size_t *len)
 {
 	for (unsigned i = 0; i < CACHE_PROBES; i++) {
-		const struct slot *sl = &c->index[(key + i) % CACHE_INDEX];
+		const struct slot *sl = &c->index[(key + i) & (c->nslots - 1)];
 		if (sl->ref == 0 || sl->tag != (uint32_t)(key >> 32))
 			continue;
 		struct entry *e = at(c, sl->ref - 1);
@@ -117,7 +144,7 @@ static void evict_oldest(struct txn_reply_cache *c)
 {
 	struct entry *e;
 
-	if (RING_BYTES - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
+	if (c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
 		c->tail = 0;
 		return;
 	}
@@ -128,43 +155,95 @@ static void evict_oldest(struct txn_reply_cache *c)
 	c->count--;
 }
 
+static void put_entry(struct txn_reply_cache *c, uint64_t key, uint64_t born_ms, uint64_t now_ms,
+		      const char *reply, size_t len);
+
+/* The oldest entry is a real one, younger than GROW_WINDOW_MS. */
+static bool tail_is_young(const struct txn_reply_cache *c, uint64_t now_ms)
+{
+	if (!c->count || c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK)
+		return false;
+	return now_ms - at(c, c->tail)->born_ms < GROW_WINDOW_MS;
+}
+
+/* Double the ring (up to RING_MAX_BYTES), moving every live answer over,
+ * oldest first so that a newer answer to the same request still wins.
+ * false when at the cap or out of memory (the ring then overwrites as ever). */
+static bool grow(struct txn_reply_cache *c, uint64_t now_ms)
+{
+	struct txn_reply_cache n;
+
+	if (c->ring_bytes >= RING_MAX_BYTES || ring_alloc(&n, c->ring_bytes * 2))
+		return false;
+	while (c->count) {
+		if (c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
+			c->tail = 0;
+			continue;
+		}
+		const struct entry *e = at(c, c->tail);
+		put_entry(&n, e->key, e->born_ms, now_ms, (const char *)(e + 1), e->len);
+		c->tail += entry_size(e->len);
+		c->count--;
+	}
+	free(c->ring);
+	free(c->index);
+	*c = n;
+	return true;
+}
+
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply, size_t len)
+{
+	if (len > CACHE_MAX_REPLY || key == 0)
+		return; /* not kept: its retransmission is processed again */
+	put_entry(c, key, now_ms, now_ms, reply, len);
+}
+
+static void put_entry(struct txn_reply_cache *c, uint64_t key, uint64_t born_ms, uint64_t now_ms,
+		      const char *reply, size_t len)
 {
 	size_t need = entry_size(len);
 	uint32_t slot = UINT32_MAX;
 	struct entry *e;
 
-	if (len > CACHE_MAX_REPLY || key == 0)
-		return; /* not kept: its retransmission is processed again */
-	if (c->head + need > RING_BYTES) {
+	if (c->head + need > c->ring_bytes) {
 		/* End of the lap: what is left of the previous lap beyond head
 		 * goes (the mark overwrites its first bytes), then from 0. */
-		while (c->count && c->tail >= c->head)
+		while (c->count && c->tail >= c->head) {
+			if (tail_is_young(c, now_ms) && grow(c, now_ms)) {
+				put_entry(c, key, born_ms, now_ms, reply, len);
+				return;
+			}
 			evict_oldest(c);
-		if (RING_BYTES - c->head >= sizeof(struct entry))
+		}
+		if (c->ring_bytes - c->head >= sizeof(struct entry))
 			at(c, c->head)->len = WRAP_MARK;
 		c->head = 0;
 		if (!c->count)
 			c->tail = 0;
 	}
 	/* The previous lap's entries under [head, head + need) go. */
-	while (c->count && c->tail >= c->head && c->tail < c->head + need)
+	while (c->count && c->tail >= c->head && c->tail < c->head + need) {
+		if (tail_is_young(c, now_ms) && grow(c, now_ms)) {
+			put_entry(c, key, born_ms, now_ms, reply, len);
+			return;
+		}
 		evict_oldest(c);
+	}
 	if (!c->count)
 		c->tail = c->head;
 	/* A free or expired slot, or the one of an older answer to the same
 	 * request (the newer answer wins). */
 	for (unsigned i = 0; i < CACHE_PROBES && slot == UINT32_MAX; i++) {
-		uint32_t s = (uint32_t)((key + i) % CACHE_INDEX);
+		uint32_t s = (uint32_t)((key + i) & (c->nslots - 1));
 		uint32_t ref = c->index[s].ref;
 		if (ref == 0 || now_ms - at(c, ref - 1)->born_ms > CACHE_TTL_MS || at(c, ref - 1)->key == key)
 			slot = s;
 	}
 	if (slot == UINT32_MAX)
-		slot = (uint32_t)(key % CACHE_INDEX); /* all probes live: replace the first */
+		slot = (uint32_t)(key & (c->nslots - 1)); /* all probes live: replace the first */
 	e = at(c, c->head);
 	e->key = key;
-	e->born_ms = now_ms;
+	e->born_ms = born_ms;
 	e->slot = slot;
 	e->len = (uint16_t)len;
 	e->pad = 0;

@@ -156,8 +156,12 @@ void txn_reply_dest(const struct tp_src *src, const struct sip_via *via, struct 
 
 /* ---- retransmission cache for stateless answers (REGISTER) ---- */
 struct txn_reply_cache;
-/* A per-worker cache of recent final responses (fixed size). 0 or -ENOMEM. */
+/* A per-worker cache of recent final responses: an 8 MiB ring that doubles,
+ * up to 64 MiB, instead of overwriting an answer younger than 2 s. 0 or
+ * -ENOMEM. */
 int txn_reply_cache_new(struct txn_reply_cache **out);
+/* The ring's current size in bytes. */
+size_t txn_reply_cache_bytes(const struct txn_reply_cache *c);
 void txn_reply_cache_free(struct txn_reply_cache *c);
 /* Key of a request: its bytes as received plus its source (never 0). */
 uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *src);

@@ -2,7 +2,10 @@
  * ring: an answer is found again until the ring laps it, with its exact
  * bytes; across many laps of answers of every length, every recent answer
  * is found and nothing is ever returned with another answer's bytes; Timer J
- * ends an answer; over-long answers are not kept. */
+ * ends an answer; over-long answers are not kept. The ring grows (to 64 MiB
+ * at most) instead of overwriting answers younger than 2 s, keeping every
+ * answer and the newer of two for one request, and does not grow when 8 MiB
+ * hold more than 2 s of answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,12 +122,68 @@ static void test_newer_answer_wins(void **state)
 	txn_reply_cache_free(c);
 }
 
+/* 20,000 answers a second (one millisecond per 20): 8 MiB hold less than a
+ * second of them, so the ring grows; every answer of the last 2 s is found
+ * with its bytes, also across the growth; a request answered twice keeps its
+ * newer answer through the move. */
+static void test_grows_for_fast_answers(void **state)
+{
+	struct txn_reply_cache *c;
+	char buf[1000];
+	uint64_t now = 1000;
+	size_t len = 0;
+	const char *got;
+
+	(void)state;
+	assert_int_equal(txn_reply_cache_new(&c), 0);
+	assert_int_equal(txn_reply_cache_bytes(c), RING);
+	txn_reply_cache_put(c, (uint64_t)1 << 40, now, "first", 5);
+	txn_reply_cache_put(c, (uint64_t)1 << 40, now, "second", 6);
+	for (uint64_t key = 1; key <= 60000; key++) {
+		if (key % 20 == 0)
+			now++;
+		txn_reply_cache_put(c, key, now, buf, answer(key, buf));
+	}
+	assert_true(txn_reply_cache_bytes(c) > RING);
+	for (uint64_t key = 60000 - 2 * 20000 + 1; key <= 60000; key++)
+		found_exact(c, key, now);
+	got = txn_reply_cache_find(c, (uint64_t)1 << 40, now, &len);
+	assert_non_null(got);
+	assert_int_equal(len, 6);
+	assert_memory_equal(got, "second", 6);
+
+	/* the cap: answers all of one millisecond never take more than 64 MiB */
+	for (uint64_t key = 100001; key <= 300000; key++)
+		txn_reply_cache_put(c, key, now, buf, answer(key, buf));
+	assert_int_equal(txn_reply_cache_bytes(c), 8 * RING);
+	found_exact(c, 300000, now);
+	txn_reply_cache_free(c);
+}
+
+/* 1,000 answers a second: 8 MiB hold about 16 s of them, the ring stays. */
+static void test_no_growth_for_slow_answers(void **state)
+{
+	struct txn_reply_cache *c;
+	char buf[1000];
+	uint64_t now = 1000;
+
+	(void)state;
+	assert_int_equal(txn_reply_cache_new(&c), 0);
+	for (uint64_t key = 1; key <= 50000; key++)
+		txn_reply_cache_put(c, key, now++, buf, answer(key, buf));
+	assert_int_equal(txn_reply_cache_bytes(c), RING);
+	found_exact(c, 50000, now);
+	txn_reply_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_laps_keep_recent_answers_exact),
 		cmocka_unit_test(test_long_answers_not_kept),
 		cmocka_unit_test(test_newer_answer_wins),
+		cmocka_unit_test(test_grows_for_fast_answers),
+		cmocka_unit_test(test_no_growth_for_slow_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
