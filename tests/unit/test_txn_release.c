@@ -18,63 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "transport/tp_int.h"
 #include "txn/txn_int.h"
+#include "txn_rig.h"
 
 static const struct txn_ops no_ops = { 0 };
-
-struct rig {
-	int srv, peer;
-	struct sockaddr_storage peer_addr;
-	struct tp_listen lst;
-	struct tp_ev sock;
-	struct tp_worker w;
-	struct tp_src src; /**< the peer as the source of requests to the server */
-};
-
-static void rig_open(struct rig *r)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-
-	memset(r, 0, sizeof(*r));
-	r->srv = socket(AF_INET, SOCK_DGRAM, 0);
-	r->peer = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(r->srv >= 0 && r->peer >= 0);
-	assert_int_equal(bind(r->srv, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(bind(r->peer, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(r->peer, (struct sockaddr *)&a, &alen), 0);
-	memcpy(&r->peer_addr, &a, sizeof(a));
-	r->lst.proto = TP_UDP;
-	r->lst.addr.ss_family = AF_INET;
-	r->sock.kind = TP_EV_UDP;
-	r->sock.fd = r->srv;
-	r->sock.lst = &r->lst;
-	r->w.socks = &r->sock;
-	r->w.nsocks = 1;
-	r->src.proto = TP_UDP;
-	r->src.fd = r->srv;
-	memcpy(&r->src.peer, &a, sizeof(a));
-	r->src.peerlen = sizeof(a);
-}
-
-static void rig_close(struct rig *r)
-{
-	close(r->srv);
-	close(r->peer);
-}
-
-/* The next datagram the peer got (NUL-terminated), or 0 when none is queued. */
-static size_t rig_recv(struct rig *r, char *buf, size_t cap)
-{
-	ssize_t n = recv(r->peer, buf, cap - 1, MSG_DONTWAIT);
-	if (n < 0) {
-		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
-		return 0;
-	}
-	buf[n] = '\0';
-	return (size_t)n;
-}
 
 static size_t request(char *buf, size_t cap, const char *method, const char *branch)
 {
@@ -153,7 +100,7 @@ static void test_client_invite_2xx(void **state)
 	assert_null(ct->req);
 	assert_int_equal(ct->req_len, 0);
 	assert_int_equal(txn_client_cancel(ct), 0);
-	assert_int_equal(rig_recv(&r, got, sizeof(got)), 0); /* no CANCEL, no ACK */
+	assert_int_equal(rig_try_recv(&r, got, sizeof(got)), 0); /* no CANCEL, no ACK */
 	assert_true(txn_client_response(tl, &m));            /* a retransmitted 200 */
 	txn_layer_counts(tl, &servers, &clients);
 	assert_int_equal(clients, 1);
@@ -254,7 +201,7 @@ static void test_server_confirmed(void **state)
 	assert_null(st->last);
 	assert_int_equal(st->last_len, 0);
 	assert_int_equal(txn_server_take(&st2, tl, &m, &r.src, NULL), 1);
-	assert_int_equal(rig_recv(&r, again, sizeof(again)), 0);
+	assert_int_equal(rig_try_recv(&r, again, sizeof(again)), 0);
 	txn_layer_free(tl);
 	rig_close(&r);
 }

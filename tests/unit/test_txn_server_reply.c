@@ -19,46 +19,9 @@
 #include <unistd.h>
 
 #include "txn/txn_int.h"
+#include "txn_rig.h"
 
 static const struct txn_ops no_ops = { 0 };
-
-struct rig {
-	int srv, peer;
-	struct tp_src src;
-};
-
-static void rig_open(struct rig *r)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-
-	memset(r, 0, sizeof(*r));
-	r->srv = socket(AF_INET, SOCK_DGRAM, 0);
-	r->peer = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(r->srv >= 0 && r->peer >= 0);
-	assert_int_equal(bind(r->srv, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(bind(r->peer, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(r->peer, (struct sockaddr *)&a, &alen), 0);
-	r->src.proto = TP_UDP;
-	r->src.fd = r->srv;
-	memcpy(&r->src.peer, &a, sizeof(a));
-	r->src.peerlen = sizeof(a);
-}
-
-static void rig_close(struct rig *r)
-{
-	close(r->srv);
-	close(r->peer);
-}
-
-/* The next datagram the peer got, NUL-terminated. */
-static size_t rig_recv(struct rig *r, char *buf, size_t cap)
-{
-	ssize_t n = recv(r->peer, buf, cap - 1, 0);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	return (size_t)n;
-}
 
 static struct sip_msg *parse(char *buf, size_t cap, struct sip_msg *m, const char *method, const char *call_id)
 {
