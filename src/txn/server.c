@@ -112,8 +112,12 @@ static int request_key(const struct sip_msg *req, char key[TXN_KEY_MAX], uint16_
 	return 0;
 }
 
-int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
-		   const struct tp_src *src, void *user)
+static bool absorb(struct txn_layer *tl, struct txn_server *st, const struct sip_msg *req);
+
+/* txn_server_new, and txn_server_take when find is set: one key for the
+ * match and the new transaction. */
+static int open_keyed(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		      const struct tp_src *src, void *user, bool find)
 {
 	char key[TXN_KEY_MAX];
 	uint16_t klen;
@@ -121,7 +125,18 @@ int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct s
 
 	if (request_key(req, key, &klen, &hash))
 		return -EINVAL;
+	if (find) {
+		struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);
+		if (st && absorb(tl, st, req))
+			return 1;
+	}
 	return server_new(out, tl, req, src, user, key, klen, hash);
+}
+
+int txn_server_new(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
+		   const struct tp_src *src, void *user)
+{
+	return open_keyed(out, tl, req, src, user, false);
 }
 
 struct txn_server *txn_server_match(struct txn_layer *tl, const struct sip_msg *req, enum sip_method method)
@@ -172,16 +187,7 @@ bool txn_server_absorb(struct txn_layer *tl, const struct sip_msg *req)
 int txn_server_take(struct txn_server **out, struct txn_layer *tl, const struct sip_msg *req,
 		    const struct tp_src *src, void *user)
 {
-	char key[TXN_KEY_MAX];
-	uint16_t klen;
-	uint64_t hash;
-
-	if (request_key(req, key, &klen, &hash))
-		return -EINVAL;
-	struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);
-	if (st && absorb(tl, st, req))
-		return 1;
-	return server_new(out, tl, req, src, user, key, klen, hash);
+	return open_keyed(out, tl, req, src, user, true);
 }
 
 int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len)
