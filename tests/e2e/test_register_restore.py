@@ -34,16 +34,21 @@ def stored(db):
         con.close()
 
 
+def insert_rows(db, rows_):
+    """Put location rows into the table behind the daemon's back (it is not running)."""
+    con = sqlite3.connect(str(db))
+    with con:
+        con.executemany("INSERT INTO location (aor, contact, received, call_id, cseq, expires, q, user_agent)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows_)
+    con.close()
+
+
 def test_restored_bindings_written_back_unchanged(sipwarden):
     d = sipwarden(start=False)
     d.ctl("reg", "list")  # the schema
     now = int(time.time())
     want = rows(now)
-    con = sqlite3.connect(str(d.db))
-    with con:
-        con.executemany("INSERT INTO location (aor, contact, received, call_id, cseq, expires, q, user_agent)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", want)
-    con.close()
+    insert_rows(d.db, want)
 
     d.start()
     with d.client() as c:
@@ -86,11 +91,7 @@ def test_persist_no_keeps_bindings_in_memory_only(sipwarden, tmp_path):
     d.ctl("reg", "list")  # the schema
     now = int(time.time())
     old = (AOR, "sip:alice@192.0.2.50:5060", "", "cid-old@host.test", 1, now + 600, -1, "old")
-    con = sqlite3.connect(str(d.db))
-    with con:
-        con.execute("INSERT INTO location (aor, contact, received, call_id, cseq, expires, q, user_agent)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", old)
-    con.close()
+    insert_rows(d.db, [old])
 
     d.start()
     with d.client() as c:
