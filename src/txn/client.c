@@ -19,8 +19,8 @@ void txn_client_destroy(struct txn_client *ct)
 {
 	struct txn_layer *tl = ct->tl;
 
-	txn_heap_del(&tl->heap, &ct->t_retx);
-	txn_heap_del(&tl->heap, &ct->t_end);
+	txn_timer_stop(tl, &ct->t_retx);
+	txn_timer_stop(tl, &ct->t_end);
 	txn_client_unlink(tl, ct);
 	txn_settle(tl, &ct->pending);
 	if (ct->user && tl->ops->on_gone)
@@ -225,7 +225,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		if (ct->state == TXN_CALLING || ct->state == TXN_TRYING) {
 			ct->state = TXN_PROCEEDING;
 			if (ct->method == SIP_INVITE) {
-				txn_heap_del(&tl->heap, &ct->t_retx);
+				txn_timer_stop(tl, &ct->t_retx);
 				txn_timer_arm(tl, &ct->t_end, TXN_TIMER_C_MS, on_timeout);
 			} else {
 				ct->retx_ms = TXN_T2;
@@ -238,7 +238,7 @@ bool txn_client_response(struct txn_layer *tl, const struct sip_msg *rsp)
 		}
 		return true;
 	}
-	txn_heap_del(&tl->heap, &ct->t_retx);
+	txn_timer_stop(tl, &ct->t_retx);
 	txn_settle(tl, &ct->pending);
 	if (ct->method != SIP_INVITE) {
 		if (ct->state == TXN_COMPLETED)
@@ -297,13 +297,13 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 
 void txn_client_transport_error(struct txn_layer *tl, enum tp_proto proto, const struct sockaddr_storage *peer)
 {
-	for (unsigned i = 0; i < TXN_BUCKETS; i++) {
+	for (unsigned i = 0; i < tl->nclient_buckets; i++) {
 		for (struct txn_client *ct = tl->clients[i]; ct; ct = ct->next) {
 			if (ct->dst.proto != proto || !same_addr(&ct->dst.addr, peer) ||
 			    (ct->state != TXN_CALLING && ct->state != TXN_TRYING))
 				continue;
 			LOG_DBG("txn %s: transport failed", ct->branch);
-			txn_heap_del(&tl->heap, &ct->t_retx);
+			txn_timer_stop(tl, &ct->t_retx);
 			txn_timer_arm(tl, &ct->t_end, 0, on_timeout);
 		}
 	}

@@ -1,4 +1,4 @@
-/* The per-worker transaction layer: its tables, timer heap and scratch space. */
+/* The per-worker transaction layer: its tables, timers and scratch space. */
 #include "txn/txn_int.h"
 
 #include <errno.h>
@@ -12,6 +12,15 @@ int txn_layer_new(struct txn_layer **out, struct tp_worker *w, const struct txn_
 	struct txn_layer *tl = calloc(1, sizeof(*tl));
 	if (!tl)
 		return -ENOMEM;
+	tl->servers = calloc(TXN_BUCKETS_MIN, sizeof(*tl->servers));
+	tl->clients = calloc(TXN_BUCKETS_MIN, sizeof(*tl->clients));
+	if (!tl->servers || !tl->clients) {
+		free(tl->servers);
+		free(tl->clients);
+		free(tl);
+		return -ENOMEM;
+	}
+	tl->nserver_buckets = tl->nclient_buckets = TXN_BUCKETS_MIN;
 	tl->w = w;
 	tl->ops = ops;
 	tl->now_ms = base_mono_ms();
@@ -23,13 +32,15 @@ void txn_layer_free(struct txn_layer *tl)
 {
 	if (!tl)
 		return;
-	for (unsigned i = 0; i < TXN_BUCKETS; i++) {
+	for (unsigned i = 0; i < tl->nserver_buckets; i++)
 		while (tl->servers[i])
 			txn_server_destroy(tl->servers[i]);
+	for (unsigned i = 0; i < tl->nclient_buckets; i++)
 		while (tl->clients[i])
 			txn_client_destroy(tl->clients[i]);
-	}
-	txn_heap_fini(&tl->heap);
+	txn_timers_fini(&tl->timers);
+	free(tl->servers);
+	free(tl->clients);
 	free(tl);
 }
 

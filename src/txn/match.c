@@ -6,6 +6,7 @@
 #include "txn/txn_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/fmt.h"
@@ -91,15 +92,57 @@ struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16
 
 struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t h)
 {
-	for (struct txn_server *st = tl->servers[h % TXN_BUCKETS]; st; st = st->next)
+	for (struct txn_server *st = tl->servers[h & (tl->nserver_buckets - 1)]; st; st = st->next)
 		if (st->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
 			return st;
 	return NULL;
 }
 
+/* Doubles a table's bucket array once it holds more than two entries per
+ * bucket; on allocation failure the chains just get longer. */
+static void grow_servers(struct txn_layer *tl)
+{
+	unsigned n = tl->nserver_buckets * 2;
+	struct txn_server **v = calloc(n, sizeof(*v));
+	if (!v)
+		return;
+	for (unsigned i = 0; i < tl->nserver_buckets; i++) {
+		struct txn_server *st = tl->servers[i], *next;
+		for (; st; st = next) {
+			next = st->next;
+			st->next = v[st->hash & (n - 1)];
+			v[st->hash & (n - 1)] = st;
+		}
+	}
+	free(tl->servers);
+	tl->servers = v;
+	tl->nserver_buckets = n;
+}
+
+static void grow_clients(struct txn_layer *tl)
+{
+	unsigned n = tl->nclient_buckets * 2;
+	struct txn_client **v = calloc(n, sizeof(*v));
+	if (!v)
+		return;
+	for (unsigned i = 0; i < tl->nclient_buckets; i++) {
+		struct txn_client *ct = tl->clients[i], *next;
+		for (; ct; ct = next) {
+			next = ct->next;
+			ct->next = v[ct->hash & (n - 1)];
+			v[ct->hash & (n - 1)] = ct;
+		}
+	}
+	free(tl->clients);
+	tl->clients = v;
+	tl->nclient_buckets = n;
+}
+
 void txn_server_link(struct txn_layer *tl, struct txn_server *st)
 {
-	struct txn_server **b = &tl->servers[st->hash % TXN_BUCKETS];
+	if (tl->nservers >= 2 * tl->nserver_buckets && tl->nserver_buckets < TXN_BUCKETS_MAX)
+		grow_servers(tl);
+	struct txn_server **b = &tl->servers[st->hash & (tl->nserver_buckets - 1)];
 	st->next = *b;
 	*b = st;
 	tl->nservers++;
@@ -107,7 +150,7 @@ void txn_server_link(struct txn_layer *tl, struct txn_server *st)
 
 void txn_server_unlink(struct txn_layer *tl, struct txn_server *st)
 {
-	for (struct txn_server **p = &tl->servers[st->hash % TXN_BUCKETS]; *p; p = &(*p)->next)
+	for (struct txn_server **p = &tl->servers[st->hash & (tl->nserver_buckets - 1)]; *p; p = &(*p)->next)
 		if (*p == st) {
 			*p = st->next;
 			tl->nservers--;
@@ -123,7 +166,7 @@ static uint64_t client_hash(struct slice branch, enum sip_method method)
 struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method)
 {
 	uint64_t h = client_hash(branch, method);
-	for (struct txn_client *ct = tl->clients[h % TXN_BUCKETS]; ct; ct = ct->next)
+	for (struct txn_client *ct = tl->clients[h & (tl->nclient_buckets - 1)]; ct; ct = ct->next)
 		if (ct->hash == h && ct->method == method && slice_eq_cstr(branch, ct->branch))
 			return ct;
 	return NULL;
@@ -132,7 +175,9 @@ struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, en
 void txn_client_link(struct txn_layer *tl, struct txn_client *ct)
 {
 	ct->hash = client_hash(slice_cstr(ct->branch), ct->method);
-	struct txn_client **b = &tl->clients[ct->hash % TXN_BUCKETS];
+	if (tl->nclients >= 2 * tl->nclient_buckets && tl->nclient_buckets < TXN_BUCKETS_MAX)
+		grow_clients(tl);
+	struct txn_client **b = &tl->clients[ct->hash & (tl->nclient_buckets - 1)];
 	ct->next = *b;
 	*b = ct;
 	tl->nclients++;
@@ -140,7 +185,7 @@ void txn_client_link(struct txn_layer *tl, struct txn_client *ct)
 
 void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct)
 {
-	for (struct txn_client **p = &tl->clients[ct->hash % TXN_BUCKETS]; *p; p = &(*p)->next)
+	for (struct txn_client **p = &tl->clients[ct->hash & (tl->nclient_buckets - 1)]; *p; p = &(*p)->next)
 		if (*p == ct) {
 			*p = ct->next;
 			tl->nclients--;

@@ -33,8 +33,8 @@ void txn_server_destroy(struct txn_server *st)
 {
 	struct txn_layer *tl = st->tl;
 
-	txn_heap_del(&tl->heap, &st->t_retx);
-	txn_heap_del(&tl->heap, &st->t_end);
+	txn_timer_stop(tl, &st->t_retx);
+	txn_timer_stop(tl, &st->t_end);
 	txn_server_unlink(tl, st);
 	txn_settle(tl, &st->pending);
 	if (st->user && tl->ops->on_gone)
@@ -162,7 +162,7 @@ static bool absorb(struct txn_layer *tl, struct txn_server *st, const struct sip
 			free(st->last);
 			st->last = NULL;
 			st->last_len = st->last_cap = 0;
-			txn_heap_del(&tl->heap, &st->t_retx);
+			txn_timer_stop(tl, &st->t_retx);
 			txn_timer_arm(tl, &st->t_end, st->reliable ? 0 : TXN_T4, on_end);
 			return true;
 		}

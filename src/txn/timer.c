@@ -1,10 +1,12 @@
-/* Per-worker timers for RFC 3261 §17 (A-K): a binary min-heap of intrusive
- * timers; the worker's epoll timeout is the distance to the top. No locks: a
- * heap belongs to one worker. */
+/* Per-worker timers for RFC 3261 §17 (A-M): intrusive timers in one FIFO list
+ * per duration, with a binary min-heap for durations beyond the lists; the
+ * worker's epoll timeout is the distance to the earliest. No locks: the
+ * timers belong to one worker. */
 #include "txn/txn_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/util.h"
 
@@ -88,10 +90,86 @@ struct txn_timer *txn_heap_top(const struct txn_heap *h)
 	return h->n ? h->v[0] : NULL;
 }
 
+static void list_unlink(struct txn_timer_list *l, struct txn_timer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		l->tail = t->prev;
+	t->prev = t->next = NULL;
+}
+
+void txn_timers_stop(struct txn_timers *ts, struct txn_timer *t)
+{
+	if (t->list) {
+		list_unlink(&ts->list[t->list - 1], t);
+		t->list = 0;
+	} else {
+		txn_heap_del(&ts->heap, t);
+	}
+}
+
+/* The list of duration ms, opened if there is room; NULL when there is none. */
+static struct txn_timer_list *list_for(struct txn_timers *ts, unsigned ms)
+{
+	for (unsigned i = 0; i < ts->nlists; i++)
+		if (ts->list[i].ms == ms)
+			return &ts->list[i];
+	if (ts->nlists == TXN_TIMER_LISTS)
+		return NULL;
+	struct txn_timer_list *l = &ts->list[ts->nlists++];
+	l->ms = ms;
+	l->head = l->tail = NULL;
+	return l;
+}
+
+int txn_timers_start(struct txn_timers *ts, struct txn_timer *t, uint64_t now_ms, unsigned ms)
+{
+	txn_timers_stop(ts, t);
+	uint64_t due = now_ms + ms;
+	struct txn_timer_list *l = list_for(ts, ms);
+	/* A list stays sorted only while its timers are armed in time order: an
+	 * earlier now_ms than its tail's (not from the monotonic clock) goes to the
+	 * heap instead. */
+	if (!l || (l->tail && l->tail->due_ms > due))
+		return txn_heap_add(&ts->heap, t, due);
+	t->due_ms = due;
+	t->next = NULL;
+	t->prev = l->tail;
+	if (l->tail)
+		l->tail->next = t;
+	else
+		l->head = t;
+	l->tail = t;
+	t->list = (uint8_t)(l - ts->list + 1);
+	return 0;
+}
+
+struct txn_timer *txn_timers_first(const struct txn_timers *ts)
+{
+	struct txn_timer *best = txn_heap_top(&ts->heap);
+	for (unsigned i = 0; i < ts->nlists; i++) {
+		struct txn_timer *h = ts->list[i].head;
+		if (h && (!best || h->due_ms < best->due_ms))
+			best = h;
+	}
+	return best;
+}
+
+void txn_timers_fini(struct txn_timers *ts)
+{
+	txn_heap_fini(&ts->heap);
+	memset(ts, 0, sizeof(*ts));
+}
+
 void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn)
 {
 	t->fn = fn;
-	if (txn_heap_add(&tl->heap, t, base_mono_ms() + ms))
+	if (txn_timers_start(&tl->timers, t, base_mono_ms(), ms))
 		t->idx = 0; /* out of memory: the transaction ends by its other timer or at shutdown */
 }
 
@@ -100,8 +178,8 @@ int txn_layer_run(struct txn_layer *tl, uint64_t now_ms)
 	struct txn_timer *t;
 
 	tl->now_ms = now_ms;
-	while ((t = txn_heap_top(&tl->heap)) && t->due_ms <= now_ms) {
-		txn_heap_del(&tl->heap, t);
+	while ((t = txn_timers_first(&tl->timers)) && t->due_ms <= now_ms) {
+		txn_timers_stop(&tl->timers, t);
 		t->fn(t);
 	}
 	txn_layer_trim(tl);

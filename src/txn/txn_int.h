@@ -5,12 +5,19 @@
 
 #include "txn/txn.h"
 
-/* ---- timers: a binary min-heap per worker (timer.c) ---- */
+/* ---- timers (timer.c) ----
+ * Every transaction timer has one of a few fixed durations (T1 doublings up to
+ * T2, T4, 64*T1, timer C ...), so timers of one duration expire in the order
+ * they were armed: each duration gets a FIFO list (arm, stop and expiry are
+ * O(1), whatever the number of live transactions); the earliest timer is the
+ * earliest list head. A duration beyond the lists goes to a binary min-heap. */
 struct txn_timer;
 typedef void (*txn_timer_fn)(struct txn_timer *t);
 struct txn_timer {
 	uint64_t due_ms;
-	unsigned idx;        /**< position in the heap + 1; 0 = not armed */
+	unsigned idx;                  /**< position in the heap + 1; 0 = not in the heap */
+	uint8_t list;                  /**< timer list + 1; 0 = not in a list */
+	struct txn_timer *prev, *next; /**< links in its list */
 	txn_timer_fn fn;
 };
 struct txn_heap {
@@ -25,8 +32,30 @@ void txn_heap_del(struct txn_heap *h, struct txn_timer *t);
 /* The earliest armed timer, or NULL. */
 struct txn_timer *txn_heap_top(const struct txn_heap *h);
 
+#define TXN_TIMER_LISTS 16
+struct txn_timer_list {
+	unsigned ms;
+	struct txn_timer *head, *tail;
+};
+struct txn_timers {
+	struct txn_timer_list list[TXN_TIMER_LISTS];
+	unsigned nlists;
+	struct txn_heap heap; /**< durations beyond the lists */
+};
+/* Arm (or re-arm) t to fire at now_ms + ms. 0 or -ENOMEM. */
+int txn_timers_start(struct txn_timers *ts, struct txn_timer *t, uint64_t now_ms, unsigned ms);
+/* Disarm t (no-op when not armed). */
+void txn_timers_stop(struct txn_timers *ts, struct txn_timer *t);
+/* The earliest armed timer, or NULL. */
+struct txn_timer *txn_timers_first(const struct txn_timers *ts);
+void txn_timers_fini(struct txn_timers *ts);
+
 /* ---- records ---- */
-#define TXN_BUCKETS 4096
+/* Matching tables: chained hash tables that double (up to TXN_BUCKETS_MAX)
+ * when they hold more than two transactions per bucket, so chains stay short
+ * at any call rate (64*T1 = 32 s of finished transactions stay in them). */
+#define TXN_BUCKETS_MIN 4096u
+#define TXN_BUCKETS_MAX (1u << 22)
 #define TXN_KEY_MAX 320
 
 struct txn_server {
@@ -77,14 +106,15 @@ struct txn_client {
 struct txn_layer {
 	struct tp_worker *w;
 	const struct txn_ops *ops;
-	struct txn_heap heap;
+	struct txn_timers timers;
 	uint64_t now_ms;
 	uint64_t counter;
 	unsigned nservers, nclients;
 	unsigned npending;         /**< transactions still waiting for their final response */
 	unsigned hiwater;          /**< most live transactions since the last trim */
-	struct txn_server *servers[TXN_BUCKETS];
-	struct txn_client *clients[TXN_BUCKETS];
+	struct txn_server **servers;  /**< nserver_buckets chains (a power of two) */
+	struct txn_client **clients;  /**< nclient_buckets chains */
+	unsigned nserver_buckets, nclient_buckets;
 	struct sip_msg scratch;    /**< re-parsing stored requests */
 	char out[SW_MAX_MSG_SIZE];
 };
@@ -108,6 +138,11 @@ void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct);
 void txn_layer_trim(struct txn_layer *tl);
 /* Arm a timer relative to the layer's current time. */
 void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn);
+/* Disarm a timer of the layer. */
+static inline void txn_timer_stop(struct txn_layer *tl, struct txn_timer *t)
+{
+	txn_timers_stop(&tl->timers, t);
+}
 void txn_server_destroy(struct txn_server *st);
 /* A transaction got (or gave) its final response, or ends: no longer pending. */
 static inline void txn_settle(struct txn_layer *tl, bool *pending)

@@ -1,6 +1,7 @@
 /* Transaction matching (RFC 3261 §17.2.3 server keys with the magic cookie,
  * ACK to its INVITE, CANCEL apart, the RFC 2543 fallback), branch ownership
- * for cross-worker hand-off, and the timer heap's ordering. */
+ * for cross-worker hand-off, the timers' ordering (lists per duration and the
+ * heap behind them) and the matching tables' growth. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,112 @@ static void test_heap_order_and_delete(void **state)
 	txn_heap_fini(&h);
 }
 
+static void test_timer_lists(void **state)
+{
+	(void)state;
+	struct txn_timers ts = { 0 };
+	struct txn_timer t[6];
+
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 6; i++)
+		t[i].fn = on_fire;
+	/* two durations, armed at rising times: due 1000+500, 1010+32000, 1020+500, 1030+32000 */
+	assert_int_equal(txn_timers_start(&ts, &t[0], 1000, 500), 0);
+	assert_int_equal(txn_timers_start(&ts, &t[1], 1010, 32000), 0);
+	assert_int_equal(txn_timers_start(&ts, &t[2], 1020, 500), 0);
+	assert_int_equal(txn_timers_start(&ts, &t[3], 1030, 32000), 0);
+	assert_int_equal(ts.nlists, 2);
+	assert_int_equal(ts.heap.n, 0);
+	/* armed at an earlier time than its list's tail: kept in order by the heap */
+	assert_int_equal(txn_timers_start(&ts, &t[4], 900, 500), 0);
+	assert_int_equal(ts.heap.n, 1);
+	assert_ptr_equal(txn_timers_first(&ts), &t[4]);
+	txn_timers_stop(&ts, &t[2]);
+	txn_timers_stop(&ts, &t[2]); /* twice: no-op */
+	/* re-arming moves a timer: t[1] now due 1100+500 = 1600 */
+	assert_int_equal(txn_timers_start(&ts, &t[1], 1100, 500), 0);
+	nfired = 0;
+	struct txn_timer *top;
+	while ((top = txn_timers_first(&ts))) {
+		txn_timers_stop(&ts, top);
+		top->fn(top);
+	}
+	int want[] = { 1400, 1500, 1600, 33030 };
+	assert_int_equal(nfired, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fired[i], want[i]);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(t[i].list + t[i].idx, 0);
+
+	txn_timers_fini(&ts);
+
+	/* more durations than lists: the rest go to the heap, order still holds */
+	struct txn_timer many[TXN_TIMER_LISTS + 4];
+	memset(many, 0, sizeof(many));
+	for (unsigned i = 0; i < TXN_TIMER_LISTS + 4; i++)
+		assert_int_equal(txn_timers_start(&ts, &many[i], 0, 1000 - 10 * i), 0);
+	assert_int_equal(ts.nlists, TXN_TIMER_LISTS);
+	assert_int_equal(ts.heap.n, 4);
+	uint64_t last = 0;
+	unsigned n = 0;
+	while ((top = txn_timers_first(&ts))) {
+		assert_true(top->due_ms >= last);
+		last = top->due_ms;
+		txn_timers_stop(&ts, top);
+		n++;
+	}
+	assert_int_equal(n, TXN_TIMER_LISTS + 4);
+	txn_timers_fini(&ts);
+}
+
+static void test_tables_grow(void **state)
+{
+	(void)state;
+	struct txn_layer *tl;
+	enum { N = 20000 };
+	static struct txn_server *srv[N];
+	static struct txn_client *cli[N];
+
+	assert_int_equal(txn_layer_new(&tl, NULL, NULL), 0);
+	assert_int_equal(tl->nserver_buckets, TXN_BUCKETS_MIN);
+	for (unsigned i = 0; i < N; i++) {
+		char key[32];
+		int n = snprintf(key, sizeof(key), "INVITE|z9hG4bK%u|h:5060", i);
+		srv[i] = calloc(1, sizeof(*srv[i]) + (size_t)n);
+		assert_non_null(srv[i]);
+		memcpy(srv[i]->key, key, (size_t)n);
+		srv[i]->key_len = (uint16_t)n;
+		srv[i]->hash = txn_key_hash(key, (size_t)n);
+		srv[i]->tl = tl;
+		txn_server_link(tl, srv[i]);
+		cli[i] = calloc(1, sizeof(*cli[i]));
+		assert_non_null(cli[i]);
+		snprintf(cli[i]->branch, sizeof(cli[i]->branch), "z9hG4bKsw0x%x", i);
+		cli[i]->method = SIP_INVITE;
+		cli[i]->tl = tl;
+		txn_client_link(tl, cli[i]);
+	}
+	/* at most two per bucket on average: 20,000 entries need 16,384 buckets */
+	assert_int_equal(tl->nserver_buckets, 16384);
+	assert_int_equal(tl->nclient_buckets, 16384);
+	for (unsigned i = 0; i < N; i++) {
+		assert_ptr_equal(txn_server_find(tl, srv[i]->key, srv[i]->key_len), srv[i]);
+		assert_ptr_equal(txn_client_find(tl, slice_cstr(cli[i]->branch), SIP_INVITE), cli[i]);
+		assert_null(txn_client_find(tl, slice_cstr(cli[i]->branch), SIP_BYE));
+	}
+	for (unsigned i = 0; i < N; i++) {
+		txn_server_unlink(tl, srv[i]);
+		txn_client_unlink(tl, cli[i]);
+		assert_null(txn_server_find(tl, srv[i]->key, srv[i]->key_len));
+		free(srv[i]);
+		free(cli[i]);
+	}
+	unsigned ns, nc;
+	txn_layer_counts(tl, &ns, &nc);
+	assert_int_equal(ns + nc, 0);
+	txn_layer_free(tl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +266,8 @@ int main(void)
 		cmocka_unit_test(test_key_text),
 		cmocka_unit_test(test_branch_owner),
 		cmocka_unit_test(test_heap_order_and_delete),
+		cmocka_unit_test(test_timer_lists),
+		cmocka_unit_test(test_tables_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
