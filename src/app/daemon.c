@@ -210,7 +210,7 @@ static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src,
 
 	if (!overload_exceeded(&ctx->ovl, src->queued_ms) || msg->method == SIP_CANCEL || msg->to.tag.len)
 		return false;
-	if (msg->method == SIP_REGISTER) {
+	if (msg->method == SIP_REGISTER && sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
 		size_t cached_len;
 		uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
 		const char *cached = txn_reply_cache_find(ctx->rcache, key, base_mono_ms(), &cached_len);
@@ -280,18 +280,18 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	case SIP_REGISTER: {
 		/* A retransmission gets the answer its original got, unprocessed: a
 		 * second digest check would take it for a replay (nonce-count). */
-		size_t cached_len;
-		uint64_t now_ms = base_mono_ms();
-		uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
-		const char *cached = txn_reply_cache_find(ctx->rcache, key, now_ms, &cached_len);
-		if (cached) {
-			send_bytes(ctx, src, 0, cached, cached_len);
-			return;
-		}
 		/* Only answers to credentials are kept: a retransmitted unauthenticated
-		 * REGISTER may as well get a fresh challenge. */
-		if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION))
+		 * REGISTER may as well get a fresh challenge, so it is not looked up. */
+		if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
+			size_t cached_len;
+			uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
+			const char *cached = txn_reply_cache_find(ctx->rcache, key, base_mono_ms(), &cached_len);
+			if (cached) {
+				send_bytes(ctx, src, 0, cached, cached_len);
+				return;
+			}
 			ctx->cache_key = key;
+		}
 		/* "proto:ip:port" (IPv6 in brackets), appended directly: no printf per request */
 		char received[96];
 		struct sip_buf rb;

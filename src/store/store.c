@@ -181,8 +181,17 @@ int store_get_cred_by_userhash(struct store *s, enum store_hash h, struct slice 
 
 void store_cred_wipe(struct store_cred *c)
 {
-	if (c)
-		base_wipe(c, sizeof(*c));
+	/* The secrets only: the rest (names, extra columns, 1.5 kB) is not secret,
+	 * and this runs twice per authentication. */
+	if (!c)
+		return;
+	base_wipe(c->password, sizeof(c->password));
+	base_wipe(c->ha1, sizeof(c->ha1));
+	base_wipe(c->ha1b, sizeof(c->ha1b));
+	base_wipe(c->ha1_sha256, sizeof(c->ha1_sha256));
+	base_wipe(c->ha1b_sha256, sizeof(c->ha1b_sha256));
+	base_wipe(c->ha1_sha512t256, sizeof(c->ha1_sha512t256));
+	base_wipe(c->ha1b_sha512t256, sizeof(c->ha1b_sha512t256));
 }
 
 int store_user_add(struct store *s, const char *username, const char *domain,

@@ -145,6 +145,27 @@ static void test_user_crud(void **state)
 	store_cred_wipe(&c);
 }
 
+/* store_cred_wipe clears every secret field (cleartext password and each
+ * HA1/HA1b) to its last byte, and leaves the non-secret ones. */
+static void test_cred_wipe_clears_secrets(void **state)
+{
+	(void)state;
+	static struct store_cred c;
+	char *secrets[] = { c.password, c.ha1, c.ha1b, c.ha1_sha256, c.ha1b_sha256, c.ha1_sha512t256,
+			    c.ha1b_sha512t256 };
+	size_t sizes[] = { sizeof(c.password), sizeof(c.ha1), sizeof(c.ha1b), sizeof(c.ha1_sha256),
+			   sizeof(c.ha1b_sha256), sizeof(c.ha1_sha512t256), sizeof(c.ha1b_sha512t256) };
+
+	memset(&c, 'x', sizeof(c));
+	store_cred_wipe(&c);
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		for (size_t j = 0; j < sizes[i]; j++)
+			assert_int_equal(secrets[i][j], 0);
+	assert_int_equal(c.username[0], 'x');
+	assert_int_equal(c.rpid[0], 'x');
+	store_cred_wipe(NULL);
+}
+
 static void test_bad_args(void **state)
 {
 	struct fx *f = *state;
@@ -742,6 +763,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_user_crud, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup_open, teardown),
+		cmocka_unit_test(test_cred_wipe_clears_secrets),
 		cmocka_unit_test_setup_teardown(test_status, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_location, setup_open, teardown),
