@@ -37,9 +37,23 @@ static void push(struct tp_worker *to, struct tp_post *p)
 		p->next = head;
 	} while (!atomic_compare_exchange_weak_explicit(&to->posts, &head, p, memory_order_release,
 							memory_order_relaxed));
+	/* The owner runs its queue before it sleeps (tp_worker_going_to_sleep), so
+	 * only a sleeping owner needs the eventfd write and the wake-up it costs.
+	 * Both sides store, fence, then load the other's flag (Dekker): either the
+	 * owner sees this item, or this sees the owner asleep. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&to->asleep, memory_order_relaxed))
+		return;
 	uint64_t one = 1;
 	ssize_t wr = write(to->wakefd, &one, sizeof(one));
 	(void)wr; /* a full counter still wakes the reader */
+}
+
+bool tp_worker_going_to_sleep(struct tp_worker *w)
+{
+	atomic_store_explicit(&w->asleep, true, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&w->posts, memory_order_relaxed) != NULL;
 }
 
 int tp_worker_post(struct tp_worker *from, unsigned index, struct tp_post *p)
@@ -104,6 +118,11 @@ void tp_worker_drain_posts(struct tp_worker *w)
 	uint64_t cnt;
 	ssize_t rd = read(w->wakefd, &cnt, sizeof(cnt));
 	(void)rd;
+	tp_worker_run_posts(w);
+}
+
+void tp_worker_run_posts(struct tp_worker *w)
+{
 	struct tp_post *list = atomic_exchange_explicit(&w->posts, NULL, memory_order_acquire);
 	struct tp_post *rev = NULL;
 	while (list) {

@@ -89,6 +89,7 @@ struct tp_worker {
 	tp_loop_fn loop_fn;         /**< runs due timers, returns ms to the next one */
 	void *loop_arg;
 	_Atomic(struct tp_post *) posts; /**< pushed by any thread, drained by the owner */
+	atomic_bool asleep;         /**< in (or entering) epoll_wait: a post must write wakefd */
 	/* Replies held while one read of a stream connection is dispatched
 	 * (streamhold.c): written with one write at the end of the read. */
 	struct tp_conn *hold_conn;  /**< NULL: not dispatching a stream read */
@@ -152,8 +153,13 @@ void tp_tls_free(void *tls);
 int tp_tls_conn_start(struct tp_worker *w, struct tp_conn *c);
 /* Set which epoll events c waits for (EPOLLIN, or EPOLLOUT while TLS wants to write). */
 void tp_conn_want(struct tp_worker *w, struct tp_conn *c, bool out);
-/* Run every item posted to w (outbound.c), oldest first; on the owner thread. */
+/* Run every item posted to w (outbound.c), oldest first; on the owner thread.
+ * tp_worker_drain_posts also consumes the wake-up counter (its epoll event). */
 void tp_worker_drain_posts(struct tp_worker *w);
+void tp_worker_run_posts(struct tp_worker *w);
+/* The owner is about to wait in epoll_wait: from here a post writes wakefd.
+ * Returns true when items are already queued (then do not sleep). */
+bool tp_worker_going_to_sleep(struct tp_worker *w);
 /* The shared connection index (connidx.c). add/del take the index lock;
  * find copies what a sender needs (owner, fd, gen) while holding it. */
 void tp_connidx_add(struct tp_server *srv, struct tp_conn *c);

@@ -119,7 +119,10 @@ static void *worker_main(void *arg)
 		}
 		if (cfg->on_idle)
 			cfg->on_idle(w, cfg->arg);
+		if (tp_worker_going_to_sleep(w))
+			timeout = 0;
 		int n = epoll_wait(w->epfd, evs, 64, timeout);
+		atomic_store_explicit(&w->asleep, false, memory_order_relaxed);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("epoll_wait: %s", strerror(errno));
 			break;
@@ -141,6 +144,9 @@ static void *worker_main(void *arg)
 				break;
 			}
 		}
+		/* Items posted while this worker was awake (no eventfd write). */
+		if (atomic_load_explicit(&w->posts, memory_order_acquire))
+			tp_worker_run_posts(w);
 		now = base_mono_ms();
 		if (now >= next_tick) {
 			next_tick = now + 1000;

@@ -101,6 +101,31 @@ static void count_fn(struct tp_worker *w, struct tp_post *p)
 	ran++;
 }
 
+/* A post wakes its owner (eventfd write) only when the owner sleeps or is
+ * entering epoll_wait; an awake owner finds the item before it sleeps. */
+static void posts_wake_only_a_sleeping_owner(void **state)
+{
+	(void)state;
+	struct tp_server *srv = server();
+	struct tp_worker *w1 = &srv->workers[1];
+	struct tp_post a = { .fn = count_fn }, b = { .fn = count_fn };
+	uint64_t cnt = 0;
+
+	ran = 0;
+	assert_false(tp_worker_going_to_sleep(w1)); /* nothing queued: may sleep */
+	assert_int_equal(tp_worker_post(&srv->workers[0], 1, &a), 0);
+	assert_int_equal(read(w1->wakefd, &cnt, sizeof(cnt)), (ssize_t)sizeof(cnt));
+	assert_int_equal(cnt, 1);
+	atomic_store(&w1->asleep, false); /* woke up */
+	assert_int_equal(tp_worker_post(&srv->workers[0], 1, &b), 0);
+	assert_int_equal(read(w1->wakefd, &cnt, sizeof(cnt)), -1); /* no write: counter empty */
+	assert_true(tp_worker_going_to_sleep(w1)); /* queued: do not sleep */
+	tp_worker_run_posts(w1);
+	assert_int_equal(ran, 2);
+	assert_false(tp_worker_going_to_sleep(w1));
+	server_free(srv);
+}
+
 static void plain_posts_are_never_refused(void **state)
 {
 	(void)state;
@@ -226,6 +251,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bytes_for_another_workers_connection_are_bounded),
 		cmocka_unit_test(plain_posts_are_never_refused),
+		cmocka_unit_test(posts_wake_only_a_sleeping_owner),
 		cmocka_unit_test(messages_capped_control_posts_not),
 		cmocka_unit_test(unpost_returns_quota),
 	};
