@@ -98,45 +98,29 @@ struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key,
 	return NULL;
 }
 
-/* Doubles a table's bucket array once it holds more than two entries per
- * bucket; on allocation failure the chains just get longer. */
-static void grow_servers(struct txn_layer *tl)
-{
-	unsigned n = tl->nserver_buckets * 2;
-	struct txn_server **v = calloc(n, sizeof(*v));
-	if (!v)
-		return;
-	for (unsigned i = 0; i < tl->nserver_buckets; i++) {
-		struct txn_server *st = tl->servers[i], *next;
-		for (; st; st = next) {
-			next = st->next;
-			st->next = v[st->hash & (n - 1)];
-			v[st->hash & (n - 1)] = st;
-		}
+/* grow_servers / grow_clients: double a table's bucket array once it holds
+ * more than two entries per bucket; on allocation failure the chains just get
+ * longer. */
+#define DEFINE_GROW(fn, type, table, nbuckets)                                  \
+	static void fn(struct txn_layer *tl)                                    \
+	{                                                                       \
+		unsigned n = tl->nbuckets * 2;                                  \
+		type **v = calloc(n, sizeof(*v));                               \
+		if (!v)                                                         \
+			return;                                                 \
+		for (unsigned i = 0; i < tl->nbuckets; i++) {                   \
+			for (type *e = tl->table[i], *next; e; e = next) {      \
+				next = e->next;                                 \
+				e->next = v[e->hash & (n - 1)];                 \
+				v[e->hash & (n - 1)] = e;                       \
+			}                                                       \
+		}                                                               \
+		free(tl->table);                                                \
+		tl->table = v;                                                  \
+		tl->nbuckets = n;                                               \
 	}
-	free(tl->servers);
-	tl->servers = v;
-	tl->nserver_buckets = n;
-}
-
-static void grow_clients(struct txn_layer *tl)
-{
-	unsigned n = tl->nclient_buckets * 2;
-	struct txn_client **v = calloc(n, sizeof(*v));
-	if (!v)
-		return;
-	for (unsigned i = 0; i < tl->nclient_buckets; i++) {
-		struct txn_client *ct = tl->clients[i], *next;
-		for (; ct; ct = next) {
-			next = ct->next;
-			ct->next = v[ct->hash & (n - 1)];
-			v[ct->hash & (n - 1)] = ct;
-		}
-	}
-	free(tl->clients);
-	tl->clients = v;
-	tl->nclient_buckets = n;
-}
+DEFINE_GROW(grow_servers, struct txn_server, servers, nserver_buckets)
+DEFINE_GROW(grow_clients, struct txn_client, clients, nclient_buckets)
 
 void txn_server_link(struct txn_layer *tl, struct txn_server *st)
 {
