@@ -1,6 +1,7 @@
 /* libFuzzer harness for the sip layer's message path: sip_msg_parse on an
- * exact-size heap copy, then everything the daemon does with a parsed
- * message: Contact lists, Authorization credentials, and a reply. */
+ * exact-size heap copy (and the response peek before it), then everything the
+ * daemon does with a parsed message: Contact lists, Authorization credentials,
+ * and a reply. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size)
 		memcpy(buf, data, size);
+	/* The peek before the parse (the daemon routes responses with it) reads
+	 * within the buffer, and agrees with the parser whenever both answer. */
+	struct slice peeked;
+	bool peek_ok = sip_peek_response_branch(buf, size, &peeked);
+	if (peek_ok && (peeked.p < buf || peeked.p + peeked.len > buf + size))
+		abort();
 	rc = sip_msg_parse(&msg, buf, size, &err);
+	if (rc == 0 && peek_ok && !msg.is_request &&
+	    (peeked.p != msg.via1.branch.p || peeked.len != msg.via1.branch.len))
+		abort();
 	if (rc == 0 || err.can_reply) {
 		if (msg.len > size || msg.body.len > msg.len)
 			abort();

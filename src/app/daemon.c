@@ -241,6 +241,10 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		return;
 	ctx->cache_key = 0;
 	msg = &ctx->msg;
+	/* A response for another worker's transaction goes there unparsed: the
+	 * owner parses it anyway. */
+	if (len && buf[0] == 'S' && proxy_hand_raw_response(ctx->proxy, src, buf, len))
+		return;
 	if (sip_msg_parse(msg, buf, len, &perr)) {
 		if (perr.can_reply && msg->is_request && msg->method != SIP_ACK) {
 			LOG_DBG("400 to %s:%u: %s", src_text(&txt)->ip, src_text(&txt)->port, perr.reason);

@@ -29,6 +29,7 @@ struct rsp_post {
 	struct tp_post base;
 	struct proxy *p;
 	struct tp_src src;
+	bool peeked;  /**< routed by sip_peek_response_branch, not yet by a full parse */
 	size_t len;
 	char buf[];
 };
@@ -658,6 +659,9 @@ static void handle_response(struct proxy_worker *pw, struct sip_msg *msg)
 		LOG_DBG("stray response %d dropped (no transaction)", msg->status);
 }
 
+static void hand_over(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len,
+		      unsigned owner, bool peeked);
+
 static void on_post(struct tp_worker *w, struct tp_post *base)
 {
 	struct rsp_post *rp = (struct rsp_post *)base;
@@ -667,9 +671,49 @@ static void on_post(struct tp_worker *w, struct tp_post *base)
 		pw = atomic_load(&rp->p->workers[idx]);
 	struct sip_parse_err perr;
 
-	if (pw && sip_msg_parse(&pw->rmsg, rp->buf, rp->len, &perr) == 0 && !pw->rmsg.is_request)
-		handle_response(pw, &pw->rmsg);
+	if (pw && sip_msg_parse(&pw->rmsg, rp->buf, rp->len, &perr) == 0 && !pw->rmsg.is_request) {
+		int owner = txn_branch_owner(pw->rmsg.via1.branch);
+		/* The peek and the parser disagreed (an odd top Via): the parse
+		 * decides, and the response moves once more. */
+		if (rp->peeked && owner >= 0 && (unsigned)owner != idx)
+			hand_over(pw, &rp->src, rp->buf, rp->len, (unsigned)owner, false);
+		else
+			handle_response(pw, &pw->rmsg);
+	}
 	free(rp);
+}
+
+static void hand_over(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len,
+		      unsigned owner, bool peeked)
+{
+	struct rsp_post *rp = malloc(sizeof(*rp) + len + 1);
+	if (!rp)
+		return;
+	rp->base.fn = on_post;
+	rp->p = pw->p;
+	rp->src = *src;
+	rp->peeked = peeked;
+	rp->len = len;
+	memcpy(rp->buf, buf, len);
+	rp->buf[len] = '\0';
+	/* Capped like every cross-worker message: a stalled owner drops
+	 * responses (the far end retransmits) instead of piling up copies. */
+	if (tp_worker_post_msg(pw->w, owner, &rp->base))
+		free(rp);
+}
+
+bool proxy_hand_raw_response(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len)
+{
+	struct slice branch;
+	int owner;
+
+	if (!pw || !sip_peek_response_branch(buf, len, &branch))
+		return false;
+	owner = txn_branch_owner(branch);
+	if (owner < 0 || (unsigned)owner == tp_worker_index(pw->w) || (unsigned)owner >= tp_worker_count(pw->w))
+		return false;
+	hand_over(pw, src, buf, len, (unsigned)owner, true);
+	return true;
 }
 
 void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
@@ -684,17 +728,5 @@ void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct
 		handle_response(pw, msg);
 		return;
 	}
-	struct rsp_post *rp = malloc(sizeof(*rp) + msg->len + 1);
-	if (!rp)
-		return;
-	rp->base.fn = on_post;
-	rp->p = pw->p;
-	rp->src = *src;
-	rp->len = msg->len;
-	memcpy(rp->buf, msg->buf, msg->len);
-	rp->buf[msg->len] = '\0';
-	/* Capped like every cross-worker message: a stalled owner drops
-	 * responses (the far end retransmits) instead of piling up copies. */
-	if (tp_worker_post_msg(pw->w, (unsigned)owner, &rp->base))
-		free(rp);
+	hand_over(pw, src, msg->buf, msg->len, (unsigned)owner, false);
 }

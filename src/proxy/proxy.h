@@ -82,6 +82,10 @@ bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg);
 /* A response: matched to its client transaction (handed to the owning worker
  * when it arrived elsewhere) and relayed upstream per RFC 3261 §16.7. */
 void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg);
+/* Before any parse: when the top Via's branch (sip_peek_response_branch) names
+ * another worker, hand the raw response to it and return true; false leaves
+ * the message to the normal path (parse, then proxy_on_response). */
+bool proxy_hand_raw_response(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len);
 /* An outbound connection from pw's worker to (proto, peer) failed before it
  * carried anything: branches waiting on it end now (RFC 3261 §8.1.3.1)
  * instead of at timer B/F. */

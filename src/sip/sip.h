@@ -181,6 +181,12 @@ int sip_addr_list_next(struct slice *cursor, struct sip_addr *addr);
  * comma (empty if none). 0 or -EINVAL. */
 int sip_via_parse(struct sip_via *via, struct slice text, struct slice *rest);
 
+/* The branch of a response's top Via, found without parsing the whole message
+ * (peek.c): true with *branch pointing into buf, false when buf is not a
+ * response or its top Via is unusual (folded, no CRLF, unparseable). A hint
+ * for routing a response between workers; sip_msg_parse stays authoritative. */
+bool sip_peek_response_branch(const char *buf, size_t len, struct slice *branch);
+
 /* Digest credentials (Authorization / Proxy-Authorization, RFC 2617 §3.2.2,
  * RFC 7616 §3.4). Quoted values are returned without the quotes; a value with
  * backslash escapes is returned raw (escapes kept). */

@@ -225,6 +225,30 @@ def test_calls_per_second(daemon, capsys):
     assert ok == calls, info
 
 
+def test_responses_reach_the_owning_worker(sipwarden, tmp_path):
+    """Four workers, callees on four ports: the callee's answers arrive on
+    whichever worker its address hashes to, mostly not the one that owns the
+    call's transactions, and are handed over (unparsed, by their Via branch) to
+    the owner. Every call completes."""
+    conf = tmp_path / "proxy4.conf"
+    conf.write_text("[server]\nworkers = 4\n[auth]\nalgorithms = MD5\nqop = auth\n")
+    daemon = sipwarden(args=["--config", str(conf)])
+    csv = daemon.dir / "owner.csv"
+    write_csv(csv, "alice", "bob")
+    for round_ in range(4):
+        uas_port = free_port()
+        with daemon.client() as c:
+            r = c.register("bob", DOMAIN, PASSWORDS[("bob", DOMAIN)], contacts=["*"], expires=0)
+            assert r is not None and r.status == 200, r
+        register_contact(daemon, "bob", uas_port)
+        uas = start_uas(daemon, "uas_answer", uas_port, calls=10)
+        time.sleep(0.3)
+        rc, stats, _, info = run_uac(daemon, "uac_auth_call", csv, calls=10, rate=20)
+        assert rc == 0, "round %d\n%s" % (round_, info)
+        assert int(stats.get("SuccessfulCall(C)", -1)) == 10, info
+        assert stop(uas) == 0, (daemon.dir / ("uas_uas_answer_%d.log" % uas_port)).read_text()[-2000:]
+
+
 # ---------------------------------------------------------------- refusals
 
 def test_wrong_password_is_challenged_again(daemon):
