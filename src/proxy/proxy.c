@@ -24,7 +24,8 @@
  * Via and Record-Route name the listen address and no extra port is needed;
  * the kernel then spreads responses over the workers by 4-tuple hash. The
  * branch carries the owning worker's index, and a response received elsewhere
- * is copied once into a post for that worker (queue + eventfd, no lock). */
+ * is copied once, unparsed, into a post for that worker (lock-free queue; the
+ * eventfd is written only when the owner sleeps), which parses it. */
 struct rsp_post {
 	struct tp_post base;
 	struct proxy *p;
