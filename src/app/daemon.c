@@ -204,20 +204,39 @@ static const struct sip_src *src_text(struct lazy_src *l)
 	return &l->text;
 }
 
+/* A REGISTER with credentials whose answer is cached (a retransmission): the
+ * answer goes out again, true. Only answers to credentials are kept (a
+ * retransmitted unauthenticated REGISTER may as well get a fresh challenge),
+ * so other REGISTERs are not looked up. *key, when given, gets the request's
+ * cache key, 0 without credentials. */
+static bool resend_cached_answer(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_msg *msg,
+				 uint64_t *key)
+{
+	size_t cached_len;
+	uint64_t k = 0;
+	const char *cached = NULL;
+
+	if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
+		k = txn_reply_cache_key(msg->buf, msg->len, src);
+		cached = txn_reply_cache_find(ctx->rcache, k, base_mono_ms(), &cached_len);
+	}
+	if (key)
+		*key = k;
+	if (!cached)
+		return false;
+	send_bytes(ctx, src, 0, cached, cached_len);
+	return true;
+}
+
 static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src, struct lazy_src *txt)
 {
 	struct sip_msg *msg = &ctx->msg;
 
 	if (!overload_exceeded(&ctx->ovl, src->queued_ms) || msg->method == SIP_CANCEL || msg->to.tag.len)
 		return false;
-	if (msg->method == SIP_REGISTER && sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
-		size_t cached_len;
-		uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
-		const char *cached = txn_reply_cache_find(ctx->rcache, key, base_mono_ms(), &cached_len);
-		if (cached) {
-			send_bytes(ctx, src, 0, cached, cached_len);
+	if (msg->method == SIP_REGISTER) {
+		if (resend_cached_answer(ctx, src, msg, NULL))
 			return true;
-		}
 	} else if (proxy_absorb(ctx->proxy, msg)) {
 		return true;
 	}
@@ -284,18 +303,8 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	case SIP_REGISTER: {
 		/* A retransmission gets the answer its original got, unprocessed: a
 		 * second digest check would take it for a replay (nonce-count). */
-		/* Only answers to credentials are kept: a retransmitted unauthenticated
-		 * REGISTER may as well get a fresh challenge, so it is not looked up. */
-		if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
-			size_t cached_len;
-			uint64_t key = txn_reply_cache_key(msg->buf, msg->len, src);
-			const char *cached = txn_reply_cache_find(ctx->rcache, key, base_mono_ms(), &cached_len);
-			if (cached) {
-				send_bytes(ctx, src, 0, cached, cached_len);
-				return;
-			}
-			ctx->cache_key = key;
-		}
+		if (resend_cached_answer(ctx, src, msg, &ctx->cache_key))
+			return;
 		/* "proto:ip:port" (IPv6 in brackets), appended directly: no printf per request */
 		char received[96];
 		struct sip_buf rb;

@@ -708,7 +708,8 @@ bool proxy_hand_raw_response(struct proxy_worker *pw, const struct tp_src *src, 
 	struct slice branch;
 	int owner;
 
-	if (!pw || !sip_peek_response_branch(buf, len, &branch))
+	/* One worker owns everything: nothing to peek for. */
+	if (!pw || tp_worker_count(pw->w) < 2 || !sip_peek_response_branch(buf, len, &branch))
 		return false;
 	owner = txn_branch_owner(branch);
 	if (owner < 0 || (unsigned)owner == tp_worker_index(pw->w) || (unsigned)owner >= tp_worker_count(pw->w))

@@ -69,6 +69,13 @@ static struct entry *at(const struct txn_reply_cache *c, size_t off)
 	return (struct entry *)(void *)(c->ring + off);
 }
 
+/* No entry at the tail: the rest of the lap is too short for one, or holds
+ * the wrap mark; the next entry is at offset 0. */
+static bool tail_wraps(const struct txn_reply_cache *c)
+{
+	return c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK;
+}
+
 /* An empty ring of ring_bytes and its index; 0 or -ENOMEM. */
 static int ring_alloc(struct txn_reply_cache *c, size_t ring_bytes)
 {
@@ -144,7 +151,7 @@ static void evict_oldest(struct txn_reply_cache *c)
 {
 	struct entry *e;
 
-	if (c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
+	if (tail_wraps(c)) {
 		c->tail = 0;
 		return;
 	}
@@ -161,7 +168,7 @@ static void put_entry(struct txn_reply_cache *c, uint64_t key, uint64_t born_ms,
 /* The oldest entry is a real one, younger than GROW_WINDOW_MS. */
 static bool tail_is_young(const struct txn_reply_cache *c, uint64_t now_ms)
 {
-	if (!c->count || c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK)
+	if (!c->count || tail_wraps(c))
 		return false;
 	return now_ms - at(c, c->tail)->born_ms < GROW_WINDOW_MS;
 }
@@ -176,7 +183,7 @@ static bool grow(struct txn_reply_cache *c, uint64_t now_ms)
 	if (c->ring_bytes >= RING_MAX_BYTES || ring_alloc(&n, c->ring_bytes * 2))
 		return false;
 	while (c->count) {
-		if (c->ring_bytes - c->tail < sizeof(struct entry) || at(c, c->tail)->len == WRAP_MARK) {
+		if (tail_wraps(c)) {
 			c->tail = 0;
 			continue;
 		}

@@ -169,8 +169,9 @@ void txn_timers_fini(struct txn_timers *ts)
 void txn_timer_arm(struct txn_layer *tl, struct txn_timer *t, unsigned ms, txn_timer_fn fn)
 {
 	t->fn = fn;
-	if (txn_timers_start(&tl->timers, t, base_mono_ms(), ms))
-		t->idx = 0; /* out of memory: the transaction ends by its other timer or at shutdown */
+	/* Out of memory leaves t disarmed: the transaction ends by its other
+	 * timer or at shutdown. */
+	(void)txn_timers_start(&tl->timers, t, base_mono_ms(), ms);
 }
 
 int txn_layer_run(struct txn_layer *tl, uint64_t now_ms)
