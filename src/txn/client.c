@@ -297,8 +297,9 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 
 void txn_client_transport_error(struct txn_layer *tl, enum tp_proto proto, const struct sockaddr_storage *peer)
 {
-	for (unsigned i = 0; i < tl->nclient_buckets; i++) {
-		for (struct txn_client *ct = tl->clients[i]; ct; ct = ct->next) {
+	for (unsigned i = 0; i < txn_chains_heads(&tl->clients); i++) {
+		for (struct txn_link *l = txn_chains_head(&tl->clients, i); l; l = l->next) {
+			struct txn_client *ct = (struct txn_client *)l;
 			if (ct->dst.proto != proto || !same_addr(&ct->dst.addr, peer) ||
 			    (ct->state != TXN_CALLING && ct->state != TXN_TRYING))
 				continue;

@@ -12,15 +12,13 @@ int txn_layer_new(struct txn_layer **out, struct tp_worker *w, const struct txn_
 	struct txn_layer *tl = calloc(1, sizeof(*tl));
 	if (!tl)
 		return -ENOMEM;
-	tl->servers = calloc(TXN_BUCKETS_MIN, sizeof(*tl->servers));
-	tl->clients = calloc(TXN_BUCKETS_MIN, sizeof(*tl->clients));
-	if (!tl->servers || !tl->clients) {
-		free(tl->servers);
-		free(tl->clients);
+	if (txn_chains_init(&tl->servers, TXN_BUCKETS_MIN, TXN_BUCKETS_MAX) ||
+	    txn_chains_init(&tl->clients, TXN_BUCKETS_MIN, TXN_BUCKETS_MAX)) {
+		txn_chains_fini(&tl->servers);
+		txn_chains_fini(&tl->clients);
 		free(tl);
 		return -ENOMEM;
 	}
-	tl->nserver_buckets = tl->nclient_buckets = TXN_BUCKETS_MIN;
 	tl->w = w;
 	tl->ops = ops;
 	tl->now_ms = base_mono_ms();
@@ -32,15 +30,18 @@ void txn_layer_free(struct txn_layer *tl)
 {
 	if (!tl)
 		return;
-	for (unsigned i = 0; i < tl->nserver_buckets; i++)
-		while (tl->servers[i])
-			txn_server_destroy(tl->servers[i]);
-	for (unsigned i = 0; i < tl->nclient_buckets; i++)
-		while (tl->clients[i])
-			txn_client_destroy(tl->clients[i]);
+	/* Destroying unlinks, which would spread chains under the walk. */
+	txn_chains_settle(&tl->servers);
+	txn_chains_settle(&tl->clients);
+	for (unsigned i = 0; i < tl->servers.nb; i++)
+		while (tl->servers.b[i])
+			txn_server_destroy((struct txn_server *)tl->servers.b[i]);
+	for (unsigned i = 0; i < tl->clients.nb; i++)
+		while (tl->clients.b[i])
+			txn_client_destroy((struct txn_client *)tl->clients.b[i]);
 	txn_timers_fini(&tl->timers);
-	free(tl->servers);
-	free(tl->clients);
+	txn_chains_fini(&tl->servers);
+	txn_chains_fini(&tl->clients);
 	free(tl);
 }
 
@@ -55,7 +56,7 @@ void txn_layer_free(struct txn_layer *tl)
 
 void txn_layer_trim(struct txn_layer *tl)
 {
-	unsigned live = tl->nservers + tl->nclients;
+	unsigned live = tl->servers.count + tl->clients.count;
 
 	if (live > tl->hiwater)
 		tl->hiwater = live;
@@ -72,6 +73,6 @@ unsigned txn_layer_pending(const struct txn_layer *tl)
 
 void txn_layer_counts(const struct txn_layer *tl, unsigned *servers, unsigned *clients)
 {
-	*servers = tl->nservers;
-	*clients = tl->nclients;
+	*servers = tl->servers.count;
+	*clients = tl->clients.count;
 }

@@ -6,11 +6,16 @@
 #include "txn/txn_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/fmt.h"
 #include "base/util.h"
+
+/* Entries are found from their struct txn_link. */
+_Static_assert(offsetof(struct txn_server, link) == 0, "link first");
+_Static_assert(offsetof(struct txn_client, link) == 0, "link first");
 
 static bool has_cookie(struct slice branch)
 {
@@ -92,54 +97,22 @@ struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16
 
 struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t h)
 {
-	for (struct txn_server *st = tl->servers[h & (tl->nserver_buckets - 1)]; st; st = st->next)
-		if (st->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
+	for (struct txn_link *l = txn_chains_first(&tl->servers, h); l; l = l->next) {
+		struct txn_server *st = (struct txn_server *)l;
+		if (l->hash == h && st->key_len == len && memcmp(st->key, key, len) == 0)
 			return st;
+	}
 	return NULL;
 }
 
-/* grow_servers / grow_clients: double a table's bucket array once it holds
- * more than two entries per bucket; on allocation failure the chains just get
- * longer. */
-#define DEFINE_GROW(fn, type, table, nbuckets)                                  \
-	static void fn(struct txn_layer *tl)                                    \
-	{                                                                       \
-		unsigned n = tl->nbuckets * 2;                                  \
-		type **v = calloc(n, sizeof(*v));                               \
-		if (!v)                                                         \
-			return;                                                 \
-		for (unsigned i = 0; i < tl->nbuckets; i++) {                   \
-			for (type *e = tl->table[i], *next; e; e = next) {      \
-				next = e->next;                                 \
-				e->next = v[e->hash & (n - 1)];                 \
-				v[e->hash & (n - 1)] = e;                       \
-			}                                                       \
-		}                                                               \
-		free(tl->table);                                                \
-		tl->table = v;                                                  \
-		tl->nbuckets = n;                                               \
-	}
-DEFINE_GROW(grow_servers, struct txn_server, servers, nserver_buckets)
-DEFINE_GROW(grow_clients, struct txn_client, clients, nclient_buckets)
-
 void txn_server_link(struct txn_layer *tl, struct txn_server *st)
 {
-	if (tl->nservers >= 2 * tl->nserver_buckets && tl->nserver_buckets < TXN_BUCKETS_MAX)
-		grow_servers(tl);
-	struct txn_server **b = &tl->servers[st->hash & (tl->nserver_buckets - 1)];
-	st->next = *b;
-	*b = st;
-	tl->nservers++;
+	txn_chains_add(&tl->servers, &st->link);
 }
 
 void txn_server_unlink(struct txn_layer *tl, struct txn_server *st)
 {
-	for (struct txn_server **p = &tl->servers[st->hash & (tl->nserver_buckets - 1)]; *p; p = &(*p)->next)
-		if (*p == st) {
-			*p = st->next;
-			tl->nservers--;
-			return;
-		}
+	txn_chains_del(&tl->servers, &st->link);
 }
 
 static uint64_t client_hash(struct slice branch, enum sip_method method)
@@ -150,31 +123,23 @@ static uint64_t client_hash(struct slice branch, enum sip_method method)
 struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method)
 {
 	uint64_t h = client_hash(branch, method);
-	for (struct txn_client *ct = tl->clients[h & (tl->nclient_buckets - 1)]; ct; ct = ct->next)
-		if (ct->hash == h && ct->method == method && slice_eq_cstr(branch, ct->branch))
+	for (struct txn_link *l = txn_chains_first(&tl->clients, h); l; l = l->next) {
+		struct txn_client *ct = (struct txn_client *)l;
+		if (l->hash == h && ct->method == method && slice_eq_cstr(branch, ct->branch))
 			return ct;
+	}
 	return NULL;
 }
 
 void txn_client_link(struct txn_layer *tl, struct txn_client *ct)
 {
-	ct->hash = client_hash(slice_cstr(ct->branch), ct->method);
-	if (tl->nclients >= 2 * tl->nclient_buckets && tl->nclient_buckets < TXN_BUCKETS_MAX)
-		grow_clients(tl);
-	struct txn_client **b = &tl->clients[ct->hash & (tl->nclient_buckets - 1)];
-	ct->next = *b;
-	*b = ct;
-	tl->nclients++;
+	ct->link.hash = client_hash(slice_cstr(ct->branch), ct->method);
+	txn_chains_add(&tl->clients, &ct->link);
 }
 
 void txn_client_unlink(struct txn_layer *tl, struct txn_client *ct)
 {
-	for (struct txn_client **p = &tl->clients[ct->hash & (tl->nclient_buckets - 1)]; *p; p = &(*p)->next)
-		if (*p == ct) {
-			*p = ct->next;
-			tl->nclients--;
-			return;
-		}
+	txn_chains_del(&tl->clients, &ct->link);
 }
 
 void txn_branch_make(struct txn_layer *tl, char *out, size_t cap)

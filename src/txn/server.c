@@ -87,7 +87,7 @@ static int server_new(struct txn_server **out, struct txn_layer *tl, const struc
 	st->req_len = req->len;
 	memcpy(st->key, key, klen);
 	st->key_len = klen;
-	st->hash = hash;
+	st->link.hash = hash;
 	txn_server_link(tl, st);
 	st->pending = true;
 	tl->npending++;

@@ -3,6 +3,7 @@
 #ifndef SW_TXN_INT_H
 #define SW_TXN_INT_H
 
+#include "txn/chains.h"
 #include "txn/txn.h"
 
 /* ---- timers (timer.c) ----
@@ -53,15 +54,15 @@ void txn_timers_fini(struct txn_timers *ts);
 /* ---- records ---- */
 /* Matching tables: chained hash tables that double (up to TXN_BUCKETS_MAX)
  * when they hold more than two transactions per bucket, so chains stay short
- * at any call rate (64*T1 = 32 s of finished transactions stay in them). */
+ * at any call rate (64*T1 = 32 s of finished transactions stay in them); a
+ * doubling is spread over the following operations (chains.h). */
 #define TXN_BUCKETS_MIN 4096u
 #define TXN_BUCKETS_MAX (1u << 22)
 #define TXN_KEY_MAX 320
 
 struct txn_server {
-	struct txn_server *next;   /**< hash chain */
+	struct txn_link link;      /**< hash chain and key hash; first member */
 	struct txn_layer *tl;
-	uint64_t hash;
 	enum sip_method method;    /**< INVITE, CANCEL, or the non-INVITE method */
 	enum txn_state state;
 	bool reliable;             /**< TCP/TLS: no retransmission timers */
@@ -81,9 +82,8 @@ struct txn_server {
 };
 
 struct txn_client {
-	struct txn_client *next;
+	struct txn_link link;      /**< hash chain and branch hash; first member */
 	struct txn_layer *tl;
-	uint64_t hash;
 	enum sip_method method;
 	enum txn_state state;
 	bool cancel_pending;       /**< CANCEL waits for a provisional (§9.1) */
@@ -109,12 +109,10 @@ struct txn_layer {
 	struct txn_timers timers;
 	uint64_t now_ms;
 	uint64_t counter;
-	unsigned nservers, nclients;
 	unsigned npending;         /**< transactions still waiting for their final response */
 	unsigned hiwater;          /**< most live transactions since the last trim */
-	struct txn_server **servers;  /**< nserver_buckets chains (a power of two) */
-	struct txn_client **clients;  /**< nclient_buckets chains */
-	unsigned nserver_buckets, nclient_buckets;
+	struct txn_chains servers;    /**< keyed by txn_key_hash of the server key */
+	struct txn_chains clients;    /**< keyed by branch and method */
 	struct sip_msg scratch;    /**< re-parsing stored requests */
 	char out[SW_MAX_MSG_SIZE];
 };

@@ -218,7 +218,7 @@ static void test_tables_grow(void **state)
 	static struct txn_client *cli[N];
 
 	assert_int_equal(txn_layer_new(&tl, NULL, NULL), 0);
-	assert_int_equal(tl->nserver_buckets, TXN_BUCKETS_MIN);
+	assert_int_equal(tl->servers.nb, TXN_BUCKETS_MIN);
 	for (unsigned i = 0; i < N; i++) {
 		char key[32];
 		int n = snprintf(key, sizeof(key), "INVITE|z9hG4bK%u|h:5060", i);
@@ -226,7 +226,7 @@ static void test_tables_grow(void **state)
 		assert_non_null(srv[i]);
 		memcpy(srv[i]->key, key, (size_t)n);
 		srv[i]->key_len = (uint16_t)n;
-		srv[i]->hash = txn_key_hash(key, (size_t)n);
+		srv[i]->link.hash = txn_key_hash(key, (size_t)n);
 		srv[i]->tl = tl;
 		txn_server_link(tl, srv[i]);
 		cli[i] = calloc(1, sizeof(*cli[i]));
@@ -237,8 +237,8 @@ static void test_tables_grow(void **state)
 		txn_client_link(tl, cli[i]);
 	}
 	/* at most two per bucket on average: 20,000 entries need 16,384 buckets */
-	assert_int_equal(tl->nserver_buckets, 16384);
-	assert_int_equal(tl->nclient_buckets, 16384);
+	assert_int_equal(tl->servers.nb, 16384);
+	assert_int_equal(tl->clients.nb, 16384);
 	for (unsigned i = 0; i < N; i++) {
 		assert_ptr_equal(txn_server_find(tl, srv[i]->key, srv[i]->key_len), srv[i]);
 		assert_ptr_equal(txn_client_find(tl, slice_cstr(cli[i]->branch), SIP_INVITE), cli[i]);
