@@ -21,6 +21,7 @@
 #include "auth/credcache.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "proxy/proxy.h"
 
 struct ctlsrv {
 	int lfd;
@@ -140,6 +141,7 @@ static void answer_status(struct ctlsrv *cs, struct out *o)
 	out_printf(o, "credential_cache_misses=%llu\n", (unsigned long long)cst.misses);
 	out_printf(o, "credential_cache_rereads=%llu\n", (unsigned long long)cst.rereads);
 	out_printf(o, "credential_cache_flushes=%llu\n", (unsigned long long)cst.flushes);
+	out_printf(o, "responses_handed_over=%llu\n", (unsigned long long)proxy_responses_handed_over());
 }
 
 /* Wait until fd is ready for events or the deadline passes; false on timeout

@@ -13,6 +13,7 @@
 #include "app/daemon.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "txn/txn.h"
 
 #include <pthread.h>
 
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 		.max_conns_per_ip = cfg.max_conns_per_ip,
 		.tcp_message_timeout_s = cfg.tcp_message_timeout,
 		.tls = &cfg.tls,
+		.udp_steer_prefix = TXN_BRANCH_PREFIX,
 	};
 	struct tp_server *srv;
 	rc = tp_server_start(&srv, &tcfg);

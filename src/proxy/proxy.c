@@ -26,6 +26,8 @@
  * branch carries the owning worker's index, and a response received elsewhere
  * is copied once, unparsed, into a post for that worker (lock-free queue; the
  * eventfd is written only when the owner sleeps), which parses it. */
+static _Atomic uint64_t n_handed_over;
+
 struct rsp_post {
 	struct tp_post base;
 	struct proxy *p;
@@ -701,6 +703,13 @@ static void hand_over(struct proxy_worker *pw, const struct tp_src *src, const c
 	 * responses (the far end retransmits) instead of piling up copies. */
 	if (tp_worker_post_msg(pw->w, owner, &rp->base))
 		free(rp);
+	else
+		atomic_fetch_add_explicit(&n_handed_over, 1, memory_order_relaxed);
+}
+
+uint64_t proxy_responses_handed_over(void)
+{
+	return atomic_load_explicit(&n_handed_over, memory_order_relaxed);
 }
 
 bool proxy_hand_raw_response(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len)

@@ -86,6 +86,9 @@ void proxy_on_response(struct proxy_worker *pw, const struct tp_src *src, struct
  * another worker, hand the raw response to it and return true; false leaves
  * the message to the normal path (parse, then proxy_on_response). */
 bool proxy_hand_raw_response(struct proxy_worker *pw, const struct tp_src *src, const char *buf, size_t len);
+/* Responses handed from the worker that received them to the one holding
+ * their transaction, all workers since start. */
+uint64_t proxy_responses_handed_over(void);
 /* An outbound connection from pw's worker to (proto, peer) failed before it
  * carried anything: branches waiting on it end now (RFC 3261 §8.1.3.1)
  * instead of at timer B/F. */

@@ -112,6 +112,10 @@ struct tp_server_cfg {
 	unsigned max_conns_per_ip;  /**< TCP+TLS, all workers together; 0 = default */
 	unsigned tcp_message_timeout_s; /**< an incomplete message must complete within this */
 	const struct tp_tls_cfg *tls; /**< required when a listen address is tls: */
+	/** Optional, with more than one worker: the branch prefix of this
+	 * process's client transactions (followed by the worker index and 'x');
+	 * UDP responses carrying it reach that worker's socket directly (steer.c). */
+	const char *udp_steer_prefix;
 };
 
 struct tp_server;

@@ -188,4 +188,14 @@ int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name
 /* Free the calling thread's datagram buffers. */
 void tp_udp_thread_exit(void);
 
+/* Response steering (steer.c). tp_steer_build writes the classic BPF program
+ * for prefix (txn_branch_make's, 7 to 12 bytes) scanning scan_bytes (a
+ * multiple of 64) into out and returns its length, or -EINVAL / -ENOSPC.
+ * tp_steer_attach attaches the longest scan the kernel accepts (1024 bytes
+ * down to 128) to the SO_REUSEPORT group of the bound socket fd and stores
+ * its length in *scan_bytes: 0 or -errno. */
+struct sock_filter;
+int tp_steer_build(const char *prefix, size_t scan_bytes, struct sock_filter *out, size_t cap);
+int tp_steer_attach(int fd, const char *prefix, size_t *scan_bytes);
+
 #endif

@@ -82,6 +82,28 @@ static int worker_init(struct tp_server *srv, struct tp_worker *w, unsigned inde
 	return 0;
 }
 
+/* Workers bound in index order, so worker i's socket is index i of each
+ * listen address's SO_REUSEPORT group, the index the program returns. */
+static void steer_responses(struct tp_server *srv)
+{
+	const struct tp_server_cfg *cfg = srv->cfg;
+
+	if (!cfg->udp_steer_prefix || srv->nworkers < 2)
+		return;
+	for (unsigned i = 0; i < cfg->nlistens; i++) {
+		if (cfg->listens[i].proto != TP_UDP)
+			continue;
+		size_t scan = 0;
+		int err = tp_steer_attach(srv->workers[0].socks[i].fd, cfg->udp_steer_prefix, &scan);
+		if (err)
+			LOG_WARN("%s: responses are not steered to their worker (%s); they are handed over instead",
+				 cfg->listens[i].text, strerror(-err));
+		else
+			LOG_DBG("%s: responses steered by a branch in their first %zu bytes", cfg->listens[i].text,
+				scan + 8);
+	}
+}
+
 static void worker_fini(struct tp_worker *w)
 {
 	while (w->conns)
@@ -195,6 +217,8 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	}
 	for (unsigned i = 0; i < srv->nworkers && !err; i++)
 		err = worker_init(srv, &srv->workers[i], i);
+	if (!err)
+		steer_responses(srv);
 	unsigned started = 0;
 	for (unsigned i = 0; i < srv->nworkers && !err; i++) {
 		err = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
