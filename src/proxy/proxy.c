@@ -21,11 +21,12 @@
 
 /* Why hand responses between workers instead of one shared outbound socket:
  * every worker sends from its own SO_REUSEPORT socket on the listen port, so
- * Via and Record-Route name the listen address and no extra port is needed;
- * the kernel then spreads responses over the workers by 4-tuple hash. The
- * branch carries the owning worker's index, and a response received elsewhere
- * is copied once, unparsed, into a post for that worker (lock-free queue; the
- * eventfd is written only when the owner sleeps), which parses it. */
+ * Via and Record-Route name the listen address and no extra port is needed.
+ * The branch carries the owning worker's index; over UDP the kernel steers a
+ * response carrying it to that worker's socket (transport/steer.c). A
+ * response that still arrives elsewhere (a Via beyond the steering's scan,
+ * TCP) is copied once, unparsed, into a post for the owner (lock-free queue;
+ * the eventfd is written only when the owner sleeps), which parses it. */
 static _Atomic uint64_t n_handed_over;
 
 struct rsp_post {
