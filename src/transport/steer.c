@@ -147,12 +147,14 @@ int tp_steer_build(const char *prefix, size_t scan_bytes, struct sock_filter *ou
 			emit(&p, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
 			emit_test_or_fallback(&p, BPF_JGE, j + STEER_BLOCK + tail);
 		}
-		/* word j is window w of a prefix starting at j - w, w = 0..3:
-		 * four tests, a jump to the next word, four stubs */
+		/* Word j is window w of a prefix starting at j - w, w = 0..3.
+		 * Layout: the load, four tests (test w jumps 4 + w ahead, to
+		 * its pair), a jump to the next word, then per w a pair "X =
+		 * j - w; jump to the check". */
 		emit(&p, BPF_LD | BPF_W | BPF_ABS, 0, 0, j);
 		for (uint8_t w = 0; w < 4; w++)
-			emit(&p, BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(4 - w + 2 * w), 0, be32(prefix + w));
-		emit(&p, BPF_JMP | BPF_JA, 0, 0, 8); /* over the stubs */
+			emit(&p, BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(4 + w), 0, be32(prefix + w));
+		emit(&p, BPF_JMP | BPF_JA, 0, 0, 8); /* past the four pairs */
 		for (uint32_t w = 0; w < 4; w++) {
 			emit(&p, BPF_LDX | BPF_IMM, 0, 0, j - w);
 			emit(&p, BPF_JMP | BPF_JA, 0, 0, UINT32_MAX); /* to the check, patched below */
