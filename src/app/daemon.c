@@ -261,8 +261,10 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	ctx->cache_key = 0;
 	msg = &ctx->msg;
 	/* A response for another worker's transaction goes there unparsed: the
-	 * owner parses it anyway. */
-	if (len && buf[0] == 'S' && proxy_hand_raw_response(ctx->proxy, src, buf, len))
+	 * owner parses it anyway. A steered datagram is nearly always on its
+	 * owner already; the rare one that is not (branch past the kernel's
+	 * scan) is handed over after the parse, in proxy_on_response. */
+	if (len && buf[0] == 'S' && !src->steered && proxy_hand_raw_response(ctx->proxy, src, buf, len))
 		return;
 	if (sip_msg_parse(msg, buf, len, &perr)) {
 		if (perr.can_reply && msg->is_request && msg->method != SIP_ACK) {

@@ -83,7 +83,7 @@ struct tp_conn *tp_conn_connect(struct tp_worker *w, const struct tp_dest *d, co
 		*err = -ENOMEM;
 		goto fail_fd;
 	}
-	c->ev = (struct tp_ev){ TP_EV_CONN, fd, lst };
+	c->ev = (struct tp_ev){ .kind = TP_EV_CONN, .fd = fd, .lst = lst };
 	c->ops = &tp_tcp_ops;
 	c->peer = d->addr;
 	c->peerlen = alen;

@@ -301,7 +301,7 @@ void tp_tcp_accept(struct tp_worker *w, struct tp_ev *ev)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->ev = (struct tp_ev){ TP_EV_CONN, fd, ev->lst };
+		c->ev = (struct tp_ev){ .kind = TP_EV_CONN, .fd = fd, .lst = ev->lst };
 		c->ops = &tp_tcp_ops;
 		c->peer = peer;
 		c->peerlen = plen;

@@ -44,6 +44,10 @@ struct tp_src {
 	int fd;                     /**< UDP socket or TCP connection it arrived on */
 	uint32_t conn_gen;          /**< TCP: generation guarding against fd reuse */
 	const struct tp_listen *lst;/**< listen address it arrived on */
+	/** UDP: the kernel steered it by the branch prefix in its first bytes
+	 * (tp_server_cfg.udp_steer_prefix), so a response with our branch near
+	 * its start is already on the worker the branch names. */
+	bool steered;
 	struct tp_worker *worker;
 	/** TLS: identity of a verified client certificate (first SAN URI, else
 	 * first SAN DNS name, else subject CN); NULL when there is none. Valid

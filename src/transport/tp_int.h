@@ -22,6 +22,7 @@ struct tp_ev {
 	enum tp_ev_kind kind;
 	int fd;
 	const struct tp_listen *lst;
+	bool steered;               /**< UDP: its group runs the response-steering program */
 };
 
 struct tp_conn;

@@ -196,6 +196,7 @@ void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev)
 				.peerlen = batch->msgs[i].msg_hdr.msg_namelen,
 				.fd = ev->fd,
 				.lst = ev->lst,
+				.steered = ev->steered,
 				.worker = w,
 				.queued_ms = queued_ms(&batch->msgs[i].msg_hdr, &now),
 			};

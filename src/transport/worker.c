@@ -59,7 +59,7 @@ static int worker_init(struct tp_server *srv, struct tp_worker *w, unsigned inde
 	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->epfd < 0 || w->wakefd < 0)
 		return -errno;
-	w->wake_ev = (struct tp_ev){ TP_EV_WAKE, w->wakefd, NULL };
+	w->wake_ev = (struct tp_ev){ .kind = TP_EV_WAKE, .fd = w->wakefd };
 	ee = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &w->wake_ev };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ee) < 0)
 		return -errno;
@@ -73,7 +73,7 @@ static int worker_init(struct tp_server *srv, struct tp_worker *w, unsigned inde
 			LOG_ERR("cannot listen on %s: %s", l->text, strerror(-fd));
 			return fd;
 		}
-		w->socks[i] = (struct tp_ev){ l->proto == TP_UDP ? TP_EV_UDP : TP_EV_TCP_LISTEN, fd, l };
+		w->socks[i] = (struct tp_ev){ .kind = l->proto == TP_UDP ? TP_EV_UDP : TP_EV_TCP_LISTEN, .fd = fd, .lst = l };
 		w->nsocks++;
 		ee = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &w->socks[i] };
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ee) < 0)
@@ -95,11 +95,14 @@ static void steer_responses(struct tp_server *srv)
 			continue;
 		size_t scan = 0;
 		int err = tp_steer_attach(srv->workers[0].socks[i].fd, cfg->udp_steer_prefix, &scan);
-		if (err)
+		if (err) {
 			LOG_WARN("%s: responses are not steered to their worker (%s); they are handed over instead",
 				 cfg->listens[i].text, strerror(-err));
-		else
-			LOG_DBG("%s: responses steered by a branch in their first %zu bytes", cfg->listens[i].text,
+			continue;
+		}
+		for (unsigned k = 0; k < srv->nworkers; k++)
+			srv->workers[k].socks[i].steered = true;
+		LOG_DBG("%s: responses steered by a branch in their first %zu bytes", cfg->listens[i].text,
 				scan + 8);
 	}
 }

@@ -1,7 +1,8 @@
 /* Per-worker timers for RFC 3261 §17 (A-M): intrusive timers in one FIFO list
  * per duration, with a binary min-heap for durations beyond the lists; the
- * worker's epoll timeout is the distance to the earliest. No locks: the
- * timers belong to one worker. */
+ * worker's epoll timeout is the distance to the first timer that may not be
+ * put off any longer (TXN_TIMER_SLACK). No locks: the timers belong to one
+ * worker. */
 #include "txn/txn_int.h"
 
 #include <errno.h>
@@ -160,6 +161,18 @@ struct txn_timer *txn_timers_first(const struct txn_timers *ts)
 	return best;
 }
 
+uint64_t txn_timers_wake(const struct txn_timers *ts)
+{
+	const struct txn_timer *top = txn_heap_top(&ts->heap);
+	uint64_t wake = top ? top->due_ms : UINT64_MAX;
+	for (unsigned i = 0; i < ts->nlists; i++) {
+		const struct txn_timer *h = ts->list[i].head;
+		if (h && h->due_ms + TXN_TIMER_SLACK(ts->list[i].ms) < wake)
+			wake = h->due_ms + TXN_TIMER_SLACK(ts->list[i].ms);
+	}
+	return wake;
+}
+
 void txn_timers_fini(struct txn_timers *ts)
 {
 	txn_heap_fini(&ts->heap);
@@ -186,6 +199,9 @@ int txn_layer_run(struct txn_layer *tl, uint64_t now_ms)
 	txn_layer_trim(tl);
 	if (!t)
 		return -1;
-	uint64_t d = t->due_ms - now_ms;
+	/* Sleep until the first timer that may not wait any longer; the ones due
+	 * meanwhile fire on that wake-up or on a message's, whichever comes first. */
+	uint64_t wake = txn_timers_wake(&tl->timers);
+	uint64_t d = wake > now_ms ? wake - now_ms : 0;
 	return d > 60000 ? 60000 : (int)d;
 }

@@ -49,6 +49,17 @@ int txn_timers_start(struct txn_timers *ts, struct txn_timer *t, uint64_t now_ms
 void txn_timers_stop(struct txn_timers *ts, struct txn_timer *t);
 /* The earliest armed timer, or NULL. */
 struct txn_timer *txn_timers_first(const struct txn_timers *ts);
+/* How late a timer in a list of duration ms may fire: 1/64 of it (T1's
+ * 500 ms: 7 ms, T4's 5 s: 78 ms, 64*T1: 500 ms). A timer fires once it is
+ * due, on whatever wakes the worker first, and the worker sleeps at most
+ * until one of them is due plus its slack: at a few thousand transactions a
+ * second the many timers of one duration, each due in a different
+ * millisecond, then cost a wake-up per slack instead of one per millisecond.
+ * Timers in the heap have none. */
+#define TXN_TIMER_SLACK(ms) ((uint64_t)(ms) >> 6)
+/* When the worker must be awake at the latest for the armed timers:
+ * min(due + slack); UINT64_MAX when none is armed. */
+uint64_t txn_timers_wake(const struct txn_timers *ts);
 void txn_timers_fini(struct txn_timers *ts);
 
 /* ---- records ---- */

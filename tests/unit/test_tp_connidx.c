@@ -22,7 +22,7 @@ static struct tp_conn *conn(const struct tp_listen *l, const char *ip, uint16_t 
 	struct tp_conn *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	assert_int_equal(tp_addr_from_text(ip, strlen(ip), port, &c->peer, &c->peerlen), 0);
-	c->ev = (struct tp_ev){ TP_EV_CONN, fd, l };
+	c->ev = (struct tp_ev){ .kind = TP_EV_CONN, .fd = fd, .lst = l };
 	c->widx = widx;
 	c->gen = gen;
 	return c;

@@ -39,7 +39,7 @@ static struct tp_server *server(void)
 		w->index = i;
 		w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		assert_true(w->wakefd >= 0);
-		socks[i] = (struct tp_ev){ TP_EV_TCP_LISTEN, -1, &tcp_l };
+		socks[i] = (struct tp_ev){ .kind = TP_EV_TCP_LISTEN, .fd = -1, .lst = &tcp_l };
 		w->socks = &socks[i];
 		w->nsocks = 1;
 	}
@@ -66,7 +66,7 @@ static void bytes_for_another_workers_connection_are_bounded(void **state)
 	struct tp_conn *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	assert_int_equal(tp_addr_from_text("127.0.0.1", 9, 40000, &c->peer, &c->peerlen), 0);
-	c->ev = (struct tp_ev){ TP_EV_CONN, 12345, &tcp_l };
+	c->ev = (struct tp_ev){ .kind = TP_EV_CONN, .fd = 12345, .lst = &tcp_l };
 	c->widx = 1;
 	c->gen = 7;
 	tp_connidx_add(srv, c);
@@ -139,7 +139,7 @@ static void plain_posts_are_never_refused(void **state)
 	struct tp_conn *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
 	assert_int_equal(tp_addr_from_text("127.0.0.1", 9, 40001, &c->peer, &c->peerlen), 0);
-	c->ev = (struct tp_ev){ TP_EV_CONN, 12346, &tcp_l };
+	c->ev = (struct tp_ev){ .kind = TP_EV_CONN, .fd = 12346, .lst = &tcp_l };
 	c->widx = 1;
 	tp_connidx_add(srv, c);
 	struct tp_dest d = { .proto = TP_TCP, .addr = c->peer };

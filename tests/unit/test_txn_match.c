@@ -209,6 +209,48 @@ static void test_timer_lists(void **state)
 	txn_timers_fini(&ts);
 }
 
+/* A timer fires once due, on any wake-up; the worker sleeps only until the
+ * first timer is due plus its duration's slack (1/64), heap timers none. */
+static void test_timer_slack(void **state)
+{
+	(void)state;
+	struct txn_layer *tl;
+	struct txn_timer a, b, h;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&h, 0, sizeof(h));
+	a.fn = b.fn = h.fn = on_fire;
+	assert_int_equal(txn_layer_new(&tl, NULL, NULL), 0);
+	assert_int_equal(txn_layer_run(tl, 1000), -1);
+	assert_true(txn_timers_wake(&tl->timers) == UINT64_MAX);
+	/* 64*T1 due at 33000 may wait 500 ms */
+	assert_int_equal(txn_timers_start(&tl->timers, &a, 1000, 32000), 0);
+	assert_int_equal(txn_layer_run(tl, 1000), 32500);
+	/* T4 due at 33000 too, 78 ms: the earlier deadline wins */
+	assert_int_equal(txn_timers_start(&tl->timers, &b, 28000, 5000), 0);
+	assert_true(txn_timers_wake(&tl->timers) == 33078);
+	nfired = 0;
+	assert_int_equal(txn_layer_run(tl, 32999), 79);
+	assert_int_equal(nfired, 0);
+	/* due: both fire now, before the deadline */
+	assert_int_equal(txn_layer_run(tl, 33001), -1);
+	assert_int_equal(nfired, 2);
+	assert_int_equal(fired[0], 33000);
+	assert_int_equal(fired[1], 33000);
+	/* a timer armed out of order goes to the heap and gets no slack */
+	assert_int_equal(txn_timers_start(&tl->timers, &b, 40000, 5000), 0);
+	assert_int_equal(txn_timers_start(&tl->timers, &h, 39000, 5000), 0);
+	assert_int_equal(tl->timers.heap.n, 1);
+	assert_int_equal(txn_layer_run(tl, 43000), 1000);
+	assert_int_equal(txn_layer_run(tl, 44000), 1078);
+	assert_int_equal(nfired, 3);
+	assert_int_equal(fired[2], 44000);
+	assert_int_equal(txn_layer_run(tl, 45078), -1);
+	assert_int_equal(nfired, 4);
+	txn_layer_free(tl);
+}
+
 static void test_tables_grow(void **state)
 {
 	(void)state;
@@ -267,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_branch_owner),
 		cmocka_unit_test(test_heap_order_and_delete),
 		cmocka_unit_test(test_timer_lists),
+		cmocka_unit_test(test_timer_slack),
 		cmocka_unit_test(test_tables_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
