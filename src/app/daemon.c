@@ -31,6 +31,9 @@ struct worker_ctx {
 	struct proxy_worker *proxy;
 	struct txn_reply_cache *rcache; /**< final answers to REGISTER, for retransmissions */
 	uint64_t cache_key;             /**< non-zero: remember the final reply sent for it */
+	/* The registrar's answer being sent, while it is: lets a kept 200 leave
+	 * its Contact lines out (registrar_answer_keep). */
+	const struct registrar_reply *reg_rep;
 	struct overload ovl;            /**< shedding state of this worker */
 	struct sip_msg msg;
 	char out[SW_MAX_MSG_SIZE];
@@ -139,7 +142,7 @@ static void send_reply(struct worker_ctx *ctx, const struct tp_src *src, const s
 		return;
 	}
 	if (ctx->cache_key && code >= 200)
-		txn_reply_cache_put(ctx->rcache, ctx->cache_key, base_mono_ms(), out.p, out.len);
+		registrar_answer_keep(ctx->rcache, ctx->cache_key, base_mono_ms(), out.p, out.len, ctx->reg_rep);
 	send_bytes(ctx, src, code, out.p, out.len);
 }
 
@@ -209,33 +212,34 @@ static const struct sip_src *src_text(struct lazy_src *l)
  * retransmitted unauthenticated REGISTER may as well get a fresh challenge),
  * so other REGISTERs are not looked up. *key, when given, gets the request's
  * cache key, 0 without credentials. */
-static bool resend_cached_answer(struct worker_ctx *ctx, const struct tp_src *src, const struct sip_msg *msg,
-				 uint64_t *key)
+static bool resend_cached_answer(struct worker_ctx *ctx, struct registrar *reg, const struct tp_src *src,
+				 const struct sip_msg *msg, uint64_t *key)
 {
-	size_t cached_len;
+	size_t len = 0;
 	uint64_t k = 0;
-	const char *cached = NULL;
 
 	if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
 		k = txn_reply_cache_key(msg->buf, msg->len, src);
-		cached = txn_reply_cache_find(ctx->rcache, k, base_mono_ms(), &cached_len);
+		len = registrar_answer_again(reg, ctx->rcache, k, base_mono_ms(), base_wall_s(), ctx->out,
+					     sizeof(ctx->out));
 	}
 	if (key)
 		*key = k;
-	if (!cached)
+	if (!len)
 		return false;
-	send_bytes(ctx, src, 0, cached, cached_len);
+	send_bytes(ctx, src, 0, ctx->out, len);
 	return true;
 }
 
-static bool shed_if_overloaded(struct worker_ctx *ctx, const struct tp_src *src, struct lazy_src *txt)
+static bool shed_if_overloaded(struct worker_ctx *ctx, struct registrar *reg, const struct tp_src *src,
+			       struct lazy_src *txt)
 {
 	struct sip_msg *msg = &ctx->msg;
 
 	if (!overload_exceeded(&ctx->ovl, src->queued_ms) || msg->method == SIP_CANCEL || msg->to.tag.len)
 		return false;
 	if (msg->method == SIP_REGISTER) {
-		if (resend_cached_answer(ctx, src, msg, NULL))
+		if (resend_cached_answer(ctx, reg, src, msg, NULL))
 			return true;
 	} else if (proxy_absorb(ctx->proxy, msg)) {
 		return true;
@@ -259,6 +263,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	if (!ctx)
 		return;
 	ctx->cache_key = 0;
+	ctx->reg_rep = NULL;
 	msg = &ctx->msg;
 	/* A response for another worker's transaction goes there unparsed: the
 	 * owner parses it anyway. A steered datagram is nearly always on its
@@ -285,7 +290,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		proxy_on_request(ctx->proxy, src, msg); /* absorbed, or forwarded end-to-end */
 		return;
 	}
-	if (shed_if_overloaded(ctx, src, &txt))
+	if (shed_if_overloaded(ctx, d->reg, src, &txt))
 		return;
 
 	sip_buf_init(&hdrs, ctx->hdrs, sizeof(ctx->hdrs));
@@ -305,7 +310,7 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 	case SIP_REGISTER: {
 		/* A retransmission gets the answer its original got, unprocessed: a
 		 * second digest check would take it for a replay (nonce-count). */
-		if (resend_cached_answer(ctx, src, msg, &ctx->cache_key))
+		if (resend_cached_answer(ctx, d->reg, src, msg, &ctx->cache_key))
 			return;
 		/* "proto:ip:port" (IPv6 in brackets), appended directly: no printf per request */
 		char received[96];
@@ -344,7 +349,9 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 			ctx->cache_key = 0;
 			return; /* the auth limiter answers a blocked or hurried source with silence */
 		}
+		ctx->reg_rep = &rep;
 		send_reply(ctx, src, src_text(&txt), rep.code, rep.reason, rep.hdrs.p);
+		ctx->reg_rep = NULL;
 		ctx->cache_key = 0;
 		return;
 	}

@@ -66,6 +66,12 @@ struct registrar_reply {
 	int code;
 	const char *reason;
 	struct sip_buf hdrs;       /**< caller provides the memory */
+	/* A 200 from the binding rules: the AOR, and where its Contact lines
+	 * are in hdrs (contacts_len 0: none listed), so that a cached answer
+	 * can leave them out and list the bindings again when resent. */
+	char aor[SW_MAX_USER + SW_MAX_DOMAIN + 2];
+	size_t aor_len;
+	size_t contacts_at, contacts_len;
 };
 
 /* Handle one REGISTER completely (RFC 3261 §10.3): domain, digest challenge
@@ -79,6 +85,23 @@ bool registrar_tls_required(const struct registrar_cfg *cfg, struct slice domain
  * "sip:user@host" / "sips:user@host", a bare "user@host", or a host name
  * equal to host (a certificate for the whole domain). Case-insensitive host. */
 bool registrar_cert_identity_matches(const char *identity, struct slice user, struct slice host);
+
+/* The Contact lines of a 200 to REGISTER (RFC 3261 §10.3 step 8) for the
+ * AOR's current unexpired bindings, appended to out, as registrar_handle
+ * lists them. */
+void registrar_contact_lines(struct registrar *r, struct slice aor, uint64_t now_s, struct sip_buf *out);
+
+/* Answers kept for retransmitted REGISTERs (answers.c). keep remembers the
+ * answer ans sent for the request of cache key key (0: nothing kept); rep,
+ * when it is the registrar's own 200, lets the Contact lines be left out and
+ * listed afresh when resent. again writes the answer for key into out (at
+ * most cap bytes) and returns its length, 0 when none is kept (or it does
+ * not fit). */
+struct txn_reply_cache;
+void registrar_answer_keep(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *ans, size_t len,
+			   const struct registrar_reply *rep);
+size_t registrar_answer_again(struct registrar *r, struct txn_reply_cache *c, uint64_t key, uint64_t now_ms,
+			      uint64_t now_s, char *out, size_t cap);
 
 /* Current bindings of an AOR ("user@domain"), for the proxy: calls fn for each
  * unexpired contact with the source the REGISTER came from ("udp:IP:PORT", empty when

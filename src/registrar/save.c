@@ -69,6 +69,8 @@ static void unlink_binding(struct loc_shard *sh, struct aor_rec *rec, struct bin
 static void list_bindings(struct aor_rec *rec, int64_t now, struct sip_buf *out)
 {
 	for (struct binding *b = rec ? rec->bindings : NULL; b; b = b->next) {
+		if (b->expires <= now)
+			continue; /* not yet swept */
 		sip_buf_put(out, "Contact: <", 10);
 		sip_buf_put(out, binding_contact(b), b->contact_len);
 		sip_buf_put(out, ">;expires=", 10);
@@ -257,9 +259,25 @@ void registrar_save(struct registrar *r, const struct registrar_req *req, struct
 	if (n > 0)
 		persist_mark(r->persist, rec);
 done:
+	rep->contacts_at = rep->hdrs.len;
 	list_bindings(rec, now, &rep->hdrs);
+	rep->contacts_len = rep->hdrs.overflow ? 0 : rep->hdrs.len - rep->contacts_at;
+	if (aor.len < sizeof(rep->aor)) {
+		memcpy(rep->aor, aor.p, aor.len);
+		rep->aor_len = aor.len;
+	}
 	if (rec && !rec->bindings && !rec->dirty)
 		location_remove(sh, rec);
 	pthread_mutex_unlock(&sh->lock);
 	reply(rep, 200, "OK");
+}
+
+void registrar_contact_lines(struct registrar *r, struct slice aor, uint64_t now_s, struct sip_buf *out)
+{
+	uint64_t h = location_hash(aor);
+	struct loc_shard *sh = location_shard(&r->loc, h);
+
+	pthread_mutex_lock(&sh->lock);
+	list_bindings(location_find(sh, aor, h), (int64_t)now_s, out);
+	pthread_mutex_unlock(&sh->lock);
 }

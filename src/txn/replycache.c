@@ -26,7 +26,6 @@
 /* An answer younger than this is not overwritten while the ring can grow. */
 #define GROW_WINDOW_MS (4u * TXN_T1)
 #define CACHE_PROBES 8u
-#define CACHE_MAX_REPLY 1000u
 #define CACHE_TTL_MS (64u * TXN_T1)
 /* A header with this len marks the end of a lap: the next entry is at 0. */
 #define WRAP_MARK 0xffffu
@@ -200,7 +199,7 @@ static bool grow(struct txn_reply_cache *c, uint64_t now_ms)
 
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply, size_t len)
 {
-	if (len > CACHE_MAX_REPLY || key == 0)
+	if (len > TXN_REPLY_CACHE_MAX || key == 0)
 		return; /* not kept: its retransmission is processed again */
 	put_entry(c, key, now_ms, now_ms, reply, len);
 }

@@ -168,7 +168,9 @@ uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *s
 /* The response sent to the same request within Timer J, or NULL. The bytes
  * stay valid until the next put. */
 const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, size_t *len);
-/* Remember the response sent for key (responses over 2 KiB are not kept). */
+/* Remember the response sent for key (responses over TXN_REPLY_CACHE_MAX
+ * bytes are not kept). */
+#define TXN_REPLY_CACHE_MAX 1000u
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply,
 			 size_t len);
 
