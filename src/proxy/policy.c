@@ -15,17 +15,28 @@
 #include "base/log.h"
 #include "base/util.h"
 
-static void challenge(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg,
-		      struct slice realm, bool stale, const char *ip, uint64_t now)
+/* Through st, or without a transaction when st is NULL (a challenge-only
+ * request, proxy.c). */
+static void answer(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
+		   const struct sip_msg *msg, int code, const char *reason, const char *extra)
+{
+	if (st)
+		proxy_reply(pw, st, msg, code, reason, extra);
+	else
+		proxy_reply_stateless(pw, src, msg, code, reason, extra);
+}
+
+static void challenge(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
+		      const struct sip_msg *msg, struct slice realm, bool stale, const char *ip, uint64_t now)
 {
 	struct sip_buf h;
 
 	sip_buf_init(&h, pw->hdrs, sizeof(pw->hdrs));
 	if (auth_challenge_add(pw->p->auth, realm, stale, true, ip, now, &h) || (sip_buf_put(&h, "", 1), h.overflow)) {
-		proxy_reply(pw, st, msg, 500, "Challenge Too Large", NULL);
+		answer(pw, st, src, msg, 500, "Challenge Too Large", NULL);
 		return;
 	}
-	proxy_reply(pw, st, msg, 407, "Proxy Authentication Required", h.p);
+	answer(pw, st, src, msg, 407, "Proxy Authentication Required", h.p);
 }
 
 /* The digest check of a local caller, realm = its From domain in lower case
@@ -104,6 +115,18 @@ static int prove(struct proxy_worker *pw, const struct sip_msg *msg, const char 
 	return 0;
 }
 
+bool proxy_policy_would_challenge(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg)
+{
+	const struct sip_uri *from = &msg->from.uri;
+
+	if (msg->method == SIP_ACK || msg->method == SIP_CANCEL || sip_msg_hdr(msg, SIP_HDR_PROXY_AUTHORIZATION))
+		return false;
+	if (!(from->is_sip && from->host.len && from->host.len <= SW_MAX_DOMAIN &&
+	      registrar_domain_is_local(pw->p->reg, from->host)))
+		return false;
+	return !proxy_trusted_find(pw->p->cfg, &src->peer);
+}
+
 int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
 		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller)
 {
@@ -135,15 +158,15 @@ int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const str
 	case 0:
 		return 0;
 	case 407:
-		challenge(pw, st, msg, slice_cstr(caller->realm), stale, ip, base_wall_s());
+		challenge(pw, st, src, msg, slice_cstr(caller->realm), stale, ip, base_wall_s());
 		return 407;
 	case 503:
-		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		answer(pw, st, src, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return 503;
 	case -1:
 		return 403;
 	default:
-		proxy_reply(pw, st, msg, code, reason, NULL);
+		answer(pw, st, src, msg, code, reason, NULL);
 		return code;
 	}
 }

@@ -87,16 +87,41 @@ void proxy_worker_free(struct proxy_worker *pw)
 }
 
 /* Stateless To tag: a retransmission of the same request gets the same tag. */
+/* The To tag of the proxy's own answers: from the Call-ID and From tag only,
+ * so that the ACK of a non-2xx answer sent without a transaction is known
+ * by its To tag whatever branch it carries (RFC 3261 §8.2.7: ignored). */
+static void own_tag(const struct sip_msg *req, char tag[FMT_U64_MAX])
+{
+	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
+	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
+	fmt_hex64(tag, h, 16);
+}
+
+bool proxy_tag_is_ours(const struct sip_msg *msg)
+{
+	char tag[FMT_U64_MAX];
+
+	own_tag(msg, tag);
+	return msg->to.tag.len == 16 && memcmp(msg->to.tag.p, tag, 16) == 0;
+}
+
 void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
 		 const char *reason, const char *extra)
 {
 	char tag[FMT_U64_MAX];
 	(void)pw;
-	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
-	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
-	h ^= base_hash(req->via1.branch.p, req->via1.branch.len) * 131u;
-	fmt_hex64(tag, h, 16);
+	own_tag(req, tag);
 	int err = txn_server_reply_to(st, req, code, reason, tag, extra);
+	if (err)
+		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
+}
+
+void proxy_reply_stateless(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *req, int code,
+			   const char *reason, const char *extra)
+{
+	char tag[FMT_U64_MAX];
+	own_tag(req, tag);
+	int err = txn_reply_stateless(pw->tl, src, req, code, reason, tag, extra);
 	if (err)
 		LOG_DBG("reply %d not sent: %s", code, strerror(-err));
 }
@@ -602,16 +627,37 @@ bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg)
 	return msg->method != SIP_ACK && txn_server_absorb(pw->tl, msg);
 }
 
+/* RFC 3261 §8.2.7: a new request that can only be challenged (a local
+ * caller, no Proxy-Authorization, not trusted, out of dialog) gets its 407
+ * (or the limiter's 403 or silence) without a server transaction, as
+ * REGISTER's 401 does: nothing is kept for it, a retransmission gets a fresh
+ * challenge, its ACK is recognised by our To tag and ignored. Under the
+ * transaction cap, with a looped request or with no hops left it takes the
+ * usual path (a 503, 482 or 483 through a transaction). true when answered. */
+static bool challenged_statelessly(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg)
+{
+	struct proxy_caller caller;
+
+	if (msg->to.tag.len || msg->max_forwards == 0 || !proxy_policy_would_challenge(pw, src, msg) ||
+	    txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions || proxy_loop_detected(pw, msg))
+		return false;
+	return proxy_policy_check(pw, NULL, src, msg, false, &caller) != 0;
+}
+
 void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
 {
 	struct txn_server *st;
 	struct proxy_caller caller;
 
 	if (msg->method == SIP_ACK) {
-		if (!txn_server_absorb(pw->tl, msg) && msg->to.tag.len)
+		/* The ACK of an answer of ours: its transaction's, or one sent
+		 * without a transaction (a challenge), which ends here. */
+		if (!txn_server_absorb(pw->tl, msg) && msg->to.tag.len && !proxy_tag_is_ours(msg))
 			forward_ack(pw, src, msg);
 		return;
 	}
+	if (challenged_statelessly(pw, src, msg))
+		return;
 	/* The cap is checked before the transaction exists; a refused request
 	 * still gets one (answered at once, so it is not pending) to absorb its
 	 * retransmissions. CANCEL is never refused: it ends transactions. */

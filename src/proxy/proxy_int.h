@@ -65,10 +65,22 @@ struct proxy_caller {
 void proxy_reply(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req, int code,
 		 const char *reason, const char *extra);
 
+/* The same answer without a transaction (RFC 3261 §8.2.7), to src. */
+void proxy_reply_stateless(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *req, int code,
+			   const char *reason, const char *extra);
+/* True when msg's To tag is the one the proxy puts in its own answers. */
+bool proxy_tag_is_ours(const struct sip_msg *msg);
+
 /* policy.c: seed 001 route[AUTH]. Returns 0 when the request may go on (caller
- * filled), or the status already answered (407, 403, 400, 503). */
+ * filled), or the status already answered (407, 403, 400, 503), through st
+ * or, when st is NULL, without a transaction. */
 int proxy_policy_check(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
 		       const struct sip_msg *msg, bool in_dialog, struct proxy_caller *caller);
+
+/* True when proxy_policy_check can only challenge msg (or refuse its
+ * source): a local caller's request without Proxy-Authorization, not ACK or
+ * CANCEL, not from a trusted peer. */
+bool proxy_policy_would_challenge(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg);
 
 /* Credentials on an in-dialog request that is not challenged, checked
  * without answering anything: 0 and caller->authenticated set when the local

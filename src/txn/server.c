@@ -260,6 +260,23 @@ static int reply_from(struct txn_server *st, const struct sip_msg *req, int code
 	return txn_server_send(st, code, out.p, out.len);
 }
 
+int txn_reply_stateless(struct txn_layer *tl, const struct tp_src *src, const struct sip_msg *req, int code,
+			const char *reason, const char *to_tag, const char *extra_hdrs)
+{
+	struct tp_src dst;
+	struct sip_src sipsrc;
+	struct sip_buf out;
+
+	if (code < 200)
+		return -EINVAL; /* §8.2.7: a stateless UAS sends no provisional response */
+	txn_reply_dest(src, &req->via1, &dst);
+	tp_addr_text(&src->peer, sipsrc.ip, sizeof(sipsrc.ip), &sipsrc.port);
+	sip_buf_init(&out, tl->out, sizeof(tl->out) / 2);
+	if (sip_reply_build(&out, req, code, reason, to_tag, &sipsrc, extra_hdrs))
+		return -ENOSPC;
+	return tp_send_reply(&dst, out.p, out.len);
+}
+
 int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag, const char *extra_hdrs)
 {
 	struct txn_layer *tl = st->tl;

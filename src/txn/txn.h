@@ -92,6 +92,11 @@ int txn_server_send(struct txn_server *st, int code, const char *buf, size_t len
  * local response. 0, -ENOSPC, -EALREADY, -errno. */
 int txn_server_reply(struct txn_server *st, int code, const char *reason, const char *to_tag,
 		     const char *extra_hdrs);
+/* A final response to req sent without a transaction (RFC 3261 §8.2.7,
+ * stateless UAS: nothing kept, nothing retransmitted; a retransmitted request
+ * is answered anew), back the way §18.2.2 says. 0 or -errno. */
+int txn_reply_stateless(struct txn_layer *tl, const struct tp_src *src, const struct sip_msg *req, int code,
+			const char *reason, const char *to_tag, const char *extra_hdrs);
 /* txn_server_reply from req, already parsed, instead of a re-parse of the
  * stored copy: the same response, one parse less. req must be st's request
  * (txn_server_is_request); any other message is ignored and the stored copy

@@ -338,6 +338,54 @@ def test_retransmitted_invite_is_absorbed(daemon):
         bob.close()
 
 
+def ack_of_non2xx(invite, to_tag, branch):
+    """The ACK of a non-2xx answer to the INVITE bytes (RFC 3261 §17.1.1.3), with
+    the given top Via branch (the INVITE's, or another as some clients send)."""
+    head = invite.decode().split("\r\n\r\n")[0].split("\r\n")
+    out = ["ACK " + head[0].split(" ", 1)[1]]
+    for ln in head[1:]:
+        name = ln.split(":", 1)[0].strip().lower()
+        if name == "via":
+            out.append(ln.split("branch=")[0] + "branch=" + branch + ";rport")
+        elif name in ("from", "call-id", "max-forwards"):
+            out.append(ln)
+        elif name == "to":
+            out.append(ln + ";tag=" + to_tag)
+        elif name == "cseq":
+            out.append("CSeq: %s ACK" % ln.split(":", 1)[1].split()[0])
+    return ("\r\n".join(out + ["Content-Length: 0", "", ""])).encode()
+
+
+def test_challenge_is_stateless(daemon):
+    """RFC 3261 §8.2.7: the 407 to an INVITE without credentials keeps no
+    transaction: it is not retransmitted while no ACK comes, a retransmitted
+    INVITE gets a 407 of its own, and the ACK (whatever its branch) is
+    ignored, never relayed to the callee."""
+    bob = RawUas()
+    try:
+        register_contact(daemon, "bob", bob.port)
+        with daemon.client() as c:
+            call_id = rand_token(8) + "@stateless.test"
+            data = invite_bytes(c, "alice", "bob", 1, call_id)
+            first = c.transact(data, call_id=call_id, cseq=1)
+            assert first is not None and first.status == 407, first
+            # no ACK: a transaction would resend the 407 at 500 ms (timer G)
+            m = c.recv(1.3)
+            assert m is None, "407 retransmitted: %s" % (m and m.start_line)
+            again = c.transact(data, call_id=call_id, cseq=1)
+            assert again is not None and again.status == 407, again
+            assert again.get("to") == first.get("to")  # the same To tag every time
+            assert again.challenges("proxy-authenticate"), again.raw
+            tag = first.get("to").split("tag=")[1]
+            invite_branch = first.top_via_params()["branch"]
+            for branch in (invite_branch, "z9hG4bKother" + rand_token(6)):
+                c.send_raw(ack_of_non2xx(data, tag, branch))
+            assert bob.recv(timeout=1.0) is None, "an ACK of our 407 reached bob"
+            assert c.recv(0.3) is None, "the ACK was answered"
+    finally:
+        bob.close()
+
+
 def test_credentials_consumed_and_record_routed(daemon):
     bob = RawUas()
     try:
