@@ -219,7 +219,7 @@ static bool resend_cached_answer(struct worker_ctx *ctx, struct registrar *reg, 
 	uint64_t k = 0;
 
 	if (sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION)) {
-		k = txn_reply_cache_key(msg->buf, msg->len, src);
+		k = txn_reply_cache_key(ctx->rcache, msg->buf, msg->len, src);
 		len = registrar_answer_again(reg, ctx->rcache, k, base_mono_ms(), base_wall_s(), ctx->out,
 					     sizeof(ctx->out));
 	}

@@ -641,6 +641,10 @@ static bool challenged_statelessly(struct proxy_worker *pw, const struct tp_src 
 	if (msg->to.tag.len || msg->max_forwards == 0 || !proxy_policy_would_challenge(pw, src, msg) ||
 	    txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions || proxy_loop_detected(pw, msg))
 		return false;
+	/* A retransmission of a request that did get a transaction (its 503
+	 * over the cap) keeps getting that transaction's answer. */
+	if (txn_server_absorb(pw->tl, msg))
+		return true;
 	return proxy_policy_check(pw, NULL, src, msg, false, &caller) != 0;
 }
 

@@ -23,24 +23,32 @@ enum { KEPT_VERBATIM = 0, KEPT_WITHOUT_CONTACTS = 1 };
 void registrar_answer_keep(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *ans, size_t len,
 			   const struct registrar_reply *rep)
 {
-	char kept[KEPT_HEAD + TXN_REPLY_CACHE_MAX];
+	char kept[TXN_REPLY_CACHE_ENTRY_MAX];
 	const char *cut = NULL;
 	size_t cut_len = 0, aor_len = 0;
 
 	if (key == 0)
 		return;
-	if (rep && rep->code == 200 && rep->contacts_len && rep->aor_len && rep->aor_len <= UINT8_MAX) {
-		cut = memmem(ans, len, rep->hdrs.p + rep->contacts_at, rep->contacts_len);
-		if (cut && (size_t)(cut - ans) <= UINT16_MAX) {
+	/* The registrar's headers end the answer, before SIP_REPLY_TRAILER
+	 * (sip_reply_build); the Contact lines are where it listed them. */
+	size_t extra_len = 0, trailer = sizeof(SIP_REPLY_TRAILER) - 1;
+	if (rep && rep->code == 200 && !rep->hdrs.overflow && rep->contacts_len && rep->aor_len &&
+	    rep->aor_len <= UINT8_MAX)
+		extra_len = strnlen(rep->hdrs.p, rep->hdrs.len);
+	if (extra_len && len >= trailer + extra_len && rep->contacts_at + rep->contacts_len <= extra_len &&
+	    memcmp(ans + len - trailer, SIP_REPLY_TRAILER, trailer) == 0) {
+		size_t at = len - trailer - extra_len + rep->contacts_at;
+		if (at <= UINT16_MAX && memcmp(ans + at, rep->hdrs.p + rep->contacts_at, rep->contacts_len) == 0) {
+			cut = ans + at;
 			cut_len = rep->contacts_len;
 			aor_len = rep->aor_len;
-		} else {
-			cut = NULL;
 		}
 	}
+	if (len - cut_len > TXN_REPLY_CACHE_MAX)
+		return; /* not kept: its retransmission is processed again */
 	size_t total = KEPT_HEAD + aor_len + len - cut_len;
 	if (total > sizeof(kept))
-		return; /* not kept: its retransmission is processed again */
+		return;
 	uint16_t at = cut ? (uint16_t)(cut - ans) : 0;
 	kept[0] = cut ? KEPT_WITHOUT_CONTACTS : KEPT_VERBATIM;
 	kept[1] = (char)aor_len;

@@ -197,7 +197,7 @@ int sip_reply_build(struct sip_buf *out, const struct sip_msg *req, int code, co
 	sip_buf_slice(out, req->cseq_method_name);
 	sip_buf_put(out, "\r\n", 2);
 	sip_buf_puts(out, extra_hdrs);
-	SIP_BUF_LIT(out, "Server: sipwarden\r\nContent-Length: 0\r\n\r\n");
+	SIP_BUF_LIT(out, SIP_REPLY_TRAILER);
 	return out->overflow ? -ENOSPC : 0;
 }
 

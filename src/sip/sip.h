@@ -233,6 +233,8 @@ struct sip_src {
 	uint16_t port;
 };
 
+/* The last lines of every reply sip_reply_build makes, after extra_hdrs. */
+#define SIP_REPLY_TRAILER "Server: sipwarden\r\nContent-Length: 0\r\n\r\n"
 /* Build a response to req: status line, all Vias (the top one gaining
  * received= and rport= when src is given), From, To (with to_tag appended when
  * the request's To has none and code > 100), Call-ID, CSeq, then extra_hdrs

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/siphash.h"
 #include "base/util.h"
 #include "txn/txn.h"
 
@@ -57,6 +58,9 @@ struct txn_reply_cache {
 	size_t head;       /**< where the next entry goes */
 	size_t tail;       /**< the oldest live entry (== head when count is 0) */
 	size_t count;      /**< live entries */
+	/* Requests are keyed by SipHash under this per-cache random key: a
+	 * request crafted to take another's answer would need the key. */
+	uint8_t key[BASE_SIPHASH_KEY_LEN];
 };
 
 static size_t entry_size(size_t len)
@@ -104,6 +108,11 @@ int txn_reply_cache_new(struct txn_reply_cache **out)
 		free(c);
 		return -ENOMEM;
 	}
+	int err = base_random(c->key, sizeof(c->key));
+	if (err) {
+		txn_reply_cache_free(c);
+		return err;
+	}
 	*out = c;
 	return 0;
 }
@@ -122,9 +131,13 @@ void txn_reply_cache_free(struct txn_reply_cache *c)
 	free(c);
 }
 
-uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *src)
+uint64_t txn_reply_cache_key(const struct txn_reply_cache *c, const char *req, size_t len, const struct tp_src *src)
 {
-	uint64_t h = base_hash_words(req, len);
+	uint8_t mac[8];
+	uint64_t h;
+
+	base_siphash64(c->key, req, len, mac);
+	memcpy(&h, mac, sizeof(h));
 
 	h ^= base_hash(&src->peer, src->peerlen) * 0x9e3779b97f4a7c15ull;
 	h ^= (uint64_t)src->proto << 61;
@@ -192,6 +205,7 @@ static bool grow(struct txn_reply_cache *c, uint64_t now_ms)
 		c->tail += entry_size(e->len);
 		c->count--;
 	}
+	memcpy(n.key, c->key, sizeof(n.key));
 	free(c->ring);
 	free(c->index);
 	*c = n;
@@ -200,7 +214,7 @@ static bool grow(struct txn_reply_cache *c, uint64_t now_ms)
 
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply, size_t len)
 {
-	if (len > TXN_REPLY_CACHE_MAX || key == 0)
+	if (len > TXN_REPLY_CACHE_ENTRY_MAX || key == 0)
 		return; /* not kept: its retransmission is processed again */
 	put_entry(c, key, now_ms, now_ms, reply, len);
 }

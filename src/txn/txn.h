@@ -168,14 +168,17 @@ int txn_reply_cache_new(struct txn_reply_cache **out);
 /* The ring's current size in bytes. */
 size_t txn_reply_cache_bytes(const struct txn_reply_cache *c);
 void txn_reply_cache_free(struct txn_reply_cache *c);
-/* Key of a request: its bytes as received plus its source (never 0). */
-uint64_t txn_reply_cache_key(const char *req, size_t len, const struct tp_src *src);
+/* Key of a request in c: its bytes as received (SipHash under c's random key)
+ * plus its source (never 0). */
+uint64_t txn_reply_cache_key(const struct txn_reply_cache *c, const char *req, size_t len, const struct tp_src *src);
 /* The response sent to the same request within Timer J, or NULL. The bytes
  * stay valid until the next put. */
 const char *txn_reply_cache_find(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, size_t *len);
-/* Remember the response sent for key (responses over TXN_REPLY_CACHE_MAX
- * bytes are not kept). */
+/* Remember the bytes kept for key (over TXN_REPLY_CACHE_ENTRY_MAX: not kept).
+ * TXN_REPLY_CACHE_MAX is the longest answer worth keeping; an entry may add
+ * a little of its own to it (registrar/answers.c). */
 #define TXN_REPLY_CACHE_MAX 1000u
+#define TXN_REPLY_CACHE_ENTRY_MAX (TXN_REPLY_CACHE_MAX + 260u)
 void txn_reply_cache_put(struct txn_reply_cache *c, uint64_t key, uint64_t now_ms, const char *reply,
 			 size_t len);
 

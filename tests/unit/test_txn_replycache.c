@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
 
 #include "txn/txn.h"
 
@@ -95,13 +96,39 @@ static void test_long_answers_not_kept(void **state)
 	(void)state;
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(txn_reply_cache_new(&c), 0);
-	txn_reply_cache_put(c, 7, 0, big, 1000);
+	txn_reply_cache_put(c, 7, 0, big, TXN_REPLY_CACHE_ENTRY_MAX);
 	assert_non_null(txn_reply_cache_find(c, 7, 0, &len));
-	assert_int_equal(len, 1000);
-	txn_reply_cache_put(c, 8, 0, big, 1001);
+	assert_int_equal(len, TXN_REPLY_CACHE_ENTRY_MAX);
+	txn_reply_cache_put(c, 8, 0, big, TXN_REPLY_CACHE_ENTRY_MAX + 1);
 	assert_null(txn_reply_cache_find(c, 8, 0, &len));
 	assert_null(txn_reply_cache_find(c, 9, 0, &len));
 	txn_reply_cache_free(c);
+}
+
+/* Keys come from SipHash under each cache's own random key: stable within a
+ * cache, unrelated between two, and any byte of the request or its source
+ * changes them. */
+static void test_keys_are_keyed_per_cache(void **state)
+{
+	struct txn_reply_cache *a, *b;
+	struct tp_src src = { .proto = TP_UDP, .peerlen = sizeof(struct sockaddr_in) };
+	char req[] = "REGISTER sip:example.com SIP/2.0\r\nCall-ID: k@h\r\nCSeq: 1 REGISTER\r\n\r\n";
+	size_t n = sizeof(req) - 1;
+
+	(void)state;
+	assert_int_equal(txn_reply_cache_new(&a), 0);
+	assert_int_equal(txn_reply_cache_new(&b), 0);
+	uint64_t ka = txn_reply_cache_key(a, req, n, &src);
+	assert_true(ka != 0);
+	assert_true(ka == txn_reply_cache_key(a, req, n, &src));
+	assert_true(ka != txn_reply_cache_key(b, req, n, &src));
+	req[n - 5] = 'X';
+	assert_true(ka != txn_reply_cache_key(a, req, n, &src));
+	req[n - 5] = 'R';
+	((struct sockaddr_in *)&src.peer)->sin_port = 1;
+	assert_true(ka != txn_reply_cache_key(a, req, n, &src));
+	txn_reply_cache_free(a);
+	txn_reply_cache_free(b);
 }
 
 /* The same key again (a request answered twice: the newer answer wins). */
@@ -181,6 +208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_laps_keep_recent_answers_exact),
 		cmocka_unit_test(test_long_answers_not_kept),
+		cmocka_unit_test(test_keys_are_keyed_per_cache),
 		cmocka_unit_test(test_newer_answer_wins),
 		cmocka_unit_test(test_grows_for_fast_answers),
 		cmocka_unit_test(test_no_growth_for_slow_answers),
