@@ -4,6 +4,9 @@
  * finalisation, and 0xdd into v1 before the second half). */
 #include "base/siphash.h"
 
+#include <endian.h>
+#include <string.h>
+
 static inline uint64_t rotl(uint64_t x, unsigned b)
 {
 	return (x << b) | (x >> (64 - b));
@@ -11,11 +14,10 @@ static inline uint64_t rotl(uint64_t x, unsigned b)
 
 static inline uint64_t load_le64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, p, sizeof(v)); /* one unaligned load */
+	return le64toh(v);
 }
 
 static inline void store_le64(uint8_t *p, uint64_t v)
