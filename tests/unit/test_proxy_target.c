@@ -142,6 +142,41 @@ static void contact_over_udp(void **state)
 	assert_int_not_equal(proxy_contact_dest(parse_uri("sip:bob@bob.example.org"), SLICE_NULL, &d), 0);
 }
 
+/* The received source read directly (IPv4 as the location service prints
+ * it) gives what the general listen-address parser gives, and anything
+ * either refuses falls back to the contact itself. */
+static void received_read_like_the_parser(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		"udp:198.51.100.9:34000", "tcp:203.0.113.1:5060", "tls:192.0.2.200:65535", "udp:255.255.255.255:1",
+		"udp:198.051.100.9:5060", "udp:198.51.100.9:0", "udp:198.51.100.9:65536", "udp:198.51.100.9:5060x",
+		"udp:198.51.100:5060", "udp:1.2.3.4.5:5060", "sctp:1.2.3.4:5060", "udp:256.1.1.1:5060",
+		"UDP:1.2.3.4:5060", "udp:[2001:db8::1]:5060", "udp:1.2.3.4", "tcp:198.51.100.9:05060",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct tp_listen l;
+		struct tp_dest d;
+		char want[64], got[64];
+		uint16_t want_port, got_port;
+		bool parsed = tp_listen_parse(&l, texts[i]) == 0;
+
+		/* a private contact: the received source when there is one */
+		assert_int_equal(proxy_contact_dest(parse_uri("sip:bob@192.168.1.20:5070"), slice_cstr(texts[i]), &d), 0);
+		tp_addr_text(&d.addr, got, sizeof(got), &got_port);
+		if (parsed) {
+			tp_addr_text(&l.addr, want, sizeof(want), &want_port);
+			assert_int_equal(d.proto, l.proto == TP_UDP ? TP_UDP : l.proto);
+		} else {
+			snprintf(want, sizeof(want), "192.168.1.20");
+			want_port = 5070;
+			assert_int_equal(d.proto, TP_UDP);
+		}
+		if (strcmp(got, want) != 0 || got_port != want_port)
+			fail_msg("%s: %s:%u, want %s:%u", texts[i], got, got_port, want, want_port);
+	}
+}
+
 static void via_names_the_transport(void **state)
 {
 	(void)state;
@@ -235,6 +270,7 @@ int main(void)
 		cmocka_unit_test(listen_addresses_are_me),
 		cmocka_unit_test(contact_over_its_connection),
 		cmocka_unit_test(contact_over_udp),
+		cmocka_unit_test(received_read_like_the_parser),
 		cmocka_unit_test(via_names_the_transport),
 		cmocka_unit_test(outbound_settings),
 	};
