@@ -22,6 +22,10 @@ int txn_layer_new(struct txn_layer **out, struct tp_worker *w, const struct txn_
 	tl->w = w;
 	tl->ops = ops;
 	tl->now_ms = base_mono_ms();
+	if (base_random(tl->hash_key, sizeof(tl->hash_key))) {
+		txn_layer_free(tl);
+		return -EIO;
+	}
 	*out = tl;
 	return 0;
 }

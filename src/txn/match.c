@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/fmt.h"
+#include "base/siphash.h"
 #include "base/util.h"
 
 /* Entries are found from their struct txn_link. */
@@ -85,14 +86,19 @@ int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key,
 	return 0;
 }
 
-uint64_t txn_key_hash(const char *key, size_t len)
+uint64_t txn_key_hash(const struct txn_layer *tl, const char *key, size_t len)
 {
-	return base_hash(key, len);
+	uint8_t mac[8];
+	uint64_t h;
+
+	base_siphash64(tl->hash_key, key, len, mac);
+	memcpy(&h, mac, sizeof(h));
+	return h;
 }
 
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len)
 {
-	return txn_server_find_hashed(tl, key, len, txn_key_hash(key, len));
+	return txn_server_find_hashed(tl, key, len, txn_key_hash(tl, key, len));
 }
 
 struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t h)

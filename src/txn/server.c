@@ -104,11 +104,12 @@ static int server_new(struct txn_server **out, struct txn_layer *tl, const struc
 
 /* The matching key of a request that may open a server transaction (never
  * ACK) and its hash. 0 or -EINVAL. */
-static int request_key(const struct sip_msg *req, char key[TXN_KEY_MAX], uint16_t *klen, uint64_t *hash)
+static int request_key(const struct txn_layer *tl, const struct sip_msg *req, char key[TXN_KEY_MAX], uint16_t *klen,
+		       uint64_t *hash)
 {
 	if (req->method == SIP_ACK || txn_server_key(req, req->method, key, klen))
 		return -EINVAL;
-	*hash = txn_key_hash(key, *klen);
+	*hash = txn_key_hash(tl, key, *klen);
 	return 0;
 }
 
@@ -123,7 +124,7 @@ static int open_keyed(struct txn_server **out, struct txn_layer *tl, const struc
 	uint16_t klen;
 	uint64_t hash;
 
-	if (request_key(req, key, &klen, &hash))
+	if (request_key(tl, req, key, &klen, &hash))
 		return -EINVAL;
 	if (find) {
 		struct txn_server *st = txn_server_find_hashed(tl, key, klen, hash);

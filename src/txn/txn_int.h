@@ -123,6 +123,10 @@ struct txn_layer {
 	unsigned npending;         /**< transactions still waiting for their final response */
 	unsigned hiwater;          /**< most live transactions since the last trim */
 	struct txn_chains servers;    /**< keyed by txn_key_hash of the server key */
+	/* txn_key_hash's SipHash key, random per layer: the branch and sent-by
+	 * in a server key come from the network, and an unkeyed hash would let
+	 * a sender pile its requests into one chain. */
+	uint8_t hash_key[16];
 	struct txn_chains clients;    /**< keyed by branch and method */
 	struct sip_msg scratch;    /**< re-parsing stored requests */
 	char out[SW_MAX_MSG_SIZE];
@@ -132,7 +136,7 @@ struct txn_layer {
  * class (ACK counts as INVITE), or the RFC 2543 fallback; -EINVAL when the
  * key would not fit. Client: branch + CSeq method (§17.1.3). */
 int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key, uint16_t *len);
-uint64_t txn_key_hash(const char *key, size_t len);
+uint64_t txn_key_hash(const struct txn_layer *tl, const char *key, size_t len);
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len);
 /* txn_server_find with the key's txn_key_hash already known. */
 struct txn_server *txn_server_find_hashed(struct txn_layer *tl, const char *key, uint16_t len, uint64_t hash);

@@ -268,7 +268,7 @@ static void test_tables_grow(void **state)
 		assert_non_null(srv[i]);
 		memcpy(srv[i]->key, key, (size_t)n);
 		srv[i]->key_len = (uint16_t)n;
-		srv[i]->link.hash = txn_key_hash(key, (size_t)n);
+		srv[i]->link.hash = txn_key_hash(tl, key, (size_t)n);
 		srv[i]->tl = tl;
 		txn_server_link(tl, srv[i]);
 		cli[i] = calloc(1, sizeof(*cli[i]));
