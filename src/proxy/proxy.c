@@ -86,7 +86,6 @@ void proxy_worker_free(struct proxy_worker *pw)
 	free(pw);
 }
 
-/* Stateless To tag: a retransmission of the same request gets the same tag. */
 /* The To tag of the proxy's own answers: from the Call-ID and From tag only,
  * so that the ACK of a non-2xx answer sent without a transaction is known
  * by its To tag whatever branch it carries (RFC 3261 §8.2.7: ignored). */

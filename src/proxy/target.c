@@ -41,49 +41,22 @@ int proxy_uri_dest(const struct sip_uri *uri, struct tp_dest *out)
 	return 0;
 }
 
-/* "udp|tcp|tls:A.B.C.D:PORT" exactly as the location service prints it (no
- * leading zeros, port 1-65535): the common case, read here without the
- * general parser. false for anything else (IPv6, names), which goes there. */
+/* A received source in the location service's IPv4 form, read without the
+ * general listen-address parser (registrar_received_pack); false for anything
+ * else (IPv6, names), which goes there. */
 static bool received_ipv4(struct slice t, struct tp_listen *l)
 {
-	static const char protos[3][5] = { "udp:", "tcp:", "tls:" };
-	static const enum tp_proto proto_of[3] = { TP_UDP, TP_TCP, TP_TLS };
-	uint8_t ip[4];
-	unsigned port = 0;
-	size_t i = 4;
-	int k;
+	static const enum tp_proto proto_of[4] = { TP_UDP, TP_UDP, TP_TCP, TP_TLS };
+	uint8_t u[7];
 
-	if (t.len < 4 + 7 + 2)
-		return false;
-	for (k = 0; k < 3 && memcmp(t.p, protos[k], 4) != 0; k++)
-		;
-	if (k == 3)
-		return false;
-	for (unsigned part = 0; part < 5; part++) {
-		unsigned v = 0, digits = 0;
-		while (i < t.len && t.p[i] >= '0' && t.p[i] <= '9' && digits < 6) {
-			v = v * 10 + (unsigned)(t.p[i++] - '0');
-			digits++;
-		}
-		if (digits == 0 || (digits > 1 && t.p[i - digits] == '0') || v > (part < 4 ? 255u : 65535u))
-			return false;
-		if (part == 4) {
-			port = v;
-			break;
-		}
-		if (i >= t.len || t.p[i] != (part < 3 ? '.' : ':'))
-			return false;
-		i++;
-		ip[part] = (uint8_t)v;
-	}
-	if (i != t.len || port == 0)
+	if (!registrar_received_pack(t, u))
 		return false;
 	memset(l, 0, sizeof(*l));
-	l->proto = proto_of[k];
+	l->proto = proto_of[u[0] & 3];
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&l->addr;
 	v4->sin_family = AF_INET;
-	v4->sin_port = htons((uint16_t)port);
-	memcpy(&v4->sin_addr, ip, 4);
+	memcpy(&v4->sin_port, u + 5, 2); /* already big endian */
+	memcpy(&v4->sin_addr, u + 1, 4);
 	l->addrlen = sizeof(*v4);
 	return true;
 }

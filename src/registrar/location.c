@@ -161,9 +161,7 @@ unsigned location_expire(struct loc_shard *sh, struct aor_rec *rec, int64_t now)
 	return n;
 }
 
-/* "udp:192.0.2.1:5060" -> protocol 1-3, four address bytes, port (big
- * endian); false unless the text is exactly what binding_received() prints. */
-static bool received_pack(struct slice t, uint8_t out[7])
+bool registrar_received_pack(struct slice t, uint8_t out[7])
 {
 	static const char protos[3][5] = { "udp:", "tcp:", "tls:" };
 	size_t i = 4;
@@ -309,7 +307,7 @@ struct binding *binding_new(struct loc_shard *sh, struct slice contact, struct s
 	if (ua.len > LOC_MAX_UA)
 		ua.len = LOC_MAX_UA;
 	uint8_t packed[7];
-	bool pack = received_pack(received, packed);
+	bool pack = registrar_received_pack(received, packed);
 	if (pack)
 		received = slice_from((const char *)packed, sizeof(packed));
 	int ua_slot = ua.len ? ua_ref(sh, ua) : -1;

@@ -103,6 +103,12 @@ void registrar_answer_keep(struct txn_reply_cache *c, uint64_t key, uint64_t now
 size_t registrar_answer_again(struct registrar *r, struct txn_reply_cache *c, uint64_t key, uint64_t now_ms,
 			      uint64_t now_s, char *out, size_t cap);
 
+/* "udp:192.0.2.1:5060" -> protocol (1 udp, 2 tcp, 3 tls), four address
+ * bytes, port (big endian): the 7-byte form the location service keeps a
+ * received source in. false unless the text is exactly what it prints (no
+ * leading zeros, port 1-65535); IPv6 and anything else stay text. */
+bool registrar_received_pack(struct slice t, uint8_t out[7]);
+
 /* Current bindings of an AOR ("user@domain"), for the proxy: calls fn for each
  * unexpired contact with the source the REGISTER came from ("udp:IP:PORT", empty when
  * unknown), for reaching contacts behind NAT (RFC 3261 §10.3 step 7 keeps it). */
