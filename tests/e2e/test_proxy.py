@@ -380,6 +380,15 @@ def test_challenge_is_stateless(daemon):
             invite_branch = first.top_via_params()["branch"]
             for branch in (invite_branch, "z9hG4bKother" + rand_token(6)):
                 c.send_raw(ack_of_non2xx(data, tag, branch))
+            # an INVITE aimed at bob's phone itself: its ACK would be relayed
+            # there if it were not known as the ACK of our own 407
+            to_phone = rand_token(8) + "@stateless.test"
+            direct = c.build("INVITE", "sip:bob@127.0.0.1:%d" % bob.port, "sip:bob@%s" % DOMAIN,
+                             from_uri="sip:alice@%s" % DOMAIN, call_id=to_phone, cseq=1,
+                             contacts=["<sip:alice@%s>" % c.local_hostport])
+            r = c.transact(direct, call_id=to_phone, cseq=1)
+            assert r is not None and r.status == 407, r
+            c.send_raw(ack_of_non2xx(direct, r.get("to").split("tag=")[1], r.top_via_params()["branch"]))
             assert bob.recv(timeout=1.0) is None, "an ACK of our 407 reached bob"
             assert c.recv(0.3) is None, "the ACK was answered"
     finally:
