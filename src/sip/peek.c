@@ -28,8 +28,7 @@ static bool is_via(struct slice s, size_t i, size_t e, size_t *value)
 
 	while (j < e && sip_is_token(s.p[j]))
 		j++;
-	if (!((j - i == 3 && (s.p[i] | 0x20) == 'v' && (s.p[i + 1] | 0x20) == 'i' && (s.p[i + 2] | 0x20) == 'a') ||
-	      (j - i == 1 && (s.p[i] | 0x20) == 'v')))
+	if (sip_hdr_id_from(slice_from(s.p + i, j - i)) != SIP_HDR_VIA)
 		return false;
 	while (j < e && (s.p[j] == ' ' || s.p[j] == '\t'))
 		j++;

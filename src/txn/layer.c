@@ -37,12 +37,13 @@ void txn_layer_free(struct txn_layer *tl)
 	/* Destroying unlinks, which would spread chains under the walk. */
 	txn_chains_settle(&tl->servers);
 	txn_chains_settle(&tl->clients);
-	for (unsigned i = 0; i < tl->servers.nb; i++)
-		while (tl->servers.b[i])
-			txn_server_destroy((struct txn_server *)tl->servers.b[i]);
-	for (unsigned i = 0; i < tl->clients.nb; i++)
-		while (tl->clients.b[i])
-			txn_client_destroy((struct txn_client *)tl->clients.b[i]);
+	struct txn_link *l;
+	for (unsigned i = 0; i < txn_chains_heads(&tl->servers); i++)
+		while ((l = txn_chains_head(&tl->servers, i)))
+			txn_server_destroy((struct txn_server *)l);
+	for (unsigned i = 0; i < txn_chains_heads(&tl->clients); i++)
+		while ((l = txn_chains_head(&tl->clients, i)))
+			txn_client_destroy((struct txn_client *)l);
 	txn_timers_fini(&tl->timers);
 	txn_chains_fini(&tl->servers);
 	txn_chains_fini(&tl->clients);
