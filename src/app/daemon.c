@@ -101,9 +101,9 @@ void daemon_on_idle(struct tp_worker *w, void *arg)
 /* Stateless To tag: the same request (and its retransmissions) gets the same tag. */
 static void make_to_tag(const struct sip_msg *msg, char *out)
 {
-	uint64_t h = base_hash(msg->call_id.p, msg->call_id.len);
-	h ^= base_hash(msg->from.tag.p, msg->from.tag.len) * 31u;
-	h ^= base_hash(msg->via1.branch.p, msg->via1.branch.len) * 131u;
+	uint64_t h = base_hash_words(msg->call_id.p, msg->call_id.len);
+	h ^= base_hash_words(msg->from.tag.p, msg->from.tag.len) * 31u;
+	h ^= base_hash_words(msg->via1.branch.p, msg->via1.branch.len) * 131u;
 	for (int i = 15; i >= 0; i--, h >>= 4)
 		out[i] = "0123456789abcdef"[h & 15];
 	out[16] = '\0';

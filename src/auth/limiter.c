@@ -93,9 +93,9 @@ static bool trusted(const struct auth_limiter *l, const char *ip)
 
 static uint64_t key_of(const char *src, struct slice user)
 {
-	uint64_t h = base_hash(src, strlen(src));
+	uint64_t h = base_hash_words(src, strlen(src));
 
-	h ^= (base_hash(user.p ? user.p : "", user.len) + 0x9e3779b97f4a7c15ull) * 31u;
+	h ^= (base_hash_words(user.p ? user.p : "", user.len) + 0x9e3779b97f4a7c15ull) * 31u;
 	return h | 1;
 }
 

@@ -1,7 +1,8 @@
 /* SipHash-2-4 with 64- and 128-bit tags, from the specification in the
  * SipHash paper (two compression rounds per 8-byte word, four finalisation
  * rounds; the 128-bit form xors 0xee into v1 at start and into v2 before
- * finalisation, and 0xdd into v1 before the second half). */
+ * finalisation, and 0xdd into v1 before the second half), and SipHash-1-3
+ * (one and three) with a 64-bit tag for hash-table keys. */
 #include "base/siphash.h"
 
 #include <endian.h>
@@ -48,16 +49,18 @@ static inline void sip_round(struct sip_state *s)
 	s->v2 = rotl(s->v2, 32);
 }
 
-static inline void absorb(struct sip_state *s, uint64_t m)
+static inline void absorb(struct sip_state *s, uint64_t m, int c_rounds)
 {
 	s->v3 ^= m;
 	sip_round(s);
-	sip_round(s);
+	if (c_rounds == 2)
+		sip_round(s);
 	s->v0 ^= m;
 }
 
-static void compress(struct sip_state *s, const uint8_t key[BASE_SIPHASH_KEY_LEN], const uint8_t *msg,
-		     size_t len, int wide)
+/* c_rounds is 2 or 1, a constant at each (inlined) call. */
+static inline void compress(struct sip_state *s, const uint8_t key[BASE_SIPHASH_KEY_LEN], const uint8_t *msg,
+			    size_t len, int wide, int c_rounds)
 {
 	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8), last = (uint64_t)(len & 0xff) << 56;
 	size_t whole = len & ~(size_t)7;
@@ -69,15 +72,15 @@ static void compress(struct sip_state *s, const uint8_t key[BASE_SIPHASH_KEY_LEN
 	if (wide)
 		s->v1 ^= 0xee;
 	for (size_t i = 0; i < whole; i += 8)
-		absorb(s, load_le64(msg + i));
+		absorb(s, load_le64(msg + i), c_rounds);
 	for (size_t i = whole; i < len; i++)
 		last |= (uint64_t)msg[i] << (8 * (i - whole));
-	absorb(s, last);
+	absorb(s, last, c_rounds);
 }
 
-static inline uint64_t finish(struct sip_state *s)
+static inline uint64_t finish(struct sip_state *s, int d_rounds)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < d_rounds; i++)
 		sip_round(s);
 	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
 }
@@ -86,18 +89,27 @@ void base_siphash64(const uint8_t key[BASE_SIPHASH_KEY_LEN], const void *msg, si
 {
 	struct sip_state s;
 
-	compress(&s, key, msg, len, 0);
+	compress(&s, key, msg, len, 0, 2);
 	s.v2 ^= 0xff;
-	store_le64(out, finish(&s));
+	store_le64(out, finish(&s, 4));
 }
 
 void base_siphash128(const uint8_t key[BASE_SIPHASH_KEY_LEN], const void *msg, size_t len, uint8_t out[16])
 {
 	struct sip_state s;
 
-	compress(&s, key, msg, len, 1);
+	compress(&s, key, msg, len, 1, 2);
 	s.v2 ^= 0xee;
-	store_le64(out, finish(&s));
+	store_le64(out, finish(&s, 4));
 	s.v1 ^= 0xdd;
-	store_le64(out + 8, finish(&s));
+	store_le64(out + 8, finish(&s, 4));
+}
+
+uint64_t base_siphash13(const uint8_t key[BASE_SIPHASH_KEY_LEN], const void *msg, size_t len)
+{
+	struct sip_state s;
+
+	compress(&s, key, msg, len, 0, 1);
+	s.v2 ^= 0xff;
+	return finish(&s, 3);
 }

@@ -91,8 +91,8 @@ void proxy_worker_free(struct proxy_worker *pw)
  * by its To tag whatever branch it carries (RFC 3261 §8.2.7: ignored). */
 static void own_tag(const struct sip_msg *req, char tag[FMT_U64_MAX])
 {
-	uint64_t h = base_hash(req->call_id.p, req->call_id.len);
-	h ^= base_hash(req->from.tag.p, req->from.tag.len) * 31u;
+	uint64_t h = base_hash_words(req->call_id.p, req->call_id.len);
+	h ^= base_hash_words(req->from.tag.p, req->from.tag.len) * 31u;
 	fmt_hex64(tag, h, 16);
 }
 
@@ -440,7 +440,7 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	bn += fmt_u64(branch + bn, tp_worker_index(pw->w));
 	branch[bn++] = 'x';
 	branch[bn++] = 'a';
-	fmt_hex64(branch + bn, base_hash(msg->via1.branch.p, msg->via1.branch.len), 16);
+	fmt_hex64(branch + bn, base_hash_words(msg->via1.branch.p, msg->via1.branch.len), 16);
 	f.branch = branch;
 	if (msg->from.uri.host.len && msg->from.uri.host.len <= SW_MAX_DOMAIN) {
 		for (size_t i = 0; i < msg->from.uri.host.len; i++) {

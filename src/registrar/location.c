@@ -243,7 +243,7 @@ size_t binding_received(const struct binding *b, char *buf)
  * the table is full or out of memory (the caller then stores ua inline). */
 static int ua_ref(struct loc_shard *sh, struct slice ua)
 {
-	uint32_t h = (uint32_t)base_hash(ua.p, ua.len);
+	uint32_t h = (uint32_t)base_hash_words(ua.p, ua.len);
 	int free_slot = -1;
 
 	if (!sh->ua) {
@@ -376,7 +376,7 @@ void location_sweep(struct location *loc, int64_t now)
 
 uint32_t binding_branch_hash(struct slice branch)
 {
-	return (uint32_t)base_hash(branch.p, branch.len) | 1u;
+	return (uint32_t)base_hash_words(branch.p, branch.len) | 1u;
 }
 
 _Static_assert(LOC_MAX_RECEIVED < sizeof(((struct store_contact *)0)->received),

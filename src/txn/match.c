@@ -88,12 +88,7 @@ int txn_server_key(const struct sip_msg *req, enum sip_method method, char *key,
 
 uint64_t txn_key_hash(const struct txn_layer *tl, const char *key, size_t len)
 {
-	uint8_t mac[8];
-	uint64_t h;
-
-	base_siphash64(tl->hash_key, key, len, mac);
-	memcpy(&h, mac, sizeof(h));
-	return h;
+	return base_siphash13(tl->hash_key, key, len);
 }
 
 struct txn_server *txn_server_find(struct txn_layer *tl, const char *key, uint16_t len)
@@ -123,7 +118,7 @@ void txn_server_unlink(struct txn_layer *tl, struct txn_server *st)
 
 static uint64_t client_hash(struct slice branch, enum sip_method method)
 {
-	return base_hash(branch.p, branch.len) ^ ((uint64_t)method * 0x9e3779b97f4a7c15ull);
+	return base_hash_words(branch.p, branch.len) ^ ((uint64_t)method * 0x9e3779b97f4a7c15ull);
 }
 
 struct txn_client *txn_client_find(struct txn_layer *tl, struct slice branch, enum sip_method method)

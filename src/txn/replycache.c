@@ -133,13 +133,9 @@ void txn_reply_cache_free(struct txn_reply_cache *c)
 
 uint64_t txn_reply_cache_key(const struct txn_reply_cache *c, const char *req, size_t len, const struct tp_src *src)
 {
-	uint8_t mac[8];
-	uint64_t h;
+	uint64_t h = base_siphash13(c->key, req, len);
 
-	base_siphash64(c->key, req, len, mac);
-	memcpy(&h, mac, sizeof(h));
-
-	h ^= base_hash(&src->peer, src->peerlen) * 0x9e3779b97f4a7c15ull;
+	h ^= base_hash_words(&src->peer, src->peerlen) * 0x9e3779b97f4a7c15ull;
 	h ^= (uint64_t)src->proto << 61;
 	return h ? h : 1;
 }
