@@ -281,6 +281,9 @@ struct auth_result {
 	enum auth_algo algo;
 	struct slice qop, nc, cnonce; /**< views into the message */
 	char rspauth[SW_MAX_HASH_HEX + 1];
+	/* The header whose credentials (for our realm) were checked, in the
+	 * request's index; NULL when none was. Lets a proxy drop it unparsed. */
+	const struct sip_hdr *cred_hdr;
 };
 
 /* One request to authenticate. */

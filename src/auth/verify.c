@@ -514,6 +514,7 @@ static enum auth_verdict find_cred(struct check *k, enum sip_hdr_id hdr)
 			if (!k->c.realm.len)
 				return verdict(k, AUTH_MALFORMED, "malformed credentials");
 			if (realm_eq(k->c.realm, k->realm)) {
+				k->res->cred_hdr = h;
 				/* (user, source) blocks apply before any work on the answer. */
 				if (k->ctx->limiter && k->src_ip) {
 					enum auth_limit l = auth_limiter_check(k->ctx->limiter, k->src_ip,

@@ -161,7 +161,7 @@ int proxy_build_request(struct sip_buf *b, const struct sip_msg *msg, const stru
 			break;
 		case SIP_HDR_PROXY_AUTHORIZATION:
 			/* seed 001 consume_credentials(): ours go no further. */
-			if (is_consumed(h, f->consume_realm))
+			if (h == f->consumed_hdr || is_consumed(h, f->consume_realm))
 				continue;
 			break;
 		case SIP_HDR_FROM:

@@ -21,7 +21,7 @@
 
 static uint64_t mix(uint64_t h, struct slice s)
 {
-	return (h ^ base_hash(s.p, s.len)) * 1099511628211ull + s.len;
+	return (h ^ base_hash_words(s.p, s.len)) * 1099511628211ull + s.len;
 }
 
 uint64_t proxy_loop_hash(const struct sip_msg *msg, const struct sip_via *upstream)

@@ -111,6 +111,7 @@ static int prove(struct proxy_worker *pw, const struct sip_msg *msg, const char 
 		return 403;
 	}
 	caller->authenticated = true;
+	caller->cred_hdr = res.cred_hdr;
 	slice_copy(from->user.len <= SW_MAX_USER ? from->user : SLICE_NULL, caller->user, sizeof(caller->user));
 	return 0;
 }

@@ -491,6 +491,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	struct tp_dest dst;
 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
+	f.consumed_hdr = caller->authenticated ? caller->cred_hdr : NULL;
 	f.rr_in = src->lst;
 	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next_route);
 	pop_hint(&routes, &f);
@@ -529,8 +530,10 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			proxy_call_started(c, msg, 403, "Not relaying");
 			return;
 		}
-		if (caller->authenticated)
+		if (caller->authenticated) {
 			f.consume_realm = caller->realm;
+			f.consumed_hdr = caller->cred_hdr;
+		}
 		if (err && cfg->has_outbound) {
 			outbound_dest(cfg, &dst);
 		} else if (err == -EINVAL && target->is_sip && target->host.len) {

@@ -56,6 +56,7 @@ struct proxy_caller {
 	bool local;                      /**< From domain is served here */
 	bool authenticated;              /**< proved with Proxy-Authorization */
 	char realm[SW_MAX_DOMAIN + 1];   /**< realm whose credentials were consumed */
+	const struct sip_hdr *cred_hdr;  /**< authenticated: the Proxy-Authorization proven, in the request checked */
 	char rpid[SW_MAX_CONTACT_URI + 1]; /**< subscriber's rpid column, "" if none */
 	char user[SW_MAX_USER + 1];
 	struct sockaddr_storage src;     /**< where the request came from */
@@ -156,6 +157,7 @@ struct proxy_fwd {
 					      (NULL: found by parsing the Route headers again) */
 	struct slice pop_rest;           /**< with pop_hdr: what follows the entry in it */
 	const char *consume_realm;       /**< drop Proxy-Authorization for this realm (NULL: none) */
+	const struct sip_hdr *consumed_hdr; /**< one of them known already (the one proven), dropped unparsed */
 	const char *from_value;          /**< new From value without the tag params (NULL: keep) */
 	const char *pai;                 /**< P-Asserted-Identity value to add (NULL: none) */
 	bool strip_identity;             /**< remove P-Asserted-Identity / P-Preferred-Identity */

@@ -303,7 +303,11 @@ static void test_other_realm_only(void **state)
 	credentials(f, &a, c2, sizeof(c2));
 	snprintf(hdrs, sizeof(hdrs), "Authorization: %s\r\nAuthorization: %s\r\n", c1, c2);
 	assert_int_equal(run_raw(f, hdrs), AUTH_OK);
+	/* the header checked is named: the second, ours */
+	assert_true(f->res.cred_hdr == sip_msg_hdr_next(&f->msg, sip_msg_hdr(&f->msg, SIP_HDR_AUTHORIZATION)));
 	store_cred_wipe(&f->res.cred);
+	assert_int_equal(run_raw(f, ""), AUTH_CHALLENGE);
+	assert_null(f->res.cred_hdr);
 	/* unparseable credentials visibly for another realm are left alone */
 	assert_int_equal(run_raw(f, "Authorization: Digest realm=\"other.net\", junk\r\n"), AUTH_CHALLENGE);
 	/* realm compared case-insensitively; the client hashed the realm as it

@@ -69,6 +69,44 @@ static void test_forwarded_request(void **state)
 	assert_non_null(strstr(out, "\r\n\r\nbody"));
 }
 
+/* The Proxy-Authorization already proven (consumed_hdr) is dropped without
+ * a second parse: the same copy as when build.c finds it by realm, and only
+ * that one when no realm is given. */
+static void test_consumed_hdr_same_copy(void **state)
+{
+	(void)state;
+	static char by_realm[8192];
+	struct tp_listen l;
+	struct sip_buf b;
+	assert_int_equal(tp_listen_parse(&l, "udp:192.0.2.1:5060"), 0);
+	parse("INVITE sip:bob@example.com SIP/2.0\r\n"
+	      "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "Max-Forwards: 10\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+	      "To: <sip:bob@example.com>\r\nCall-ID: c@x\r\nCSeq: 2 INVITE\r\n"
+	      "Proxy-Authorization: Digest username=\"al\", realm=\"other.net\", nonce=\"n\", uri=\"sip:x\", response=\"r\"\r\n"
+	      "Proxy-Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", uri=\"sip:bob@example.com\", response=\"r\"\r\n"
+	      "Content-Length: 0\r\n\r\n");
+	const struct sip_hdr *ours = sip_msg_hdr_next(&msg, sip_msg_hdr(&msg, SIP_HDR_PROXY_AUTHORIZATION));
+	assert_non_null(ours);
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &l, .consume_realm = "example.com" };
+	sip_buf_init(&b, by_realm, sizeof(by_realm));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	size_t by_realm_len = b.len;
+
+	f.consumed_hdr = ours;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	assert_int_equal(b.len, by_realm_len);
+	assert_memory_equal(out, by_realm, by_realm_len);
+
+	f.consume_realm = NULL;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	out[b.len] = '\0';
+	assert_null(strstr(out, "realm=\"example.com\""));
+	assert_non_null(strstr(out, "realm=\"other.net\""));
+}
+
 /* One Route entry to drop, its end given (pop_hdr, pop_rest): the same copy
  * as when build.c finds it, whether the entry is alone in its header, the
  * first of a list, or in the second Route header after an unparsable one. */
@@ -250,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_request),
 		cmocka_unit_test(test_two_of_our_routes_popped),
 		cmocka_unit_test(test_pop_hint_same_copy),
+		cmocka_unit_test(test_consumed_hdr_same_copy),
 		cmocka_unit_test(test_identity_of_caller),
 		cmocka_unit_test(test_relayed_response_loses_our_via),
 		cmocka_unit_test(test_rpid_forms),
