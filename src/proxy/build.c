@@ -28,12 +28,18 @@ static void put_hdr(struct sip_buf *b, const struct sip_msg *msg, const struct s
 	sip_buf_put(b, "\r\n", 2);
 }
 
-/* "IP:PORT" of a listen address, IPv6 in brackets. */
+/* "IP:PORT" of a listen address, IPv6 in brackets: the part of its text
+ * after "proto:" (tp_listen_parse writes it in that form), else printed. */
 static void put_hostport(struct sip_buf *b, const struct tp_listen *l)
 {
+	const char *hp = l->text[0] ? strchr(l->text, ':') : NULL;
 	char ip[64];
 	uint16_t port;
 
+	if (hp) {
+		sip_buf_puts(b, hp + 1);
+		return;
+	}
 	tp_addr_text(&l->addr, ip, sizeof(ip), &port);
 	if (l->addr.ss_family == AF_INET6) {
 		SIP_BUF_LIT(b, "[");

@@ -69,6 +69,33 @@ static void test_forwarded_request(void **state)
 	assert_non_null(strstr(out, "\r\n\r\nbody"));
 }
 
+/* Via and Record-Route name the listen address as IP:PORT, an IPv6 one in
+ * brackets, from its text or, for one built without text, printed. */
+static void test_listen_hostport(void **state)
+{
+	(void)state;
+	struct tp_listen l6, bare;
+	struct sip_buf b;
+	assert_int_equal(tp_listen_parse(&l6, "tcp:[2001:db8::7]:5070"), 0);
+	parse("OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa\r\n"
+	      "Max-Forwards: 10\r\nFrom: <sip:alice@example.com>;tag=t1\r\n"
+	      "To: <sip:bob@example.com>\r\nCall-ID: c@x\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	struct proxy_fwd f = { .branch = "z9hG4bKsw0x1", .via_lst = &l6, .record_route = true };
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	out[b.len] = '\0';
+	assert_non_null(strstr(out, "Via: SIP/2.0/TCP [2001:db8::7]:5070;branch=z9hG4bKsw0x1\r\n"));
+	assert_non_null(strstr(out, "Record-Route: <sip:[2001:db8::7]:5070;transport=tcp;lr>\r\n"));
+
+	bare = l6;
+	bare.text[0] = '\0';
+	f.via_lst = &bare;
+	sip_buf_init(&b, out, sizeof(out));
+	assert_int_equal(proxy_build_request(&b, &msg, &f), 0);
+	out[b.len] = '\0';
+	assert_non_null(strstr(out, "Via: SIP/2.0/TCP [2001:db8::7]:5070;branch=z9hG4bKsw0x1\r\n"));
+}
+
 /* The Proxy-Authorization already proven (consumed_hdr) is dropped without
  * a second parse: the same copy as when build.c finds it by realm, and only
  * that one when no realm is given. */
@@ -289,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_two_of_our_routes_popped),
 		cmocka_unit_test(test_pop_hint_same_copy),
 		cmocka_unit_test(test_consumed_hdr_same_copy),
+		cmocka_unit_test(test_listen_hostport),
 		cmocka_unit_test(test_identity_of_caller),
 		cmocka_unit_test(test_relayed_response_loses_our_via),
 		cmocka_unit_test(test_rpid_forms),
