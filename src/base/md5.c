@@ -4,6 +4,7 @@
  * with 0x80, zeros and its bit length (little-endian). */
 #include "base/md5.h"
 
+#include <endian.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -24,12 +25,17 @@ static inline uint32_t rotl(uint32_t x, unsigned s)
 	return (x << s) | (x >> (32 - s));
 }
 
+/* Word k of the block, read where it lies: no copy of the (possibly
+ * secret) input is left on the stack to wipe. */
 static inline uint32_t le32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
 }
 
-#define STEP(f, a, b, c, d, k, s, i) (a) = (b) + rotl((a) + f((b), (c), (d)) + X[(k)] + T[(i)], (s))
+#define STEP(f, a, b, c, d, k, s, i) (a) = (b) + rotl((a) + f((b), (c), (d)) + le32(p + 4 * (k)) + T[(i)], (s))
 #define F(x, y, z) (((x) & (y)) | (~(x) & (z)))
 #define G(x, y, z) (((x) & (z)) | ((y) & ~(z)))
 #define H(x, y, z) ((x) ^ (y) ^ (z))
@@ -37,10 +43,8 @@ static inline uint32_t le32(const uint8_t *p)
 
 static void block(uint32_t h[4], const uint8_t *p)
 {
-	uint32_t X[16], a = h[0], b = h[1], c = h[2], d = h[3];
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
 
-	for (int i = 0; i < 16; i++)
-		X[i] = le32(p + 4 * i);
 	/* Round 1: k = j, s = 7, 12, 17, 22 */
 	STEP(F, a, b, c, d, 0, 7, 0);
 	STEP(F, d, a, b, c, 1, 12, 1);
@@ -113,7 +117,6 @@ static void block(uint32_t h[4], const uint8_t *p)
 	h[1] += b;
 	h[2] += c;
 	h[3] += d;
-	base_wipe(X, sizeof(X));
 }
 
 void base_md5_init(struct base_md5 *m)
