@@ -395,6 +395,29 @@ def test_challenge_is_stateless(daemon):
         bob.close()
 
 
+def test_indialog_refusal_is_stateless(daemon):
+    """An in-dialog re-INVITE naming none of our Route entries gets 403 Not
+    relaying without a transaction: the 403 is not resent while no ACK
+    comes (a transaction would resend it at 500 ms, timer G), a resend of
+    the INVITE gets the same answer, and the ACK is answered by nothing."""
+    with daemon.client() as c:
+        call_id = rand_token(8) + "@indialog.test"
+        data = c.build("INVITE", "sip:bob@192.0.2.50:5060", "sip:bob@%s" % DOMAIN,
+                       from_uri="sip:mallory@evil.example.net", call_id=call_id, cseq=7,
+                       contacts=["<sip:mallory@%s>" % c.local_hostport])
+        plain = data
+        data = data.replace(b"To: <sip:bob@%s>" % DOMAIN.encode(), b"To: <sip:bob@%s>;tag=theirs1" % DOMAIN.encode())
+        first = c.transact(data, call_id=call_id, cseq=7)
+        assert first is not None and (first.status, first.reason) == (403, "Not relaying"), first
+        assert first.get("to").endswith("tag=theirs1"), first.get("to")
+        m = c.recv(1.3)
+        assert m is None, "403 retransmitted: %s" % (m and m.start_line)
+        again = c.transact(data, call_id=call_id, cseq=7)
+        assert again is not None and (again.status, again.reason) == (403, "Not relaying"), again
+        c.send_raw(ack_of_non2xx(plain, "theirs1", first.top_via_params()["branch"]))
+        assert c.recv(0.3) is None, "the ACK was answered"
+
+
 def test_credentials_consumed_and_record_routed(daemon):
     bob = RawUas()
     try:
