@@ -739,6 +739,8 @@ void proxy_dns_forward(struct proxy_worker *pw, struct proxy_call *c, const stru
 	j->fwd = fw;
 	c->refs++; /* the job's reference, dropped in on_result */
 	c->resolving = true;
+	if (c->st)
+		txn_server_trying(c->st, msg); /* the answer waits for the lookup */
 	pthread_mutex_lock(&d->mu);
 	if (d->queue_tail)
 		d->queue_tail->next = j;

@@ -277,6 +277,8 @@ static int add_branch(struct proxy_worker *pw, struct proxy_call *c, const struc
 	sip_buf_init(&b, pw->out, sizeof(pw->out));
 	if (proxy_build_request(&b, msg, f))
 		return -ENOSPC;
+	if (c->st)
+		txn_server_trying(c->st, msg);
 	return proxy_call_branch(c, branch, dst, b.p, b.len);
 }
 
@@ -461,21 +463,40 @@ static bool is_dialog_forming(enum sip_method m)
 	return m == SIP_INVITE || m == SIP_SUBSCRIBE || m == SIP_REFER;
 }
 
+/* A final answer decided here before any branch started: sent as a
+ * stateless UAS (RFC 3261 §8.2.7) and the server transaction forgotten, so a
+ * refused request keeps nothing for 32 s and a refused INVITE's answer is
+ * not resent by timer G to a source that may be forged (a resend of the
+ * request is answered again). Drops the transaction's reference to c, which
+ * may be gone on return. */
+static void refuse(struct proxy_worker *pw, struct txn_server *st, struct proxy_call *c, const struct sip_msg *msg,
+		   int code, const char *reason, const char *extra)
+{
+	if (c) {
+		c->final_sent = true;
+		st = c->st;
+	}
+	if (!st)
+		return;
+	proxy_reply_stateless(pw, txn_server_src(st), msg, code, reason, extra);
+	txn_server_discard(st);
+}
+
 /* The 404/480 answer for a local user that cannot be reached now. */
-static void not_reachable(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *msg, bool reveal)
+static void not_reachable(struct proxy_worker *pw, struct proxy_call *c, const struct sip_msg *msg, bool reveal)
 {
 	struct store_cred cred;
 	int err = store_get_cred(pw->store, msg->ruri.user, msg->ruri.host, &cred);
 	store_cred_wipe(&cred);
 	if (err && err != -ENOENT) {
-		proxy_reply(pw, st, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		refuse(pw, NULL, c, msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
 	/* Outsiders get one answer for both, so they cannot list users. */
 	if (!reveal || err == -ENOENT)
-		proxy_reply(pw, st, msg, 404, "Not Found", NULL);
+		refuse(pw, NULL, c, msg, 404, "Not Found", NULL);
 	else
-		proxy_reply(pw, st, msg, 480, "Temporarily Unavailable", NULL);
+		refuse(pw, NULL, c, msg, 480, "Temporarily Unavailable", NULL);
 }
 
 /* The Route entries of ours a request starts with, looked at once. */
@@ -511,7 +532,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	pop_hint(routes, &f);
 	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
-		proxy_reply(pw, st, msg, 403, "Not relaying", NULL);
+		refuse(pw, st, NULL, msg, 403, "Not relaying", NULL);
 		return;
 	}
 
@@ -526,9 +547,9 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		 * are on; without our Route they are not ours to forward. */
 		if (!f.pop_routes) {
 			if (caller_ok)
-				proxy_call_started(c, msg, 404, "Not Here");
+				refuse(pw, NULL, c, msg, 404, "Not Here", NULL);
 			else
-				proxy_call_started(c, msg, 403, "Not relaying");
+				refuse(pw, NULL, c, msg, 403, "Not relaying", NULL);
 			return;
 		}
 		const struct sip_uri *target = has_next_route ? &next->uri : &msg->ruri;
@@ -541,7 +562,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		    proxy_policy_prove(pw, src, msg, caller)) {
 			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
 				msg->method_name.p);
-			proxy_call_started(c, msg, 403, "Not relaying");
+			refuse(pw, NULL, c, msg, 403, "Not relaying", NULL);
 			return;
 		}
 		if (caller->authenticated) {
@@ -555,7 +576,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			proxy_dns_forward(pw, c, msg, target, &f, NULL, caller);
 			return;
 		} else if (err) {
-			proxy_call_started(c, msg, 404, "No Route To Destination");
+			refuse(pw, NULL, c, msg, 404, "No Route To Destination", NULL);
 			return;
 		}
 		add_branch(pw, c, msg, &f, SLICE_NULL, &dst, NULL, caller);
@@ -576,7 +597,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 		if (!caller->authenticated && !(caller->trusted && has_next_route)) {
 			LOG_DBG("%.*s to %.*s refused: not relaying", (int)msg->method_name.len, msg->method_name.p,
 				(int)msg->ruri.host.len, msg->ruri.host.p);
-			proxy_call_started(c, msg, 403, "Not relaying");
+			refuse(pw, NULL, c, msg, 403, "Not relaying", NULL);
 			return;
 		}
 		if (has_next_route) {
@@ -587,7 +608,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 				return;
 			}
 			if (err) {
-				proxy_call_started(c, msg, 404, "No Route To Destination");
+				refuse(pw, NULL, c, msg, 404, "No Route To Destination", NULL);
 				return;
 			}
 		} else if (cfg->has_outbound) {
@@ -608,7 +629,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	if (!cfg->allow_guest && !caller_ok && msg->method != SIP_ACK) {
 		LOG_DBG("%.*s from a guest refused (allow_guest = no)", (int)msg->method_name.len,
 			msg->method_name.p);
-		proxy_call_started(c, msg, 403, "Guests Not Allowed");
+		refuse(pw, NULL, c, msg, 403, "Guests Not Allowed", NULL);
 		return;
 	}
 
@@ -619,7 +640,7 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	struct targets *ts = malloc(sizeof(*ts));
 	if (!ts || msg->ruri.user.len == 0 || msg->ruri.user.len > SW_MAX_USER) {
 		free(ts);
-		proxy_call_started(c, msg, 404, "Not Found");
+		refuse(pw, NULL, c, msg, 404, "Not Found", NULL);
 		return;
 	}
 	ts->n = 0;
@@ -632,10 +653,8 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	}
 	unsigned started = c->nbranches;
 	free(ts);
-	if (started == 0) {
-		c->final_sent = true;
-		not_reachable(pw, st, msg, caller_ok || cfg->reveal_not_registered);
-	}
+	if (started == 0)
+		not_reachable(pw, c, msg, caller_ok || cfg->reveal_not_registered);
 }
 
 bool proxy_absorb(struct proxy_worker *pw, const struct sip_msg *msg)

@@ -44,6 +44,11 @@ void txn_server_destroy(struct txn_server *st)
 	free(st);
 }
 
+void txn_server_discard(struct txn_server *st)
+{
+	txn_server_destroy(st);
+}
+
 static void on_end(struct txn_timer *t)
 {
 	txn_server_destroy(SRV_OF(t, t_end));
@@ -96,10 +101,14 @@ static int server_new(struct txn_server **out, struct txn_layer *tl, const struc
 	 * past Timer F for the others. */
 	txn_timer_arm(tl, &st->t_end, req->method == SIP_INVITE ? 200000u : 64 * TXN_T1 + 8000u, on_end);
 	*out = st;
-	/* RFC 3261 §17.2.1 / §16.2: a proxy answers INVITE with 100 Trying itself. */
-	if (req->method == SIP_INVITE)
-		txn_server_reply_to(st, req, 100, "Trying", NULL, NULL);
 	return 0;
+}
+
+int txn_server_trying(struct txn_server *st, const struct sip_msg *req)
+{
+	if (st->method != SIP_INVITE || st->state != TXN_PROCEEDING || st->last_len)
+		return 0;
+	return txn_server_reply_to(st, req, 100, "Trying", NULL, NULL);
 }
 
 /* The matching key of a request that may open a server transaction (never

@@ -115,6 +115,17 @@ const struct tp_src *txn_server_src(const struct txn_server *st);
 void *txn_server_user(const struct txn_server *st);
 /* Drop the user link (st then ends by its timers with no callbacks). */
 void txn_server_detach(struct txn_server *st);
+/* RFC 3261 §17.2.1 / §16.2: 100 Trying for an INVITE about to wait on
+ * others (a branch, a DNS lookup), once, and only while nothing else was
+ * answered. A final answer given at once needs none, and without it the
+ * client keeps resending its INVITE until that answer arrives, which is
+ * what lets a refusal go without a transaction (txn_server_discard). 0, or
+ * the send's error. */
+int txn_server_trying(struct txn_server *st, const struct sip_msg *req);
+/* Forget st at once: its final answer was sent without it (txn_reply_stateless),
+ * so nothing is kept for its request; on_gone is called and st freed. A
+ * retransmission of the request is then handled as new. */
+void txn_server_discard(struct txn_server *st);
 
 /* ---- client transactions (RFC 3261 §17.1) ---- */
 

@@ -418,6 +418,43 @@ def test_indialog_refusal_is_stateless(daemon):
         assert c.recv(0.3) is None, "the ACK was answered"
 
 
+def test_refusals_keep_no_transaction(daemon):
+    """Answers decided before any branch starts (an unknown callee, a relay
+    attempt) go without a transaction and without a 100 Trying first: the
+    final answer is the first thing sent, it is not resent while no ACK
+    comes (timer G), and a resent INVITE is answered again the same way. A
+    call that is forwarded still gets its 100 Trying at once."""
+    with daemon.client() as c:
+        for callee, domain, status in (("nobody", DOMAIN, 404), ("victim", "elsewhere.example.org", 403)):
+            call_id = rand_token(8) + "@refusal.test"
+            data = invite_bytes(c, "mallory", callee, 1, call_id, from_uri="sip:mallory@evil.example.net",
+                                callee_domain=domain)
+            c.send_raw(data)
+            first = c.recv(2.0)
+            assert first is not None and first.status == status, first and first.start_line
+            m = c.recv(1.3)
+            assert m is None, "%d resent or more sent: %s" % (status, m and m.start_line)
+            again = c.transact(data, call_id=call_id, cseq=1)
+            assert again is not None and again.status == status, again
+            assert again.get("to") == first.get("to")
+            c.send_raw(ack_of_non2xx(data, first.get("to").split("tag=")[1], first.top_via_params()["branch"]))
+            assert c.recv(0.3) is None, "the ACK was answered"
+    bob = RawUas()
+    try:
+        register_contact(daemon, "bob", bob.port)
+        with daemon.client() as c:
+            authed_invite(c, "alice", "bob")
+            trying = c.recv(2.0)
+            assert trying is not None and trying.status == 100, trying and trying.start_line
+            inv = bob.recv()
+            assert inv is not None and inv.method == "INVITE"
+            bob.answer(inv, 486, "Busy Here")
+            r = final(c)
+            assert r is not None and r.status == 486, r
+    finally:
+        bob.close()
+
+
 def test_credentials_consumed_and_record_routed(daemon):
     bob = RawUas()
     try:

@@ -174,6 +174,7 @@ static void test_server_confirmed(void **state)
 	size_t n = request(req, sizeof(req), "INVITE", "z9hG4bK-rel-4");
 	assert_int_equal(sip_msg_parse(&m, req, n, &perr), 0);
 	assert_int_equal(txn_server_take(&st, tl, &m, &r.src, NULL), 0);
+	assert_int_equal(txn_server_trying(st, &m), 0);
 	assert_true(rig_recv(&r, got, sizeof(got)) > 0);
 	assert_non_null(strstr(got, "SIP/2.0 100 Trying\r\n"));
 	assert_int_equal(txn_server_reply(st, 407, "Proxy Authentication Required", "t1", NULL), 0);

@@ -50,6 +50,9 @@ static void test_trying_is_built_from_the_request(void **state)
 	assert_int_equal(txn_layer_new(&tl, NULL, &no_ops), 0);
 	parse(buf, sizeof(buf), &m, "INVITE", "trying-1");
 	assert_int_equal(txn_server_new(&st, tl, &m, &r.src, NULL), 0);
+	/* nothing until the proxy is about to wait on someone */
+	assert_int_equal(rig_try_recv(&r, got, sizeof(got)), 0);
+	assert_int_equal(txn_server_trying(st, &m), 0);
 	size_t n = rig_recv(&r, got, sizeof(got));
 
 	tp_addr_text(&r.src.peer, s.ip, sizeof(s.ip), &s.port);
@@ -58,6 +61,9 @@ static void test_trying_is_built_from_the_request(void **state)
 	assert_int_equal(n, want.len);
 	assert_memory_equal(got, want.p, n);
 	assert_true(txn_server_is_request(st, &m));
+	/* once only */
+	assert_int_equal(txn_server_trying(st, &m), 0);
+	assert_int_equal(rig_try_recv(&r, got, sizeof(got)), 0);
 	txn_layer_free(tl);
 	rig_close(&r);
 }
@@ -138,6 +144,7 @@ static void test_take_new_then_absorbed(void **state)
 	assert_int_equal(txn_server_take(&st, tl, &m, &r.src, NULL), 0);
 	assert_non_null(st);
 	assert_int_equal(txn_layer_pending(tl), 1);
+	assert_int_equal(txn_server_trying(st, &m), 0);
 	size_t n1 = rig_recv(&r, first, sizeof(first));
 	assert_non_null(strstr(first, "SIP/2.0 100 Trying\r\n"));
 
@@ -158,6 +165,42 @@ static void test_take_new_then_absorbed(void **state)
 	rig_close(&r);
 }
 
+/* A transaction answered without itself (txn_reply_stateless) is
+ * forgotten at once: nothing counted or pending, and a resend of its
+ * request opens a new one instead of being absorbed. A non-INVITE never
+ * gets a 100. */
+static void test_discard_forgets(void **state)
+{
+	(void)state;
+	static char buf[2048], got[4096], obuf[2048];
+	static struct sip_msg m, o;
+	struct txn_layer *tl;
+	struct txn_server *st = NULL, *st2 = NULL;
+	unsigned servers, clients;
+	struct rig r;
+
+	rig_open(&r);
+	assert_int_equal(txn_layer_new(&tl, NULL, &no_ops), 0);
+	parse(buf, sizeof(buf), &m, "INVITE", "discard-1");
+	assert_int_equal(txn_server_take(&st, tl, &m, &r.src, NULL), 0);
+	assert_int_equal(txn_reply_stateless(tl, &r.src, &m, 404, "Not Found", "t9", NULL), 0);
+	assert_non_null(strstr((rig_recv(&r, got, sizeof(got)), got), "SIP/2.0 404 Not Found\r\n"));
+	txn_server_discard(st);
+	txn_layer_counts(tl, &servers, &clients);
+	assert_int_equal(servers, 0);
+	assert_int_equal(txn_layer_pending(tl), 0);
+	assert_int_equal(txn_server_take(&st2, tl, &m, &r.src, NULL), 0);
+	assert_non_null(st2);
+	assert_int_equal(rig_try_recv(&r, got, sizeof(got)), 0); /* no 100, nothing absorbed */
+
+	parse(obuf, sizeof(obuf), &o, "OPTIONS", "discard-2");
+	assert_int_equal(txn_server_take(&st, tl, &o, &r.src, NULL), 0);
+	assert_int_equal(txn_server_trying(st, &o), 0);
+	assert_int_equal(rig_try_recv(&r, got, sizeof(got)), 0);
+	txn_layer_free(tl);
+	rig_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_reply_to_equals_reply),
 		cmocka_unit_test(test_other_request_is_not_used),
 		cmocka_unit_test(test_take_new_then_absorbed),
+		cmocka_unit_test(test_discard_forgets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
