@@ -726,10 +726,22 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 	route_view_make(pw, msg, &rv);
 	if (refused_statelessly(pw, src, msg, &rv))
 		return;
-	/* The cap is checked before the transaction exists; a refused request
-	 * still gets one (answered at once, so it is not pending) to absorb its
-	 * retransmissions. CANCEL is never refused: it ends transactions. */
-	bool over_cap = msg->method != SIP_CANCEL && txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions;
+	/* The cap is checked before any transaction exists, and a refused
+	 * request gets its 503 without one (a resend of a request that did get
+	 * a transaction still gets that one's answer): overload adds no memory
+	 * and no timer-G resends, and a resend is refused again the same way.
+	 * CANCEL is never refused: it ends transactions. */
+	if (msg->method != SIP_CANCEL && txn_layer_pending(pw->tl) >= pw->p->cfg->max_transactions) {
+		char ra[32];
+
+		if (txn_server_absorb(pw->tl, msg))
+			return;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", SW_TXN_CAP_RETRY_AFTER_S);
+		LOG_DBG("%.*s refused: %u transactions pending", (int)msg->method_name.len, msg->method_name.p,
+			txn_layer_pending(pw->tl));
+		proxy_reply_stateless(pw, src, msg, 503, "Service Unavailable", ra);
+		return;
+	}
 	/* RFC 3261 §16.3 / §17.2.3: a retransmission gets the last answer
 	 * (absorbed: 1), anything else a new transaction. */
 	int err = txn_server_take(&st, pw->tl, msg, src, NULL);
@@ -739,24 +751,16 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 		LOG_WARN("no transaction for %.*s: %s", (int)msg->method_name.len, msg->method_name.p, strerror(-err));
 		return;
 	}
-	if (over_cap) {
-		char ra[32];
-		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", SW_TXN_CAP_RETRY_AFTER_S);
-		LOG_DBG("%.*s refused: %u transactions pending", (int)msg->method_name.len, msg->method_name.p,
-			txn_layer_pending(pw->tl));
-		proxy_reply(pw, st, msg, 503, "Service Unavailable", ra);
-		return;
-	}
 	if (msg->method == SIP_CANCEL) {
 		handle_cancel(pw, st, msg);
 		return;
 	}
 	if (msg->max_forwards == 0) {
-		proxy_reply(pw, st, msg, 483, "Too Many Hops", NULL);
+		refuse(pw, st, NULL, msg, 483, "Too Many Hops", NULL);
 		return;
 	}
 	if (proxy_loop_detected(pw, msg)) {
-		proxy_reply(pw, st, msg, 482, "Loop Detected", NULL);
+		refuse(pw, st, NULL, msg, 482, "Loop Detected", NULL);
 		return;
 	}
 	bool in_dialog = msg->to.tag.len > 0;

@@ -92,7 +92,11 @@ def test_sixth_ringing_call_over_the_cap_gets_503(sipwarden, tmp_path):
             assert r is not None and r.status == 503, r
             assert r.get("retry-after") == "5", r.raw
             assert recv_request(bob, "INVITE", timeout=0.5) is None, "refused INVITE reached bob"
-            # Its retransmission is absorbed: the same 503 again, nothing new.
+            # Refused without a transaction: the 503 is not resent (timer G
+            # would at 500 ms) although no ACK comes.
+            m = c.recv(1.3)
+            assert m is None, "503 resent: %s" % (m and m.start_line)
+            # Its retransmission is refused again: the same 503, nothing new.
             c.send_raw(data)
             r2 = response(c, call_id, cseq="1")
             assert r2 is not None and r2.status == 503 and r2.get("to") == r.get("to")
