@@ -412,8 +412,10 @@ static void forward_ack(struct proxy_worker *pw, const struct tp_src *src, const
 	pop_hint(&routes, &f);
 	if (has_next)
 		target = &next.uri;
-	else if (!f.pop_routes && proxy_uri_is_me(pw, &msg->ruri))
-		return; /* for us, end-to-end: nothing to do */
+	else if (!f.pop_routes)
+		return; /* not on our route: for us end-to-end, or the ACK of an
+			 * in-dialog request refused as not ours (stateless: no
+			 * transaction absorbs it), which would go nowhere else */
 	int err = dialog_dest(pw, msg, target, &dst, &local);
 	/* Not an open relay: only on a route set we recorded, to a local
 	 * user's phone, or from a trusted peer (an ACK gets no answer: dropped). */
@@ -467,8 +469,10 @@ static bool is_dialog_forming(enum sip_method m)
  * stateless UAS (RFC 3261 §8.2.7) and the server transaction forgotten, so a
  * refused request keeps nothing for 32 s and a refused INVITE's answer is
  * not resent by timer G to a source that may be forged (a resend of the
- * request is answered again). Drops the transaction's reference to c, which
- * may be gone on return. */
+ * request is answered again). Once the transaction sent something (a 100
+ * Trying before a branch failed to start), the client no longer resends,
+ * so the answer goes through the transaction. Drops the transaction's
+ * reference to c, which may be gone on return. */
 static void refuse(struct proxy_worker *pw, struct txn_server *st, struct proxy_call *c, const struct sip_msg *msg,
 		   int code, const char *reason, const char *extra)
 {
@@ -478,6 +482,10 @@ static void refuse(struct proxy_worker *pw, struct txn_server *st, struct proxy_
 	}
 	if (!st)
 		return;
+	if (txn_server_answered(st)) {
+		proxy_reply(pw, st, msg, code, reason, extra);
+		return;
+	}
 	proxy_reply_stateless(pw, txn_server_src(st), msg, code, reason, extra);
 	txn_server_discard(st);
 }

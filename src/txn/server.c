@@ -44,6 +44,11 @@ void txn_server_destroy(struct txn_server *st)
 	free(st);
 }
 
+bool txn_server_answered(const struct txn_server *st)
+{
+	return st->last_len != 0;
+}
+
 void txn_server_discard(struct txn_server *st)
 {
 	txn_server_destroy(st);

@@ -122,6 +122,8 @@ void txn_server_detach(struct txn_server *st);
  * what lets a refusal go without a transaction (txn_server_discard). 0, or
  * the send's error. */
 int txn_server_trying(struct txn_server *st, const struct sip_msg *req);
+/* true once st sent any response (a 100 Trying included). */
+bool txn_server_answered(const struct txn_server *st);
 /* Forget st at once: its final answer was sent without it (txn_reply_stateless),
  * so nothing is kept for its request; on_gone is called and st freed. A
  * retransmission of the request is then handled as new. */

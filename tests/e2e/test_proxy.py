@@ -399,10 +399,20 @@ def test_indialog_refusal_is_stateless(daemon):
     """An in-dialog re-INVITE naming none of our Route entries gets 403 Not
     relaying without a transaction: the 403 is not resent while no ACK
     comes (a transaction would resend it at 500 ms, timer G), a resend of
-    the INVITE gets the same answer, and the ACK is answered by nothing."""
+    the INVITE gets the same answer, and the ACK is answered by nothing and
+    relayed nowhere, not even to the local phone it names."""
+    bob = RawUas()
+    try:
+        register_contact(daemon, "bob", bob.port)
+        indialog_refusal(daemon, bob)
+    finally:
+        bob.close()
+
+
+def indialog_refusal(daemon, bob):
     with daemon.client() as c:
         call_id = rand_token(8) + "@indialog.test"
-        data = c.build("INVITE", "sip:bob@192.0.2.50:5060", "sip:bob@%s" % DOMAIN,
+        data = c.build("INVITE", "sip:bob@127.0.0.1:%d" % bob.port, "sip:bob@%s" % DOMAIN,
                        from_uri="sip:mallory@evil.example.net", call_id=call_id, cseq=7,
                        contacts=["<sip:mallory@%s>" % c.local_hostport])
         plain = data
@@ -416,6 +426,7 @@ def test_indialog_refusal_is_stateless(daemon):
         assert again is not None and (again.status, again.reason) == (403, "Not relaying"), again
         c.send_raw(ack_of_non2xx(plain, "theirs1", first.top_via_params()["branch"]))
         assert c.recv(0.3) is None, "the ACK was answered"
+        assert bob.recv(timeout=1.0) is None, "the ACK of our 403 reached bob"
 
 
 def test_refusals_keep_no_transaction(daemon):
