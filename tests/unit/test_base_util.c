@@ -2,11 +2,13 @@
  * position and for every tail length, changes the value; the length counts
  * even for zero bytes; equal input gives equal value whatever its alignment.
  * slice_caseeq (word-at-a-time ASCII case folding) against a byte-wise
- * reference for every pair of byte values at every position. */
+ * reference for every pair of byte values at every position. base_hex
+ * against printf's %02x for every byte value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -90,12 +92,30 @@ static void test_caseeq_every_byte_pair(void **state)
 	assert_true(slice_caseeq_cstr(slice_from("sIp/2.0", 7), "SIP/2.0"));
 }
 
+static void test_hex_every_byte(void **state)
+{
+	uint8_t all[256];
+	char got[513], want[513];
+
+	(void)state;
+	for (int i = 0; i < 256; i++) {
+		all[i] = (uint8_t)i;
+		snprintf(want + 2 * i, 3, "%02x", i);
+	}
+	memset(got, 'X', sizeof(got));
+	base_hex(all, sizeof(all), got);
+	assert_string_equal(got, want);
+	base_hex(all, 0, got);
+	assert_string_equal(got, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_byte_counts),
 		cmocka_unit_test(test_length_and_alignment),
 		cmocka_unit_test(test_caseeq_every_byte_pair),
+		cmocka_unit_test(test_hex_every_byte),
 	};
 
 	return cmocka_run_group_tests_name("base_util", tests, NULL, NULL);
