@@ -507,28 +507,14 @@ static void not_reachable(struct proxy_worker *pw, struct proxy_call *c, const s
 		refuse(pw, NULL, c, msg, 480, "Temporarily Unavailable", NULL);
 }
 
-/* The Route entries of ours a request starts with, looked at once. */
-struct route_view {
-	struct routes_head routes;
-	struct sip_addr next;   /**< the entry after ours, when has_next */
-	bool has_next;
-	unsigned pop;           /**< how many leading entries are ours */
-};
-
-static void route_view_make(struct proxy_worker *pw, const struct sip_msg *msg, struct route_view *rv)
-{
-	rv->pop = own_routes(pw, msg, &rv->routes, &rv->next, &rv->has_next);
-}
-
 static void route_request(struct proxy_worker *pw, struct txn_server *st, const struct tp_src *src,
-			  const struct sip_msg *msg, struct proxy_caller *caller, bool in_dialog,
-			  const struct route_view *rv)
+			  const struct sip_msg *msg, struct proxy_caller *caller, bool in_dialog)
 {
 	const struct proxy_cfg *cfg = pw->p->cfg;
 	struct proxy_fwd f = { 0 };
-	const struct sip_addr *next = &rv->next;
-	const struct routes_head *routes = &rv->routes;
-	bool has_next_route = rv->has_next;
+	struct sip_addr next;
+	struct routes_head routes;
+	bool has_next_route = false;
 	bool caller_ok = caller->authenticated || caller->trusted;
 	struct proxy_identity id;
 	struct tp_dest dst;
@@ -536,8 +522,8 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 	f.consume_realm = caller->authenticated ? caller->realm : NULL;
 	f.consumed_hdr = caller->authenticated ? caller->cred_hdr : NULL;
 	f.rr_in = src->lst;
-	f.pop_routes = rv->pop;
-	pop_hint(routes, &f);
+	f.pop_routes = own_routes(pw, msg, &routes, &next, &has_next_route);
+	pop_hint(&routes, &f);
 	if (!f.pop_routes && sip_msg_hdr(msg, SIP_HDR_ROUTE)) {
 		/* A Route that does not name us: we are not on this path. */
 		refuse(pw, st, NULL, msg, 403, "Not relaying", NULL);
@@ -560,13 +546,13 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 				refuse(pw, NULL, c, msg, 403, "Not relaying", NULL);
 			return;
 		}
-		const struct sip_uri *target = has_next_route ? &next->uri : &msg->ruri;
+		const struct sip_uri *target = has_next_route ? &next.uri : &msg->ruri;
 		bool local;
 		int err = dialog_dest(pw, msg, target, &dst, &local);
 		/* Not an open relay: a Route naming us is not enough, it must be
 		 * one we recorded (signed), unless the request goes to a local
 		 * user's phone or the caller is trusted or proves who it is. */
-		if (!local && !caller_ok && !routes_signed(pw, msg, routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
+		if (!local && !caller_ok && !routes_signed(pw, msg, &routes, f.pop_routes, &src->peer, err ? NULL : &dst.addr) &&
 		    proxy_policy_prove(pw, src, msg, caller)) {
 			LOG_DBG("in-dialog %.*s refused: route set not ours", (int)msg->method_name.len,
 				msg->method_name.p);
@@ -609,10 +595,10 @@ static void route_request(struct proxy_worker *pw, struct txn_server *st, const 
 			return;
 		}
 		if (has_next_route) {
-			int err = proxy_uri_dest(&next->uri, &dst);
-			if (err == -EINVAL && next->uri.is_sip && next->uri.host.len) {
+			int err = proxy_uri_dest(&next.uri, &dst);
+			if (err == -EINVAL && next.uri.is_sip && next.uri.host.len) {
 				/* A preloaded Route naming a host: RFC 3263 (dns.c). */
-				proxy_dns_forward(pw, c, msg, &next->uri, &f, &id, caller);
+				proxy_dns_forward(pw, c, msg, &next.uri, &f, &id, caller);
 				return;
 			}
 			if (err) {
@@ -691,36 +677,10 @@ static bool challenged_statelessly(struct proxy_worker *pw, const struct tp_src 
 	return proxy_policy_check(pw, NULL, src, msg, false, &caller) != 0;
 }
 
-/* An in-dialog request that names none of our Route entries is not ours to
- * forward (RFC 3261 §16.12) and its answer needs nothing remembered: a 403,
- * or 404 for a trusted peer, exactly as route_request would give it, sent
- * as a stateless UAS (§8.2.7; a resend is answered again). No transaction is
- * kept 32 s per such request, and over UDP an INVITE's refusal is not resent
- * by timer G to a source that may be forged. Requests whose answer depends
- * on more (challenges in dialogs, Max-Forwards 0, a loop, CANCEL) take the
- * usual path. true when answered. */
-static bool refused_statelessly(struct proxy_worker *pw, const struct tp_src *src, const struct sip_msg *msg,
-				const struct route_view *rv)
-{
-	bool outsider;
-
-	if (!msg->to.tag.len || rv->pop || msg->method == SIP_CANCEL || msg->max_forwards == 0 ||
-	    pw->p->cfg->challenge_in_dialog || proxy_loop_detected(pw, msg))
-		return false;
-	if (txn_server_absorb(pw->tl, msg))
-		return true;
-	outsider = sip_msg_hdr(msg, SIP_HDR_ROUTE) || !proxy_trusted_find(pw->p->cfg, &src->peer);
-	LOG_DBG("in-dialog %.*s not on our route: %d", (int)msg->method_name.len, msg->method_name.p,
-		outsider ? 403 : 404);
-	proxy_reply_stateless(pw, src, msg, outsider ? 403 : 404, outsider ? "Not relaying" : "Not Here", NULL);
-	return true;
-}
-
 void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct sip_msg *msg)
 {
 	struct txn_server *st;
 	struct proxy_caller caller;
-	struct route_view rv;
 
 	if (msg->method == SIP_ACK) {
 		/* The ACK of an answer of ours: its transaction's, or one sent
@@ -730,9 +690,6 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 		return;
 	}
 	if (challenged_statelessly(pw, src, msg))
-		return;
-	route_view_make(pw, msg, &rv);
-	if (refused_statelessly(pw, src, msg, &rv))
 		return;
 	/* The cap is checked before any transaction exists, and a refused
 	 * request gets its 503 without one (a resend of a request that did get
@@ -774,7 +731,7 @@ void proxy_on_request(struct proxy_worker *pw, const struct tp_src *src, struct 
 	bool in_dialog = msg->to.tag.len > 0;
 	if (proxy_policy_check(pw, st, src, msg, in_dialog, &caller))
 		return;
-	route_request(pw, st, src, msg, &caller, in_dialog, &rv);
+	route_request(pw, st, src, msg, &caller, in_dialog);
 }
 
 void proxy_on_conn_fail(struct proxy_worker *pw, enum tp_proto proto, const struct sockaddr_storage *peer)

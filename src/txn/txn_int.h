@@ -3,6 +3,7 @@
 #ifndef SW_TXN_INT_H
 #define SW_TXN_INT_H
 
+#include "base/siphash.h"
 #include "txn/chains.h"
 #include "txn/txn.h"
 
@@ -126,7 +127,7 @@ struct txn_layer {
 	/* txn_key_hash's SipHash key, random per layer: the branch and sent-by
 	 * in a server key come from the network, and an unkeyed hash would let
 	 * a sender pile its requests into one chain. */
-	uint8_t hash_key[16];
+	uint8_t hash_key[BASE_SIPHASH_KEY_LEN];
 	struct txn_chains clients;    /**< keyed by branch and method */
 	struct sip_msg scratch;    /**< re-parsing stored requests */
 	char out[SW_MAX_MSG_SIZE];
