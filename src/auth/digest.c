@@ -1,11 +1,62 @@
 /* Digest arithmetic: HA1, userhash and request-digest (RFC 2617 §3.2.2.1-3,
- * RFC 7616 §3.4.1-3.4.4, RFC 2069 when qop is absent). Pure functions: no I/O,
- * no clock, no store; values are hashed as given (already unquoted). */
+ * RFC 7616 §3.4.1-3.4.4, RFC 2069 when qop is absent). No I/O, no clock, no
+ * store; values are hashed as given (already unquoted). The only state is a
+ * per-thread memo of recent H(A2) values, which hold nothing secret. */
 #include "auth/auth_int.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "base/util.h"
+
+/* H(Method ":" digest-uri) without a body hash depends on nothing secret and
+ * repeats: every REGISTER of a domain has the same A2, and so has every
+ * rspauth for it. A few slots per thread, compared byte for byte. */
+#define A2_MEMO_SLOTS 4
+#define A2_MEMO_KEY_MAX 160
+
+struct a2_memo {
+	uint8_t algo;
+	uint8_t methodlen;
+	uint16_t keylen; /**< 0: empty slot */
+	char key[A2_MEMO_KEY_MAX];
+	char hex[SW_MAX_HASH_HEX + 1];
+};
+
+static __thread struct a2_memo a2_memo[A2_MEMO_SLOTS];
+static __thread unsigned a2_memo_next;
+
+static void ha2_plain(enum auth_algo algo, struct slice method, struct slice uri, char *out)
+{
+	const struct slice p[2] = { method, uri };
+	size_t keylen = method.len + uri.len;
+	size_t hexlen = auth_algo_hexlen(algo);
+
+	if (method.len > 255 || keylen == 0 || keylen > A2_MEMO_KEY_MAX) {
+		auth_hash_join_hex(algo, p, 2, out);
+		return;
+	}
+	for (unsigned i = 0; i < A2_MEMO_SLOTS; i++) {
+		const struct a2_memo *m = &a2_memo[i];
+
+		if (m->keylen == keylen && m->algo == algo && m->methodlen == method.len &&
+		    (!method.len || memcmp(m->key, method.p, method.len) == 0) &&
+		    (!uri.len || memcmp(m->key + method.len, uri.p, uri.len) == 0)) {
+			memcpy(out, m->hex, hexlen + 1);
+			return;
+		}
+	}
+	auth_hash_join_hex(algo, p, 2, out);
+	struct a2_memo *m = &a2_memo[a2_memo_next++ % A2_MEMO_SLOTS];
+	m->algo = (uint8_t)algo;
+	m->methodlen = (uint8_t)method.len;
+	m->keylen = (uint16_t)keylen;
+	if (method.len)
+		memcpy(m->key, method.p, method.len);
+	if (uri.len)
+		memcpy(m->key + method.len, uri.p, uri.len);
+	memcpy(m->hex, out, hexlen + 1);
+}
 
 /* Hex H(username:realm:password) into out (hexlen+1 bytes). */
 void auth_digest_ha1(enum auth_algo algo, struct slice username, struct slice realm,
@@ -58,9 +109,7 @@ int auth_digest_response(const struct auth_digest_in *in, char *out)
 		p[2] = slice_from(hbody, hexlen);
 		auth_hash_join_hex(in->algo, p, 3, ha2);
 	} else {
-		const struct slice p[2] = { in->method, in->uri };
-
-		auth_hash_join_hex(in->algo, p, 2, ha2);
+		ha2_plain(in->algo, in->method, in->uri, ha2);
 	}
 
 	if (has_qop) {

@@ -236,6 +236,81 @@ static void test_rspauth_empty_method(void **state)
 	assert_string_equal(resp, expect);
 }
 
+/* Response computed here from scratch with OpenSSL, for the A2 memo test. */
+static void ref_response(const char *md, const char *method, const char *uri, char *out)
+{
+	char a2[300], ha2[65], kd[400];
+
+	snprintf(a2, sizeof(a2), "%s:%s", method, uri);
+	ref_str(md, a2, ha2);
+	snprintf(kd, sizeof(kd), "939e7578ed9e3c518a452acee763bce9:n:00000001:c:auth:%s", ha2);
+	ref_str(md, kd, out);
+}
+
+/* H(A2) is remembered per thread: repeats, look-alike keys (the same bytes
+ * split differently between method and URI), another algorithm, more keys
+ * than slots, and a URI too long to remember all give the true digest. */
+static void test_a2_memo(void **state)
+{
+	static const struct {
+		const char *method, *uri;
+		enum auth_algo algo;
+	} seq[] = {
+		{ "REGISTER", "sip:example.com", AUTH_ALGO_MD5 },
+		{ "", "sip:example.com", AUTH_ALGO_MD5 },
+		{ "REGISTER", "sip:example.com", AUTH_ALGO_MD5 },
+		{ "REGISTER", "sip:example.com", AUTH_ALGO_SHA256 },
+		{ "REGISTERs", "ip:example.com", AUTH_ALGO_MD5 },
+		{ "REGISTE", "Rsip:example.com", AUTH_ALGO_MD5 },
+		{ "INVITE", "sip:a@example.com", AUTH_ALGO_MD5 },
+		{ "INVITE", "sip:b@example.com", AUTH_ALGO_MD5 },
+		{ "INVITE", "sip:c@example.com", AUTH_ALGO_MD5 },
+		{ "REGISTER", "sip:example.com", AUTH_ALGO_MD5 },
+		{ "REGISTER", "sip:example.com", AUTH_ALGO_SHA256 },
+		{ "", "sip:example.com", AUTH_ALGO_MD5 },
+	};
+	char longuri[220];
+
+	(void)state;
+	memset(longuri, 'u', sizeof(longuri) - 1);
+	memcpy(longuri, "sip:", 4);
+	longuri[sizeof(longuri) - 1] = '\0';
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+			char got[65], expect[65];
+			struct auth_digest_in in = {
+				.algo = seq[i].algo,
+				.ha1 = S("939e7578ed9e3c518a452acee763bce9"),
+				.nonce = S("n"),
+				.nc = S("00000001"),
+				.cnonce = S("c"),
+				.qop = S("auth"),
+				.method = S(seq[i].method),
+				.uri = S(seq[i].uri),
+			};
+
+			ref_response(seq[i].algo == AUTH_ALGO_MD5 ? "MD5" : "SHA256", seq[i].method, seq[i].uri,
+				     expect);
+			assert_int_equal(auth_digest_response(&in, got), 0);
+			assert_string_equal(got, expect);
+		}
+		char got[65], expect[65];
+		struct auth_digest_in in = {
+			.algo = AUTH_ALGO_MD5,
+			.ha1 = S("939e7578ed9e3c518a452acee763bce9"),
+			.nonce = S("n"),
+			.nc = S("00000001"),
+			.cnonce = S("c"),
+			.qop = S("auth"),
+			.method = S("MESSAGE"),
+			.uri = S(longuri),
+		};
+		ref_response("MD5", "MESSAGE", longuri, expect);
+		assert_int_equal(auth_digest_response(&in, got), 0);
+		assert_string_equal(got, expect);
+	}
+}
+
 static void test_bad_qop(void **state)
 {
 	char resp[65];
@@ -419,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_sess),
 		cmocka_unit_test(test_rfc2069),
 		cmocka_unit_test(test_rspauth_empty_method),
+		cmocka_unit_test(test_a2_memo),
 		cmocka_unit_test(test_bad_qop),
 		cmocka_unit_test(test_algo_names),
 		cmocka_unit_test(test_hash_hex),
