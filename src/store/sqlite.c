@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "store/sqlite_mem.h"
 
 /* Schema revision of sipwarden's own tables, kept in PRAGMA user_version (the
  * Kamailio `version` table is left to Kamailio). */
@@ -757,13 +758,15 @@ static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap, const char 
 
 /* SQLite counts every allocation under one process-wide mutex unless told
  * not to; nothing here reads those counters (memory statistics, soft heap
- * limit). Must run before SQLite's first use, hence before any connection;
- * refused harmlessly if the library was already initialised. */
+ * limit). Its small allocations come from per-thread free lists
+ * (sqlite_mem.c). Must run before SQLite's first use, hence before any
+ * connection; refused harmlessly if the library was already initialised. */
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
 static void global_init(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	(void)sqlite3_config(SQLITE_CONFIG_MALLOC, store_sqlite_mem_methods());
 }
 
 static int sq_open(struct store *s, const char *target)
