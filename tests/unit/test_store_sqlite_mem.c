@@ -1,7 +1,7 @@
 /* SQLite's allocator for the store (store/sqlite_mem.c): sizes, alignment,
  * reuse of freed small blocks, realloc across classes, large blocks, frees
- * from another thread, and that an open store has SQLite allocating with it
- * (a 40-byte request then reports the 64 bytes of its class). */
+ * from another thread. That an open store installs it is checked in
+ * test_store_sqlite_memstat.c with SQLite's other process-wide settings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,13 +10,9 @@
 
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "store/sqlite_mem.h"
-#include "store/store.h"
 
 static void sizes_and_alignment(void **state)
 {
@@ -127,31 +123,6 @@ static void freed_on_another_thread(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
-static void sqlite_uses_it_once_a_store_is_open(void **state)
-{
-	char dir[] = "/tmp/sw-sqlmem-XXXXXX";
-	char url[128], path[96];
-	struct store *s = NULL;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/s.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	assert_int_equal(store_open(&s, url), 0);
-	void *p = sqlite3_malloc(40);
-	assert_non_null(p);
-	assert_int_equal(sqlite3_msize(p), 64);
-	sqlite3_free(p);
-	store_close(s);
-	static const char *const suffixes[] = { "", "-wal", "-shm" };
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		char f[128];
-		snprintf(f, sizeof(f), "%s%s", path, suffixes[i]);
-		unlink(f);
-	}
-	rmdir(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,7 +131,6 @@ int main(void)
 		cmocka_unit_test(realloc_keeps_content),
 		cmocka_unit_test(lists_are_bounded),
 		cmocka_unit_test(freed_on_another_thread),
-		cmocka_unit_test(sqlite_uses_it_once_a_store_is_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
