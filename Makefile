@@ -23,10 +23,15 @@ OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 else ifeq ($(MODE),debug)
 OPT := -O0 -g
 else
-OPT := -O2 -g
+# Release: link-time optimisation, so the small helpers of base/ and sip/
+# (slices, scanners, hashing) are inlined across files (about 2.5 % fewer
+# instructions per REGISTER flow, bench/README.md). The archive then holds
+# GCC's intermediate code, so it is made with gcc-ar (the LTO plugin).
+OPT := -O2 -g -flto=auto
+AR := gcc-ar
 endif
 CFLAGS := -std=gnu11 $(WARN) $(OPT) -MMD -MP
-LDFLAGS := $(filter -fsanitize=%,$(OPT))
+LDFLAGS := $(filter -fsanitize=% -flto% -O%,$(OPT))
 
 # Debian's pytest (python3-pytest), whatever python3 comes first in PATH.
 PYTEST ?= $(firstword $(wildcard /usr/bin/pytest-3) pytest)
@@ -57,7 +62,7 @@ $(BUILD)/%.o: %.c
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/sipwarden: $(DAEMON_SRCS:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
