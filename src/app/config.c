@@ -142,6 +142,8 @@ static const struct setting settings[] = {
 	  "seconds within which a started TCP/TLS message must be complete (slow senders are cut)" },
 	{ "server", "overload_delay_ms", SET_UINT, OFF(overload_delay_ms), 0, 0, SW_MAX_OVERLOAD_DELAY_MS, "200",
 	  "a new request (UDP, TCP or TLS) queued longer than this is answered 503 with Retry-After (no auth, no database); 0 never sheds" },
+	{ "server", "udp_spread_by_call_id", SET_BOOL, OFF(udp_by_call_id), 0, 0, 0, "yes",
+	  "with several workers, each UDP request is served by the worker its Call-ID names, so one busy sender (an SBC, a trunk, a load balancer) uses every worker; no keeps each sender address:port on one worker" },
 	{ "server", "control_socket", SET_STRING, OFF(control_socket), SZ(control_socket), 0, 0,
 	  "(database path + .ctl)",
 	  "Unix socket (mode 0600) where sipwarden-ctl reaches the running daemon; none disables it; at most 107 bytes" },
@@ -258,6 +260,7 @@ void config_defaults(struct sw_config *c)
 	c->tls.min_version = 12;
 	c->tls.handshake_timeout_s = SW_TLS_HANDSHAKE_TIMEOUT_S;
 	c->tls.verify_server = true;
+	c->udp_by_call_id = true;
 	c->reg.min_expires = SW_DEFAULT_MIN_EXPIRES;
 	c->reg.max_expires = SW_DEFAULT_MAX_EXPIRES;
 	c->reg.default_expires = SW_DEFAULT_EXPIRES;

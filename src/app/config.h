@@ -23,6 +23,7 @@ struct sw_config {
 	unsigned max_conns_per_ip;   /**< TCP+TLS connections from one address */
 	unsigned tcp_message_timeout;/**< seconds to complete a started message */
 	unsigned overload_delay_ms;  /**< shed new requests queued longer; 0 = never */
+	bool udp_by_call_id;         /**< UDP requests served by their Call-ID's worker */
 	struct tp_tls_cfg tls;       /**< [tls] */
 	struct registrar_cfg reg;    /**< domains, expiry, contacts, flush interval */
 	struct proxy_cfg proxy;      /**< [proxy]: trusted peers, outbound, challenge policy */

@@ -126,6 +126,10 @@ static void answer_status(struct ctlsrv *cs, struct out *o)
 	out_printf(o, "uptime=%llu\n", (unsigned long long)((base_mono_ms() - cs->started_ms) / 1000));
 	out_printf(o, "workers=%u\n", tp_server_worker_count(cs->srv));
 	out_printf(o, "workers_answering=%u\n", answered);
+	out_printf(o, "udp_datagrams_per_worker=");
+	for (unsigned i = 0; i < tp_server_worker_count(cs->srv); i++)
+		out_printf(o, "%s%llu", i ? "," : "", (unsigned long long)tp_server_worker_datagrams(cs->srv, i));
+	out_printf(o, "\n");
 	out_printf(o, "connections=%zu%s\n", n, truncated ? "+" : "");
 	out_printf(o, "connections_tcp=%zu\n", tcp);
 	out_printf(o, "connections_tls=%zu\n", tls);
@@ -142,6 +146,7 @@ static void answer_status(struct ctlsrv *cs, struct out *o)
 	out_printf(o, "credential_cache_rereads=%llu\n", (unsigned long long)cst.rereads);
 	out_printf(o, "credential_cache_flushes=%llu\n", (unsigned long long)cst.flushes);
 	out_printf(o, "responses_handed_over=%llu\n", (unsigned long long)proxy_responses_handed_over());
+	out_printf(o, "requests_handed_over=%llu\n", (unsigned long long)tp_requests_handed_over());
 }
 
 /* Wait until fd is ready for events or the deadline passes; false on timeout

@@ -282,6 +282,20 @@ void daemon_on_msg(const struct tp_src *src, char *buf, size_t len, void *arg)
 		}
 		return;
 	}
+	/* UDP requests are served by the worker their Call-ID names (the
+	 * kernel places most of them there already, transport/steer.c): a
+	 * transaction's retransmissions, its CANCEL and ACK, and a dialog's
+	 * requests meet on one worker whoever sends them. */
+	if (msg->is_request && src->by_call_id) {
+		unsigned owner = tp_callid_worker(msg->call_id.p, msg->call_id.len, tp_worker_count(src->worker));
+		if (owner != tp_worker_index(src->worker)) {
+			int err = tp_udp_hand_over(src, owner, buf, len);
+			if (err)
+				LOG_DBG("request from %s:%u dropped, not handed to worker %u: %s", src_text(&txt)->ip,
+					src_text(&txt)->port, owner, strerror(-err));
+			return;
+		}
+	}
 	if (!msg->is_request) {
 		proxy_on_response(ctx->proxy, src, msg); /* matched to its client transaction */
 		return;

@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 		.tcp_message_timeout_s = cfg.tcp_message_timeout,
 		.tls = &cfg.tls,
 		.udp_steer_prefix = TXN_BRANCH_PREFIX,
+		.udp_by_call_id = cfg.udp_by_call_id,
 	};
 	struct tp_server *srv;
 	rc = tp_server_start(&srv, &tcfg);

@@ -112,6 +112,13 @@ unsigned tp_server_worker_count(const struct tp_server *srv)
 	return srv->nworkers;
 }
 
+uint64_t tp_server_worker_datagrams(const struct tp_server *srv, unsigned i)
+{
+	if (i >= srv->nworkers)
+		return 0;
+	return atomic_load_explicit(&srv->workers[i].udp_datagrams, memory_order_relaxed);
+}
+
 int tp_server_conn_list(struct tp_server *srv, unsigned timeout_ms, struct tp_conn_info **out, size_t *n,
 			unsigned *workers_answered, bool *truncated)
 {

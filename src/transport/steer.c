@@ -4,7 +4,21 @@
  * transaction without a hand-off between workers. The kernel runs it on the
  * UDP payload of each datagram; an index past the group's sockets (what the
  * program returns for anything it does not recognise) makes the kernel fall
- * back to its usual 4-tuple hash, which is where every request goes.
+ * back to its usual 4-tuple hash.
+ *
+ * Requests (with request scanning on) are placed by their Call-ID instead of
+ * their sender: the program finds the header ("Call-ID", any case, at the
+ * start of a line, up to one SP/HTAB before the colon and two after it),
+ * hashes the first bytes of its value (up to CALLID_HASHED, ending at the
+ * first byte below '!') and returns the hash modulo the group's sockets. A
+ * transaction's retransmissions, its ACK and CANCEL, and a dialog's requests
+ * share the Call-ID and so the worker, whoever sends them, and the requests
+ * of one busy sender (an SBC, a trunk) spread over every worker. A request
+ * whose Call-ID is not found in the scanned bytes (compact form "i:",
+ * further down, too near the end, a Call-Info header before it) is placed by
+ * address; tp_callid_worker computes the same hash from the parsed value, and
+ * the worker that receives such a request hands it to the right one
+ * (handover.c), so where a request is served never depends on the scan.
  *
  * The program: a datagram that starts with "SIP/" is scanned for the first
  * copy of the branch prefix; there it reads a decimal index of one or two
@@ -32,6 +46,17 @@
 #define STEER_MIN_PREFIX 7u /* so that one of the first four windows is whole */
 #define STEER_MAX_PREFIX 12u
 #define FALLBACK 0xffffffffu
+/* Request scan: from this byte (after the shortest request line's method),
+ * a length check per REQ_BLOCK bytes, hashing at most CALLID_HASHED bytes
+ * of the value. REQ_TAIL is what the check reads past a window's start:
+ * "\ncall-id" (8), SP, ':', two SP, the hashed bytes. */
+#define REQ_FIRST 16u
+#define REQ_BLOCK 16u
+#define CALLID_HASHED 12u
+#define REQ_TAIL (8u + 4u + CALLID_HASHED)
+/* Scratch memory of the request check: the hash and the value's start. */
+#define M_HASH 0
+#define M_BASE 3
 
 static uint32_t be32(const char *s)
 {
@@ -126,20 +151,157 @@ static void emit_check(struct prog *p, const char *prefix, size_t plen)
 	}
 }
 
-int tp_steer_build(const char *prefix, size_t scan_bytes, struct sock_filter *out, size_t cap)
+/* A test in the request check: on failure return FALLBACK, on success go on
+ * (the return sits right after the test, so no jump is ever out of range). */
+static void req_test(struct prog *p, uint16_t op, uint32_t k)
+{
+	emit_test_or_fallback(p, op, k);
+}
+
+/* X += 1 when the byte at X is SP or HTAB (one optional blank). */
+static void req_skip_blank(struct prog *p)
+{
+	emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, 0);
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, ' ');
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, '\t');
+	emit(p, BPF_MISC | BPF_TXA, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_ADD | BPF_K, 0, 0, 1);
+	emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+}
+
+/* The request check (X = where "\ncall-id" would start): the header name,
+ * the colon, then the hash of the value's first bytes modulo nsock. */
+static void emit_req_check(struct prog *p, unsigned nsock)
+{
+	/* every byte read below lies within REQ_TAIL of the window's start */
+	emit(p, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_SUB | BPF_X, 0, 0, 0);
+	req_test(p, BPF_JGE, REQ_TAIL);
+	emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, 0);
+	req_test(p, BPF_JEQ, '\n');
+	emit(p, BPF_LD | BPF_W | BPF_IND, 0, 0, 1);
+	emit(p, BPF_ALU | BPF_OR | BPF_K, 0, 0, 0x20202020u);
+	req_test(p, BPF_JEQ, be32("call"));
+	emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, 5);
+	req_test(p, BPF_JEQ, '-');
+	emit(p, BPF_LD | BPF_H | BPF_IND, 0, 0, 6);
+	emit(p, BPF_ALU | BPF_OR | BPF_K, 0, 0, 0x2020u);
+	req_test(p, BPF_JEQ, (uint32_t)('i' << 8 | 'd'));
+	/* X past the name, an optional blank, the colon, up to two blanks */
+	emit(p, BPF_MISC | BPF_TXA, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_ADD | BPF_K, 0, 0, 8);
+	emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+	req_skip_blank(p);
+	emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, 0);
+	req_test(p, BPF_JEQ, ':');
+	emit(p, BPF_MISC | BPF_TXA, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_ADD | BPF_K, 0, 0, 1);
+	emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+	req_skip_blank(p);
+	req_skip_blank(p);
+	/* hash = hash * 31 + byte over the value's bytes, stopping at the
+	 * first one below '!' (its end: CR, or blanks before it) */
+	emit(p, BPF_MISC | BPF_TXA, 0, 0, 0);
+	emit(p, BPF_ST, 0, 0, M_BASE);
+	emit(p, BPF_LD | BPF_IMM, 0, 0, 2166136261u);
+	emit(p, BPF_ST, 0, 0, M_HASH);
+	size_t stops[CALLID_HASHED];
+	for (uint32_t i = 0; i < CALLID_HASHED; i++) {
+		emit(p, BPF_LDX | BPF_MEM, 0, 0, M_BASE);
+		emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, i);
+		stops[i] = emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 0, '!'); /* jf: to the end, patched */
+		emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+		emit(p, BPF_LD | BPF_MEM, 0, 0, M_HASH);
+		emit(p, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 31);
+		emit(p, BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0);
+		emit(p, BPF_ST, 0, 0, M_HASH);
+	}
+	/* fold the high bits down, then the socket index */
+	size_t end = emit(p, BPF_LD | BPF_MEM, 0, 0, M_HASH);
+	emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_RSH | BPF_K, 0, 0, 16);
+	emit(p, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+	emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_RSH | BPF_K, 0, 0, 8);
+	emit(p, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+	emit(p, BPF_ALU | BPF_MOD | BPF_K, 0, 0, nsock);
+	emit(p, BPF_RET | BPF_A, 0, 0, 0);
+	if (p->full)
+		return;
+	for (uint32_t i = 0; i < CALLID_HASHED; i++)
+		p->v[stops[i]].jf = (uint8_t)(end - stops[i] - 1);
+}
+
+/* The request scan from REQ_FIRST over req_bytes: the window search of the
+ * response scan, on the bytes lowered with OR 0x20 (so "\n" reads '*'),
+ * for "\ncall-id". Window 0 holds the line break; a match of window 1-3
+ * ("call", "all-", "ll-i") is a candidate only when the byte where the line
+ * break would be is one, tested right there, so that "X-Call-ID" or a URI
+ * such as sip:callee@ does not end the scan. Each candidate jumps to the
+ * request check. Per word: the load, lowered and kept in X; window 0's test
+ * and its pair "X = start; jump to the check"; per window 1-3 its test, the
+ * line-break test, the pair, and A restored from X for the next test. */
+static void emit_req_scan(struct prog *p, size_t req_bytes, unsigned nsock)
+{
+	/* "\ncall-id" as the scan sees it */
+	static const char lowered[] = { '\n' | 0x20, 'c', 'a', 'l', 'l', '-', 'i', 'd' };
+	size_t start = p->n;
+
+	for (uint32_t j = REQ_FIRST; j < REQ_FIRST + req_bytes; j += 4) {
+		if ((j - REQ_FIRST) % REQ_BLOCK == 0) {
+			/* the next block only when the datagram holds all of it */
+			emit(p, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+			emit_test_or_fallback(p, BPF_JGE, j + REQ_BLOCK);
+		}
+		emit(p, BPF_LD | BPF_W | BPF_ABS, 0, 0, j);
+		emit(p, BPF_ALU | BPF_OR | BPF_K, 0, 0, 0x20202020u);
+		emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, be32(lowered));
+		emit(p, BPF_LDX | BPF_IMM, 0, 0, j);
+		emit(p, BPF_JMP | BPF_JA, 0, 0, UINT32_MAX - 1); /* to the check, patched below */
+		for (uint32_t w = 1; w < 4; w++) {
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 5, be32(lowered + w));
+			emit(p, BPF_LD | BPF_B | BPF_ABS, 0, 0, j - w);
+			emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 2, '\n');
+			emit(p, BPF_LDX | BPF_IMM, 0, 0, j - w);
+			emit(p, BPF_JMP | BPF_JA, 0, 0, UINT32_MAX - 1);
+			emit(p, BPF_MISC | BPF_TXA, 0, 0, 0);
+		}
+	}
+	emit(p, BPF_RET | BPF_K, 0, 0, FALLBACK);
+	size_t check = p->n;
+	emit_req_check(p, nsock);
+	if (p->full)
+		return;
+	for (size_t i = start; i < check; i++)
+		if (p->v[i].code == (BPF_JMP | BPF_JA) && p->v[i].k == UINT32_MAX - 1)
+			p->v[i].k = (uint32_t)(check - i - 1);
+}
+
+int tp_steer_build(const char *prefix, size_t scan_bytes, size_t req_bytes, unsigned nsock, struct sock_filter *out,
+		   size_t cap)
 {
 	struct prog p = { .v = out, .cap = cap };
 	size_t plen = strlen(prefix);
 	/* the check reads the prefix, two digits and 'x' past a window's start */
 	uint32_t tail = (uint32_t)plen + 3;
+	size_t to_requests = 0;
 
 	if (plen < STEER_MIN_PREFIX || plen > STEER_MAX_PREFIX || scan_bytes < STEER_BLOCK ||
-	    scan_bytes % STEER_BLOCK)
+	    scan_bytes % STEER_BLOCK || req_bytes % REQ_BLOCK || (req_bytes && (nsock < 2 || nsock > 100)))
 		return -EINVAL;
 	emit(&p, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
-	emit_test_or_fallback(&p, BPF_JGE, STEER_FIRST + STEER_BLOCK + tail);
+	emit_test_or_fallback(&p, BPF_JGE, req_bytes ? REQ_FIRST + REQ_BLOCK : STEER_FIRST + STEER_BLOCK + tail);
 	emit(&p, BPF_LD | BPF_W | BPF_ABS, 0, 0, 0);
-	emit_test_or_fallback(&p, BPF_JEQ, be32("SIP/"));
+	if (req_bytes) {
+		/* a response goes on below; anything else to the request scan */
+		emit(&p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, be32("SIP/"));
+		to_requests = emit(&p, BPF_JMP | BPF_JA, 0, 0, 0);
+		emit(&p, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+		emit_test_or_fallback(&p, BPF_JGE, STEER_FIRST + STEER_BLOCK + tail);
+	} else {
+		emit_test_or_fallback(&p, BPF_JEQ, be32("SIP/"));
+	}
 	size_t scan_start = p.n;
 	for (uint32_t j = STEER_FIRST; j < STEER_FIRST + scan_bytes; j += 4) {
 		if (j != STEER_FIRST && (j - STEER_FIRST) % STEER_BLOCK == 0) {
@@ -168,27 +330,45 @@ int tp_steer_build(const char *prefix, size_t scan_bytes, struct sock_filter *ou
 	for (size_t i = scan_start; i < check; i++)
 		if (p.v[i].code == (BPF_JMP | BPF_JA) && p.v[i].k == UINT32_MAX)
 			p.v[i].k = (uint32_t)(check - i - 1);
+	if (req_bytes) {
+		size_t req = p.n;
+
+		emit_req_scan(&p, req_bytes, nsock);
+		if (p.full)
+			return -ENOSPC;
+		p.v[to_requests].k = (uint32_t)(req - to_requests - 1);
+	}
 	return (int)p.n;
 }
 
-int tp_steer_attach(int fd, const char *prefix, size_t *scan_bytes)
+int tp_steer_attach(int fd, const char *prefix, unsigned nsock, size_t *scan_bytes, size_t *req_bytes)
 {
+	/* (response scan, request scan): both first, the request scan the longer
+	 * (a response's top Via is ours and comes first); then responses alone,
+	 * as long as the kernel takes. */
+	static const size_t tries[][2] = { { 192, 512 }, { 128, 384 }, { 128, 256 }, { 1024, 0 },
+					   { 512, 0 },   { 256, 0 },   { 128, 0 } };
 	struct sock_filter *insns = calloc(BPF_MAXINSNS, sizeof(*insns));
 	int err = -EINVAL;
 
 	if (!insns)
 		return -ENOMEM;
-	/* Longest scan first; a kernel whose optmem_max refuses the program
-	 * (ENOMEM) gets a shorter one. */
-	for (size_t scan = 1024; scan >= 128; scan /= 2) {
-		int n = tp_steer_build(prefix, scan, insns, BPF_MAXINSNS);
+	/* A kernel whose optmem_max refuses the program (ENOMEM) gets a
+	 * shorter one. */
+	for (size_t t = 0; t < sizeof(tries) / sizeof(tries[0]); t++) {
+		size_t req = nsock >= 2 ? tries[t][1] : 0;
+
+		if (nsock < 2 && tries[t][1])
+			continue;
+		int n = tp_steer_build(prefix, tries[t][0], req, nsock, insns, BPF_MAXINSNS);
 		if (n < 0) {
 			err = n;
 			continue;
 		}
 		struct sock_fprog prog = { .len = (unsigned short)n, .filter = insns };
 		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == 0) {
-			*scan_bytes = scan;
+			*scan_bytes = tries[t][0];
+			*req_bytes = req;
 			err = 0;
 			break;
 		}
@@ -198,4 +378,21 @@ int tp_steer_attach(int fd, const char *prefix, size_t *scan_bytes)
 	}
 	free(insns); /* the kernel keeps its own copy */
 	return err;
+}
+
+unsigned tp_callid_worker(const char *callid, size_t len, unsigned nworkers)
+{
+	uint32_t h = 2166136261u;
+
+	if (nworkers < 2)
+		return 0;
+	for (size_t i = 0; i < len && i < CALLID_HASHED; i++) {
+		uint8_t c = (uint8_t)callid[i];
+		if (c < '!')
+			break;
+		h = h * 31u + c;
+	}
+	h ^= h >> 16;
+	h ^= h >> 8;
+	return h % nworkers;
 }

@@ -48,6 +48,10 @@ struct tp_src {
 	 * (tp_server_cfg.udp_steer_prefix), so a response with our branch near
 	 * its start is already on the worker the branch names. */
 	bool steered;
+	/** UDP: requests on this socket belong to the worker their Call-ID
+	 * names (tp_callid_worker); one that arrived elsewhere is handed there
+	 * (tp_udp_hand_over). False on a request already handed over. */
+	bool by_call_id;
 	struct tp_worker *worker;
 	/** TLS: identity of a verified client certificate (first SAN URI, else
 	 * first SAN DNS name, else subject CN); NULL when there is none. Valid
@@ -120,6 +124,11 @@ struct tp_server_cfg {
 	 * process's client transactions (followed by the worker index and 'x');
 	 * UDP responses carrying it reach that worker's socket directly (steer.c). */
 	const char *udp_steer_prefix;
+	/** With udp_steer_prefix: place UDP requests by their Call-ID (the
+	 * kernel program scans for it; tp_src.by_call_id tells the receiver to
+	 * check), so one sender's requests spread over every worker. Off: each
+	 * sender address:port stays on one worker. */
+	bool udp_by_call_id;
 };
 
 struct tp_server;
@@ -137,6 +146,18 @@ void tp_server_stop(struct tp_server *srv);
  * sent with the batch's other replies (sendmmsg) before the next read: 0 then
  * means queued, and a later send failure is only logged. */
 int tp_send_reply(const struct tp_src *src, const void *buf, size_t len);
+/* The worker (0..nworkers-1) a UDP request with this Call-ID value belongs
+ * to when requests are placed by Call-ID: a hash of its first 12 bytes up
+ * to the first byte below '!', the one the kernel program computes. */
+unsigned tp_callid_worker(const char *callid, size_t len, unsigned nworkers);
+/* Hand the datagram buf[0..len) that arrived as src to worker index, whose
+ * on_msg then gets it as if it had arrived there (src.by_call_id false). A
+ * copy is queued (lock-free, capped like every message between workers):
+ * 0, or -ENOBUFS / -ENOMEM / -ENOENT, and the caller drops the datagram as
+ * a lost one (the sender retransmits). */
+int tp_udp_hand_over(const struct tp_src *src, unsigned index, const char *buf, size_t len);
+/* Requests handed over so far, all workers. */
+uint64_t tp_requests_handed_over(void);
 /* Per-worker user pointer (set by on_thread). */
 void tp_worker_set_data(struct tp_worker *w, void *data);
 void *tp_worker_data(const struct tp_worker *w);
@@ -233,6 +254,9 @@ int tp_server_conn_list(struct tp_server *srv, unsigned timeout_ms, struct tp_co
 			unsigned *workers_answered, bool *truncated);
 /* Number of worker threads of srv. */
 unsigned tp_server_worker_count(const struct tp_server *srv);
+/* UDP datagrams worker i has read from its own sockets so far (handed-over
+ * requests not included): how the kernel spreads the load. */
+uint64_t tp_server_worker_datagrams(const struct tp_server *srv, unsigned i);
 
 /* Stream framing (RFC 3261 §18.3): given the bytes buffered on a connection,
  * find the end of the first message. Leading CRLFs are skipped (*skip tells

@@ -23,6 +23,7 @@ struct tp_ev {
 	int fd;
 	const struct tp_listen *lst;
 	bool steered;               /**< UDP: its group runs the response-steering program */
+	bool by_call_id;            /**< UDP: ... which also places requests by Call-ID */
 };
 
 struct tp_conn;
@@ -82,6 +83,7 @@ struct tp_worker {
 	unsigned nconns;
 	unsigned noutbound;          /**< of nconns, opened here (connect.c) */
 	atomic_uint posted_msgs;     /**< tp_worker_post_msg items in posts */
+	_Atomic uint64_t udp_datagrams; /**< read from this worker's UDP sockets */
 	uint32_t next_gen;
 	struct tp_conn **by_fd;     /**< fd -> conn, for replies on TCP */
 	unsigned by_fd_cap;
@@ -189,14 +191,18 @@ int tp_tls_client_start(struct tp_worker *w, struct tp_conn *c, const char *name
 /* Free the calling thread's datagram buffers. */
 void tp_udp_thread_exit(void);
 
-/* Response steering (steer.c). tp_steer_build writes the classic BPF program
- * for prefix (txn_branch_make's, 7 to 12 bytes) scanning scan_bytes (a
- * multiple of 64) into out and returns its length, or -EINVAL / -ENOSPC.
- * tp_steer_attach attaches the longest scan the kernel accepts (1024 bytes
- * down to 128) to the SO_REUSEPORT group of the bound socket fd and stores
- * its length in *scan_bytes: 0 or -errno. */
+/* Response and request steering (steer.c). tp_steer_build writes the classic
+ * BPF program for prefix (txn_branch_make's, 7 to 12 bytes) scanning
+ * scan_bytes of a response (a multiple of 64) and, when req_bytes is not 0
+ * (a multiple of 16), req_bytes of a request for its Call-ID, hashed onto
+ * nsock sockets (2..100), into out and returns its length, or -EINVAL /
+ * -ENOSPC. tp_steer_attach attaches the longest scans the kernel accepts to
+ * the SO_REUSEPORT group of the bound socket fd (requests only with nsock >=
+ * 2) and stores their lengths in *scan_bytes and *req_bytes (0: requests
+ * placed by address): 0 or -errno. */
 struct sock_filter;
-int tp_steer_build(const char *prefix, size_t scan_bytes, struct sock_filter *out, size_t cap);
-int tp_steer_attach(int fd, const char *prefix, size_t *scan_bytes);
+int tp_steer_build(const char *prefix, size_t scan_bytes, size_t req_bytes, unsigned nsock, struct sock_filter *out,
+		   size_t cap);
+int tp_steer_attach(int fd, const char *prefix, unsigned nsock, size_t *scan_bytes, size_t *req_bytes);
 
 #endif

@@ -176,6 +176,7 @@ void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev)
 				LOG_WARN("recvmmsg on %s: %s", ev->lst->text, strerror(errno));
 			return;
 		}
+		atomic_fetch_add_explicit(&w->udp_datagrams, (uint64_t)n, memory_order_relaxed);
 		batch->out.active = true;
 		batch->out.fd = ev->fd;
 		for (int i = 0; i < n; i++) {
@@ -197,6 +198,7 @@ void tp_udp_readable(struct tp_worker *w, struct tp_ev *ev)
 				.fd = ev->fd,
 				.lst = ev->lst,
 				.steered = ev->steered,
+				.by_call_id = ev->by_call_id,
 				.worker = w,
 				.queued_ms = queued_ms(&batch->msgs[i].msg_hdr, &now),
 			};

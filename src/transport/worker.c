@@ -83,8 +83,9 @@ static int worker_init(struct tp_server *srv, struct tp_worker *w, unsigned inde
 }
 
 /* Workers bound in index order, so worker i's socket is index i of each
- * listen address's SO_REUSEPORT group, the index the program returns. */
-static void steer_responses(struct tp_server *srv)
+ * listen address's SO_REUSEPORT group, the index the program returns: a
+ * response's by its branch, a request's by its Call-ID (steer.c). */
+static void steer_datagrams(struct tp_server *srv)
 {
 	const struct tp_server_cfg *cfg = srv->cfg;
 
@@ -93,17 +94,24 @@ static void steer_responses(struct tp_server *srv)
 	for (unsigned i = 0; i < cfg->nlistens; i++) {
 		if (cfg->listens[i].proto != TP_UDP)
 			continue;
-		size_t scan = 0;
-		int err = tp_steer_attach(srv->workers[0].socks[i].fd, cfg->udp_steer_prefix, &scan);
+		size_t scan = 0, req = 0;
+		unsigned nsock = cfg->udp_by_call_id ? srv->nworkers : 0;
+		int err = tp_steer_attach(srv->workers[0].socks[i].fd, cfg->udp_steer_prefix, nsock, &scan, &req);
 		if (err) {
-			LOG_WARN("%s: responses are not steered to their worker (%s); they are handed over instead",
+			LOG_WARN("%s: responses are not steered to their worker (%s); they are handed over instead,"
+				 " and each sender's requests stay on one worker",
 				 cfg->listens[i].text, strerror(-err));
 			continue;
 		}
-		for (unsigned k = 0; k < srv->nworkers; k++)
+		for (unsigned k = 0; k < srv->nworkers; k++) {
 			srv->workers[k].socks[i].steered = true;
-		LOG_DBG("%s: responses steered by a branch in their first %zu bytes", cfg->listens[i].text,
-				scan + 8);
+			srv->workers[k].socks[i].by_call_id = req != 0;
+		}
+		if (nsock && !req)
+			LOG_WARN("%s: each sender's requests stay on one worker (the kernel took the response"
+				 " program only)", cfg->listens[i].text);
+		LOG_DBG("%s: responses steered by a branch in their first %zu bytes, requests by a Call-ID in"
+			" their first %zu", cfg->listens[i].text, scan + 8, req ? req + 16 : 0);
 	}
 }
 
@@ -221,7 +229,7 @@ int tp_server_start(struct tp_server **out, const struct tp_server_cfg *cfg)
 	for (unsigned i = 0; i < srv->nworkers && !err; i++)
 		err = worker_init(srv, &srv->workers[i], i);
 	if (!err)
-		steer_responses(srv);
+		steer_datagrams(srv);
 	unsigned started = 0;
 	for (unsigned i = 0; i < srv->nworkers && !err; i++) {
 		err = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
