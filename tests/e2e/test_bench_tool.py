@@ -231,11 +231,15 @@ def test_bad_arguments_exit_2(args):
     assert p.returncode == 2, p.stdout + p.stderr
 
 
-def test_local_port_reaches_the_same_workers_every_run(sipwarden):
+def test_local_port_reaches_the_same_workers_every_run(sipwarden, tmp_path):
     """--local-port N: thread i sends from N+i, so a second run lands on the
     same SO_REUSEPORT workers as the first and every login of the second run
-    is served from those workers' credential caches (two workers, two threads)."""
-    d = sipwarden(args=["--workers", "2"], users=bench_users())
+    is served from those workers' credential caches (two workers, two threads,
+    requests placed by sender address: each flow has a new Call-ID, which
+    would otherwise pick the worker)."""
+    conf = tmp_path / "by-address.conf"
+    conf.write_text("[server]\nudp_spread_by_call_id = no\n")
+    d = sipwarden(args=["--workers", "2", "--config", str(conf)], users=bench_users())
 
     def hits():
         r = d.ctl("status")
