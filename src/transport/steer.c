@@ -48,12 +48,19 @@
 #define FALLBACK 0xffffffffu
 /* Request scan: from this byte (after the shortest request line's method),
  * a length check per REQ_BLOCK bytes, hashing at most CALLID_HASHED bytes
- * of the value. REQ_TAIL is what the check reads past a window's start:
- * "\ncall-id" (8), SP, ':', two SP, the hashed bytes. */
+ * of the value (enough to pass a long constant prefix such as a run or node
+ * id before a counter). REQ_TAIL is what the check reads past a window's
+ * start before the value: "\ncall-id" (8), SP, ':', two SP, its first byte.
+ * Further value bytes are read up to the first byte below '!', and a
+ * well-formed message has its line's CR there; a datagram cut inside the
+ * value stops the program (the kernel then takes socket 0, whose parser
+ * refuses it). */
 #define REQ_FIRST 16u
 #define REQ_BLOCK 16u
-#define CALLID_HASHED 12u
-#define REQ_TAIL (8u + 4u + CALLID_HASHED)
+#define CALLID_HASHED 32u
+#define HASH_GROUP 8u /* value bytes between two jumps to the hash's end */
+#define REQ_TAIL (8u + 4u + 1u)
+_Static_assert(CALLID_HASHED % HASH_GROUP == 0, "whole groups");
 /* Scratch memory of the request check: the hash and the value's start. */
 #define M_HASH 0
 #define M_BASE 3
@@ -205,16 +212,23 @@ static void emit_req_check(struct prog *p, unsigned nsock)
 	emit(p, BPF_ST, 0, 0, M_BASE);
 	emit(p, BPF_LD | BPF_IMM, 0, 0, 2166136261u);
 	emit(p, BPF_ST, 0, 0, M_HASH);
-	size_t stops[CALLID_HASHED];
+	/* Per byte: X = start, the byte, the stop test, hash * 31 + byte.
+	 * A stop jumps (at most 255 ahead) to the jump after its group of
+	 * HASH_GROUP bytes, which goes on to the end. */
+	size_t stops[CALLID_HASHED], tramps[CALLID_HASHED / HASH_GROUP];
 	for (uint32_t i = 0; i < CALLID_HASHED; i++) {
 		emit(p, BPF_LDX | BPF_MEM, 0, 0, M_BASE);
 		emit(p, BPF_LD | BPF_B | BPF_IND, 0, 0, i);
-		stops[i] = emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 0, '!'); /* jf: to the end, patched */
+		stops[i] = emit(p, BPF_JMP | BPF_JGE | BPF_K, 0, 0, '!'); /* jf: patched */
 		emit(p, BPF_MISC | BPF_TAX, 0, 0, 0);
 		emit(p, BPF_LD | BPF_MEM, 0, 0, M_HASH);
 		emit(p, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 31);
 		emit(p, BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0);
 		emit(p, BPF_ST, 0, 0, M_HASH);
+		if (i % HASH_GROUP == HASH_GROUP - 1) {
+			emit(p, BPF_JMP | BPF_JA, 0, 0, 1); /* over the group's jump */
+			tramps[i / HASH_GROUP] = emit(p, BPF_JMP | BPF_JA, 0, 0, 0); /* to the end: patched */
+		}
 	}
 	/* fold the high bits down, then the socket index */
 	size_t end = emit(p, BPF_LD | BPF_MEM, 0, 0, M_HASH);
@@ -229,7 +243,9 @@ static void emit_req_check(struct prog *p, unsigned nsock)
 	if (p->full)
 		return;
 	for (uint32_t i = 0; i < CALLID_HASHED; i++)
-		p->v[stops[i]].jf = (uint8_t)(end - stops[i] - 1);
+		p->v[stops[i]].jf = (uint8_t)(tramps[i / HASH_GROUP] - stops[i] - 1);
+	for (uint32_t g = 0; g < CALLID_HASHED / HASH_GROUP; g++)
+		p->v[tramps[g]].k = (uint32_t)(end - tramps[g] - 1);
 }
 
 /* The request scan from REQ_FIRST over req_bytes: the window search of the
@@ -346,7 +362,7 @@ int tp_steer_attach(int fd, const char *prefix, unsigned nsock, size_t *scan_byt
 	/* (response scan, request scan): both first, the request scan the longer
 	 * (a response's top Via is ours and comes first); then responses alone,
 	 * as long as the kernel takes. */
-	static const size_t tries[][2] = { { 192, 512 }, { 128, 384 }, { 128, 256 }, { 1024, 0 },
+	static const size_t tries[][2] = { { 192, 480 }, { 128, 384 }, { 128, 256 }, { 1024, 0 },
 					   { 512, 0 },   { 256, 0 },   { 128, 0 } };
 	struct sock_filter *insns = calloc(BPF_MAXINSNS, sizeof(*insns));
 	int err = -EINVAL;
